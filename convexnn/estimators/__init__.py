@@ -1,5 +1,11 @@
 """The public scikit-learn estimators."""
 
+from .convex import ConvexReLUClassifier, ConvexReLURegressor
 from .gated import GatedReLUClassifier, GatedReLURegressor
 
-__all__ = ["GatedReLUClassifier", "GatedReLURegressor"]
+__all__ = [
+    "ConvexReLUClassifier",
+    "ConvexReLURegressor",
+    "GatedReLUClassifier",
+    "GatedReLURegressor",
+]
