@@ -196,7 +196,7 @@ class ProfiledInterceptLoss(Loss):
     ``g`` is convex and as smooth as ``f`` (its conjugate is ``f*`` restricted
     to a subspace), and its gradients have zero column sums, so the conjugate
     is evaluated without the indicator. Its Hessian is the Schur complement
-    :math:`H - HE(E^\top HE)^{-1}E^\top H` of the intercept directions ``E``.
+    :math:`H - HE(E^\top HE)^{+}E^\top H` of the intercept directions ``E``.
     The optimal intercept comes from a few Newton steps, warm-started from
     the last one.
     """
@@ -230,7 +230,10 @@ class ProfiledInterceptLoss(Loss):
         HE = self.loss.hessian_product(
             shifted, _intercept_directions(self.loss, Z.dtype)
         )
-        coupling = torch.linalg.solve(HE.sum(0), HV.sum(0).T)  # (c, m)
+        # the intercept block EᵀHE is singular for the softmax (shift
+        # invariance) or saturated probabilities: its pseudo-inverse
+        inverse = torch.linalg.pinv(HE.sum(0), hermitian=True)
+        coupling = inverse @ HV.sum(0).T  # (c, m)
         return HV - torch.einsum("nkc,km->nmc", HE, coupling)
 
     def conjugate(self, Theta):

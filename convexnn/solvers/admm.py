@@ -172,6 +172,7 @@ def admm(
     rho: float | None = None,
     relaxation: float = 1.6,
     anderson: int = 10,
+    balance: float = 100.0,
     exact_limit: int = 2000,
     rank: int | None = None,
     cg_tol: float = 1e-10,
@@ -266,8 +267,12 @@ def admm(
 
         multipliers = (-rho * mu_s).clamp(min=0)
         kkt = problem.kkt(objective.pack(y, intercept), multipliers)
-        primal = math.hypot(_norm(u - y), _norm(Ku - s))
-        dual = rho * _norm((y - y_old) + K.rmatvec(s - s_old))
+        primal = math.hypot(_norm(u - y), _norm(Ku - s)) / max(
+            math.hypot(_norm(u), _norm(Ku)), math.hypot(_norm(y), _norm(s)), 1e-300
+        )
+        dual = _norm((y - y_old) + K.rmatvec(s - s_old)) / max(
+            _norm(mu_y + K.rmatvec(mu_s)), 1e-300
+        )
         if verbose:
             print(
                 f"iter {n_iter:6d}  rho {rho:.2e}  objective {kkt.objective:.10e}  "
@@ -277,8 +282,8 @@ def admm(
         if accelerate is not None and kkt.largest > best:
             accelerate.reset()
         best = min(best, kkt.largest)
-        if primal > 10 * dual or dual > 10 * primal:
-            factor = 2.0 if primal > dual else 0.5
+        if primal > balance * dual or dual > balance * primal:
+            factor = min(max(math.sqrt(primal / max(dual, 1e-300)), 0.2), 5.0)
             rho *= factor
             mu_y, mu_s = mu_y / factor, mu_s / factor
             system.set_weight(lipschitz / rho)

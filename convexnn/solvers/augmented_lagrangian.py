@@ -18,8 +18,9 @@ relative duality gap that tightens from step to step. Then
   :math:`\Lambda \leftarrow (\Lambda - \rho KW)_+`, which is
   :math:`-\nabla h(KW)`: the new pair satisfies stationarity exactly as far
   as the inner problem was solved;
-* ``ρ`` grows by ``rho_growth`` when the constraint violation did not fall
-  below ``violation_decrease`` times the previous one (Bertsekas, 1982,
+* ``ρ`` grows by ``rho_growth`` when the constraint violation, still above
+  ``tol``, did not fall below ``violation_decrease`` times the previous one
+  (Bertsekas, 1982,
   §2.2);
 * the loop stops when the KKT residuals of
   :meth:`ConstrainedProblem.kkt` — relative stationarity, relative
@@ -101,7 +102,9 @@ def augmented_lagrangian(
         Decrease of the violation expected from one step.
     initial_inner_tol, inner_tol_decrease : float
         Relative duality gap asked of the first inner solve, and its
-        decrease per step (never below ``tol / 10``).
+        decrease per step, down to ``min(tol², tol/10)`` (the stationarity of
+        an inner solution scales as the square root of its gap), never below
+        ``1e-15``.
     verbose : int
         Print the residuals after each step when positive.
 
@@ -119,7 +122,10 @@ def augmented_lagrangian(
         problem.multipliers_like() if multipliers0 is None else multipliers0.clone()
     )
     rho = data_loss.lipschitz() if rho is None else float(rho)
-    inner_tol = max(initial_inner_tol, tol / 10)
+    # the stationarity of a proximal-gradient point scales as the square root
+    # of its duality gap: the inner gaps go down to tol², floored by rounding
+    smallest_inner_tol = max(min(tol**2, tol / 10), 1e-15)
+    inner_tol = max(initial_inner_tol, smallest_inner_tol)
     lipschitz = None
     previous_violation = float("inf")
     n_iter = n_outer = 0
@@ -152,11 +158,11 @@ def augmented_lagrangian(
                 f"{kkt.stationarity:.2e}  violation {kkt.violation:.2e}  "
                 f"complementarity {kkt.complementarity:.2e}"
             )
-        if kkt.violation > violation_decrease * previous_violation:
+        if kkt.violation > max(tol, violation_decrease * previous_violation):
             rho *= rho_growth
             lipschitz *= rho_growth
         previous_violation = kkt.violation
-        inner_tol = max(inner_tol * inner_tol_decrease, tol / 10)
+        inner_tol = max(inner_tol * inner_tol_decrease, smallest_inner_tol)
     return ConstrainedResult(
         x=kkt.x,
         multipliers=multipliers,
