@@ -5,6 +5,10 @@ from .estimators import (
     ConvexReLURegressor,
     GatedReLUClassifier,
     GatedReLURegressor,
+    LLMLassoClassifier,
+    LLMLassoRegressor,
+    WeightedLasso,
+    WeightedLassoCV,
 )
 
 __version__ = "0.1.0.dev0"
@@ -14,5 +18,9 @@ __all__ = [
     "ConvexReLURegressor",
     "GatedReLUClassifier",
     "GatedReLURegressor",
+    "LLMLassoClassifier",
+    "LLMLassoRegressor",
+    "WeightedLasso",
+    "WeightedLassoCV",
     "__version__",
 ]

@@ -26,6 +26,8 @@ class Loss:
 
     #: Upper bound on the largest eigenvalue of the Hessian of ``n · f``.
     curvature: float
+    #: Whether the Hessian is the same everywhere (a quadratic loss).
+    quadratic: bool = False
 
     def __init__(self, Y: torch.Tensor):
         self.Y = Y
@@ -74,6 +76,7 @@ class SquaredLoss(Loss):
     """
 
     curvature = 1.0
+    quadratic = True
 
     def sample_losses(self, Z, Y):
         return 0.5 * ((Z - Y) ** 2).sum(1)

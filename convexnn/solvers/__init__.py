@@ -3,6 +3,8 @@
 from .admm import admm
 from .augmented_lagrangian import ConstrainedResult, augmented_lagrangian
 from .fista import SolverResult, fista
+from .path import alpha_grid, alpha_max, solve_path
+from .working_set import solve
 
 CONSTRAINED_SOLVERS = {"augmented_lagrangian": augmented_lagrangian, "admm": admm}
 """Solvers of :class:`~convexnn.problems.constrained.ConstrainedProblem`, by name."""
@@ -25,6 +27,10 @@ __all__ = [
     "SolverResult",
     "admm",
     "augmented_lagrangian",
+    "alpha_grid",
+    "alpha_max",
     "fista",
+    "solve",
+    "solve_path",
     "select_constrained_solver",
 ]
