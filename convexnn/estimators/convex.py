@@ -34,7 +34,7 @@ from ..problems import LOSSES, GatedOperator, Problem
 from ..problems.composite import OutputwiseGroupLasso
 from ..problems.cone import convex_relu_problem
 from ..pruning import prune_cone_coefficients
-from ..solvers import CONSTRAINED_SOLVERS, fista, select_constrained_solver
+from ..solvers import CONSTRAINED_SOLVERS, select_constrained_solver, solve
 from ._base import (
     ClassifierOutputMixin,
     RegressorOutputMixin,
@@ -156,7 +156,7 @@ class _BaseConvexReLU(BaseEstimator):
             self.alpha,
             self.fit_intercept,
         )
-        return fista(relaxation, tol=self.tol, max_iter=self.max_iter).certificate.dual
+        return solve(relaxation, tol=self.tol, max_iter=self.max_iter).certificate.dual
 
     def _prune(self, X_lifted: np.ndarray):
         before = self.coef_

@@ -179,7 +179,8 @@ def optimal_intercept(loss: Loss, Z: torch.Tensor, start: torch.Tensor) -> torch
     if isinstance(loss, SquaredLoss):
         return (loss.Y - Z).to(torch.float64).mean(0)
     start = start.to(torch.float64)
-    step = _newton(
+    # a descent step even when Newton stops early: the intercept only improves
+    step, _ = _newton(
         loss, Z.to(torch.float64) + start, _intercept_directions(loss), start * 0
     )
     return start + step
@@ -251,34 +252,39 @@ class OutputwiseGroupLasso(Penalty):
 
     for ``W`` viewed as blocks of ``group_size`` rows. Each output column is
     then penalised on its own (one network per output); with one output it
-    equals :class:`~convexnn.problems.GroupLasso`.
+    equals :class:`~convexnn.problems.GroupLasso`. The dual norm of a block
+    is its largest column norm.
     """
 
     def __init__(self, group_size: int):
         self.group_size = group_size
-        self._groups = GroupLasso(group_size)
+        self._columns = GroupLasso(group_size)
 
     def _flat(self, coef):
         # (G·s, c) → (G·c·s, 1): consecutive runs of s entries are the groups
         blocks = coef.reshape(-1, self.group_size, coef.shape[1]).transpose(1, 2)
         return blocks.reshape(-1, 1)
 
-    def group_norms(self, coef: torch.Tensor) -> torch.Tensor:
+    def column_norms(self, coef: torch.Tensor) -> torch.Tensor:
         """Norms of the groups, shape ``(n_blocks, n_outputs)``."""
         blocks = coef.reshape(-1, self.group_size, coef.shape[1])
         return torch.linalg.vector_norm(blocks, dim=1)
 
-    def block_values(self, coef):
-        return self.group_norms(coef).sum(1)
+    def _norms(self, coef):
+        return self.column_norms(coef).sum(1)
+
+    def _dual_norms(self, coef):
+        return self.column_norms(coef).amax(1)
 
     def prox(self, coef, threshold):
-        flat = self._groups.prox(self._flat(coef), threshold)
+        if coef.shape[1] == 1:
+            return self._columns.prox(coef, threshold)
+        flat = self._columns.prox(self._flat(coef), threshold)
         blocks = flat.reshape(-1, coef.shape[1], self.group_size).transpose(1, 2)
         return blocks.reshape(coef.shape)
 
-    def dual_norm(self, coef):
-        norms = self.group_norms(coef)
-        return float(norms.max()) if norms.numel() else 0.0
+    def restrict(self, blocks):
+        return OutputwiseGroupLasso(self.group_size)
 
     def subgradient_distance(
         self, coef: torch.Tensor, direction: torch.Tensor, alpha: float

@@ -37,10 +37,12 @@ warm-started, preconditioned by a randomized Nyström approximation of
 and re-targeted when :math:`\rho` changes; once the sketch is as large as
 ``n`` it is exact and CG needs a single step.
 
-Every ``check_every`` steps the penalty is balanced (Boyd et al., 2011,
-§3.4.1: :math:`\rho` grows when the primal residual exceeds ten times the
-dual residual, shrinks in the opposite case, and the scaled multipliers
-follow) and the KKT residuals of
+Every ``check_every`` steps the penalty is balanced (residual balancing,
+Boyd et al., 2011, §3.4.1): when the relative primal residual exceeds
+``balance`` times the relative dual residual, or the reverse, :math:`\rho`
+is multiplied by the square root of their ratio (clipped to
+:math:`[1/5, 5]`) and the scaled multipliers are divided by the same
+factor. The KKT residuals of
 :meth:`~convexnn.problems.constrained.ConstrainedProblem.kkt` are measured at
 :math:`(y, b)` with the multipliers :math:`\Lambda = -\rho\mu_s \ge 0`; the
 loop stops when all three are ``≤ tol``.
@@ -53,7 +55,6 @@ import math
 import torch
 
 from ..problems.constrained import ConstrainedProblem
-from .anderson import Anderson
 from .augmented_lagrangian import ConstrainedResult
 from .nystrom import NystromPreconditioner, pcg
 
@@ -171,7 +172,6 @@ def admm(
     max_iter: int = 10_000,
     rho: float | None = None,
     relaxation: float = 1.6,
-    anderson: int = 10,
     balance: float = 100.0,
     exact_limit: int = 2000,
     rank: int | None = None,
@@ -195,8 +195,9 @@ def admm(
         Initial penalty; default ``alpha``.
     relaxation : float
         Over-relaxation factor in ``(0, 2)`` (``1``: plain ADMM).
-    anderson : int
-        Memory of the Anderson acceleration; ``0`` turns it off.
+    balance : float
+        Ratio of the relative primal and dual residuals that triggers a
+        change of ``ρ``.
     exact_limit : int
         Largest ``n_samples`` for which the linear step is solved exactly.
     rank : int, optional
@@ -222,7 +223,6 @@ def admm(
     lipschitz = loss.lipschitz()
     rho = objective.alpha if rho is None else float(rho)
     system.set_weight(lipschitz / rho)
-    accelerate = Anderson(anderson) if anderson else None
 
     u = torch.zeros((A.n_coefs, objective.n_outputs), dtype=A.dtype, device=A.device)
     Z = A.matvec(u)
@@ -232,7 +232,6 @@ def admm(
     mu_s = torch.zeros_like(s)
 
     kkt = problem.kkt(objective.pack(y, intercept), -rho * mu_s)
-    best = kkt.largest
     n_iter = 0
     while kkt.largest > tol and n_iter < max_iter:
         for _ in range(min(check_every, max_iter - n_iter)):
@@ -252,18 +251,10 @@ def admm(
             Ku_hat = torch.lerp(s, Ku, relaxation)
             y_new = objective.penalty.prox(u_hat + mu_y, objective.alpha / rho)
             s_new = (Ku_hat + mu_s).clamp(min=0)
-            state = (y, s, mu_y, mu_s, Z)
-            image = (
-                y_new,
-                s_new,
-                mu_y + (u_hat - y_new),
-                mu_s + (Ku_hat - s_new),
-                Au + intercept,
-            )
             y_old, s_old = y, s
-            y, s, mu_y, mu_s, Z = (
-                image if accelerate is None else accelerate(state, image)
-            )
+            mu_y = mu_y + (u_hat - y_new)
+            mu_s = mu_s + (Ku_hat - s_new)
+            y, s, Z = y_new, s_new, Au + intercept
 
         multipliers = (-rho * mu_s).clamp(min=0)
         kkt = problem.kkt(objective.pack(y, intercept), multipliers)
@@ -279,16 +270,11 @@ def admm(
                 f"stationarity {kkt.stationarity:.2e}  violation "
                 f"{kkt.violation:.2e}  complementarity {kkt.complementarity:.2e}"
             )
-        if accelerate is not None and kkt.largest > best:
-            accelerate.reset()
-        best = min(best, kkt.largest)
         if primal > balance * dual or dual > balance * primal:
             factor = min(max(math.sqrt(primal / max(dual, 1e-300)), 0.2), 5.0)
             rho *= factor
             mu_y, mu_s = mu_y / factor, mu_s / factor
             system.set_weight(lipschitz / rho)
-            if accelerate is not None:
-                accelerate.reset()
     return ConstrainedResult(
         x=kkt.x,
         multipliers=(-rho * mu_s).clamp(min=0),
