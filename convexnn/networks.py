@@ -163,7 +163,8 @@ class ReLUNetwork(nn.Module):
         return hidden @ self.output_weight + self.bias
 
     def weight_decay(self) -> torch.Tensor:
-        r""":math:`\frac12(\|W\|_F^2 + \|a\|_F^2)`; the penalty is ``alpha`` times this."""
+        r""":math:`\frac12(\|W\|_F^2 + \|a\|_F^2)`; the penalty is ``alpha`` times
+        this."""
         return 0.5 * (self.hidden_weight.pow(2).sum() + self.output_weight.pow(2).sum())
 
     @classmethod

@@ -26,11 +26,11 @@ __all__ = [
     "ConstrainedResult",
     "SolverResult",
     "admm",
-    "augmented_lagrangian",
     "alpha_grid",
     "alpha_max",
+    "augmented_lagrangian",
     "fista",
+    "select_constrained_solver",
     "solve",
     "solve_path",
-    "select_constrained_solver",
 ]
