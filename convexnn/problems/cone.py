@@ -90,6 +90,11 @@ class ConeOperator(LinearOperator):
         first (block ``i``'s constraints are the rows ``n·B + i``)."""
         return values.view(self.n_data, self.n_blocks, -1).transpose(0, 1)
 
+    def block_rows(self, blocks: torch.Tensor) -> torch.Tensor:
+        r"""The constraint matrices :math:`(2D_i - I)\tilde X` of ``blocks``,
+        shape ``(len(blocks), n_data, d̃)``."""
+        return self.signs[:, blocks].T.unsqueeze(2) * self.X
+
     def block_gram(self) -> torch.Tensor:
         r"""The diagonal block :math:`\tilde X^\top\tilde X` shared by all blocks of
         :math:`K^\top K`."""

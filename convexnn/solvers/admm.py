@@ -55,6 +55,7 @@ import math
 import torch
 
 from ..problems.constrained import ConstrainedProblem
+from .active_set import FINISH_BELOW, finish
 from .augmented_lagrangian import ConstrainedResult
 from .nystrom import NystromPreconditioner, pcg
 
@@ -232,7 +233,7 @@ def admm(
     mu_s = torch.zeros_like(s)
 
     kkt = problem.kkt(objective.pack(y, intercept), -rho * mu_s)
-    n_iter = 0
+    n_iter, finish_below = 0, FINISH_BELOW
     while kkt.largest > tol and n_iter < max_iter:
         for _ in range(min(check_every, max_iter - n_iter)):
             n_iter += 1
@@ -270,14 +271,22 @@ def admm(
                 f"stationarity {kkt.stationarity:.2e}  violation "
                 f"{kkt.violation:.2e}  complementarity {kkt.complementarity:.2e}"
             )
+        if kkt.largest <= finish_below:
+            finish_below = kkt.largest / 3
+            finished = finish(problem, kkt.x, multipliers, tol)
+            if finished is not None:
+                kkt, multipliers = finished
+                break
         if primal > balance * dual or dual > balance * primal:
             factor = min(max(math.sqrt(primal / max(dual, 1e-300)), 0.2), 5.0)
             rho *= factor
             mu_y, mu_s = mu_y / factor, mu_s / factor
             system.set_weight(lipschitz / rho)
+    else:
+        multipliers = (-rho * mu_s).clamp(min=0)
     return ConstrainedResult(
         x=kkt.x,
-        multipliers=(-rho * mu_s).clamp(min=0),
+        multipliers=multipliers,
         kkt=kkt,
         n_iter=n_iter,
         n_outer=n_iter,

@@ -22,6 +22,9 @@ relative duality gap that tightens from step to step. Then
   ``tol``, did not fall below ``violation_decrease`` times the previous one
   (Bertsekas, 1982,
   §2.2);
+* once the residuals are small, the active-set finish of
+  :mod:`~convexnn.solvers.active_set` is tried (each failed try lowers the
+  residual level of the next one by three);
 * the loop stops when the KKT residuals of
   :meth:`ConstrainedProblem.kkt` — relative stationarity, relative
   violation and relative complementary slackness — are all ``≤ tol``.
@@ -44,6 +47,7 @@ from ..problems.constrained import (
     ConstrainedProblem,
     KKTResiduals,
 )
+from .active_set import FINISH_BELOW, finish
 from .fista import fista
 
 
@@ -130,6 +134,7 @@ def augmented_lagrangian(
     previous_violation = float("inf")
     n_iter = n_outer = 0
     kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
+    finish_below = FINISH_BELOW
     while kkt.largest > tol and n_iter < max_iter:
         inner = Problem(
             operator,
@@ -158,6 +163,12 @@ def augmented_lagrangian(
                 f"{kkt.stationarity:.2e}  violation {kkt.violation:.2e}  "
                 f"complementarity {kkt.complementarity:.2e}"
             )
+        if kkt.largest <= finish_below:
+            finish_below = kkt.largest / 3
+            finished = finish(problem, kkt.x, multipliers, tol)
+            if finished is not None:
+                kkt, multipliers = finished
+                break
         if kkt.violation > max(tol, violation_decrease * previous_violation):
             rho *= rho_growth
             lipschitz *= rho_growth
