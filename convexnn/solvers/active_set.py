@@ -43,6 +43,10 @@ FINISH_BELOW = 0.1
 """Largest KKT residual at which solvers first try :func:`finish`; each failed
 try divides their next threshold by three."""
 
+SMALLEST_TOL = 1e-7
+"""The reduced solve pins relative stationarity to about this level; tighter
+targets are left to the first-order solvers."""
+
 TIGHT = (1e-4,)
 """Relative thresholds below which a constraint value is guessed tight."""
 
@@ -53,6 +57,8 @@ def finish(
     """Try :func:`refine` with each threshold of ``TIGHT``; the KKT residuals
     (holding the new point) and multipliers of the first whose residuals are
     ``≤ tol``, or ``None``."""
+    if tol < SMALLEST_TOL:
+        return None
     for tight in TIGHT:
         refined = refine(problem, x, multipliers, tight=tight, tol=tol)
         if refined is None:
@@ -130,6 +136,8 @@ def refine(
         if not released:
             return new_x, new_multipliers
         x = new_x
+    if bool(violated.any()):
+        return None  # the last round left the constraints violated
     return new_x, new_multipliers
 
 
