@@ -1,6 +1,8 @@
 """convexnn: neural networks trained by their exact convex reformulations."""
 
 from .estimators import (
+    ConvexReLUClassifier,
+    ConvexReLURegressor,
     GatedReLUClassifier,
     GatedReLURegressor,
     LLMLassoClassifier,
@@ -12,6 +14,8 @@ from .estimators import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ConvexReLUClassifier",
+    "ConvexReLURegressor",
     "GatedReLUClassifier",
     "GatedReLURegressor",
     "LLMLassoClassifier",

@@ -130,3 +130,91 @@ def split_blocks(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def count_neurons(coef: np.ndarray) -> int:
     """Number of neurons of the network equivalent to gated coefficients ``coef``."""
     return len(split_blocks(coef)[0])
+
+
+class ReLUNetwork(nn.Module):
+    r"""Two-layer ReLU network :math:`\hat y(x) = \sum_j (\tilde x^\top w_j)_+ a_j + b`.
+
+    Its weight decay is :math:`\frac12\sum_j \|w_j\|^2 + \|a_j\|^2` (the hidden
+    bias, when ``hidden_bias``, is the last entry of each ``w_j`` and is
+    penalised like any first-layer weight).
+
+    Parameters
+    ----------
+    hidden_weight : tensor of shape (m, d̃)
+        First-layer weights ``w_j``.
+    output_weight : tensor of shape (m, c)
+        Second-layer weights ``a_j``.
+    bias : tensor of shape (c,)
+        Output intercept ``b`` (not penalised).
+    hidden_bias : bool
+        Whether inputs are lifted with a column of ones.
+    """
+
+    def __init__(self, hidden_weight, output_weight, bias, hidden_bias: bool):
+        super().__init__()
+        self.hidden_bias = hidden_bias
+        self.hidden_weight = nn.Parameter(torch.as_tensor(hidden_weight))
+        self.output_weight = nn.Parameter(torch.as_tensor(output_weight))
+        self.bias = nn.Parameter(torch.as_tensor(bias))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(lift_tensor(X, self.hidden_bias) @ self.hidden_weight.T)
+        return hidden @ self.output_weight + self.bias
+
+    def weight_decay(self) -> torch.Tensor:
+        r""":math:`\frac12(\|W\|_F^2 + \|a\|_F^2)`; the penalty is ``alpha`` times
+        this."""
+        return 0.5 * (self.hidden_weight.pow(2).sum() + self.output_weight.pow(2).sum())
+
+    @classmethod
+    def from_cone_coefficients(
+        cls, coef: np.ndarray, intercept: np.ndarray, hidden_bias: bool
+    ) -> ReLUNetwork:
+        """Build the network equivalent to a fitted convex ReLU model.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (2, P, d̃, c)
+            The blocks ``v_i`` (``coef[0]``) and ``w_i`` (``coef[1]``), one
+            network per output column.
+        intercept : ndarray of shape (c,)
+        hidden_bias : bool
+        """
+        hidden, output = split_cone_blocks(coef)
+        return cls(
+            torch.from_numpy(hidden),
+            torch.from_numpy(output),
+            torch.from_numpy(np.asarray(intercept, dtype=np.float64).copy()),
+            hidden_bias,
+        )
+
+
+def split_cone_blocks(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Turn convex ReLU blocks into neurons.
+
+    Each nonzero ``v = coef[0, i, :, k]`` becomes the neuron
+    :math:`(v/\sqrt{\|v\|},\ +\sqrt{\|v\|}\,e_k)` and each nonzero
+    ``w = coef[1, i, :, k]`` the neuron :math:`(w/\sqrt{\|w\|},\ -\sqrt{\|w\|}\,e_k)`:
+    :math:`(\tilde x^\top v)_+` equals :math:`\tilde x^\top D_i v` wherever the
+    cone constraint holds, and each neuron's weight decay equals the block's
+    norm.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (2, P, d̃, c)
+
+    Returns
+    -------
+    hidden : ndarray of shape (m, d̃)
+    output : ndarray of shape (m, c)
+    """
+    coef = np.asarray(coef, dtype=np.float64)
+    n_outputs = coef.shape[3]
+    norms = np.linalg.norm(coef, axis=2)  # (2, P, c)
+    sign, block, output = np.nonzero(norms > 0)
+    root = np.sqrt(norms[sign, block, output])
+    hidden = coef[sign, block, :, output] / root[:, None]
+    weights = np.zeros((len(root), n_outputs))
+    weights[np.arange(len(root)), output] = np.where(sign == 0, root, -root)
+    return np.ascontiguousarray(hidden), weights

@@ -11,6 +11,9 @@ New points get their pattern from the same gates.
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -76,3 +79,78 @@ def resolve_gates(gates, X_lifted: np.ndarray, n_patterns: int, random_state=Non
     if not np.isfinite(gates).all():
         raise ValueError("gates must be finite.")
     return gates
+
+
+def enumerate_patterns(
+    X_lifted: np.ndarray, max_candidates: int = 1_000_000
+) -> np.ndarray:
+    r"""One gate for every distinct nonempty activation pattern of ``X_lifted``.
+
+    The patterns :math:`\mathbf 1[\tilde Xg > 0]` are the cells of the
+    arrangement of the hyperplanes :math:`\{g : \tilde x_i^\top g = 0\}`
+    through the origin of :math:`\mathbb R^{\tilde d}`. When the rows span
+    :math:`\mathbb R^{\tilde d}` every cell is a pointed cone whose edges are
+    lines where :math:`\tilde d - 1` hyperplanes meet, so a point near the
+    start of each edge on each side of those hyperplanes visits every cell:
+    for each set :math:`J` of :math:`\tilde d - 1` rows of full rank with
+    null-space direction ``r``, the gates :math:`\pm r + \varepsilon B\sigma`
+    for all signs :math:`\sigma \in \{\pm1\}^{\tilde d - 1}`, with
+    :math:`\tilde X_J B = I` and :math:`\varepsilon` small enough that no other
+    row changes side (rows are assumed in general position: no ``d̃`` of them
+    on one hyperplane through the origin). The work grows as
+    :math:`\binom{n}{\tilde d - 1}2^{\tilde d}`, so this is for small ``n`` and
+    ``d̃`` (exactness tests, tiny problems).
+
+    Parameters
+    ----------
+    X_lifted : ndarray of shape (n_samples, d̃)
+    max_candidates : int
+        Refuse to work beyond this many candidate gates.
+
+    Returns
+    -------
+    gates : ndarray of shape (n_patterns, d̃)
+        One gate per pattern, patterns distinct and nonempty.
+
+    Raises
+    ------
+    ValueError
+        If the rows of ``X_lifted`` do not span :math:`\mathbb R^{\tilde d}`,
+        or there are too many candidates.
+    """
+    X_lifted = np.asarray(X_lifted, dtype=np.float64)
+    n_samples, n_features = X_lifted.shape
+    if np.linalg.matrix_rank(X_lifted) < n_features:
+        raise ValueError(
+            "enumerate_patterns needs rows spanning R^d̃ (X_lifted has rank "
+            f"{np.linalg.matrix_rank(X_lifted)} < {n_features})."
+        )
+    size = n_features - 1
+    n_subsets = math.comb(n_samples, size)
+    if n_subsets * 2**n_features > max_candidates:
+        raise ValueError(
+            f"enumerating patterns would try {n_subsets * 2**n_features} gates "
+            f"(more than max_candidates={max_candidates}); sample gates instead."
+        )
+    signs = np.array(list(itertools.product((-1.0, 1.0), repeat=size)))
+    signs = signs.reshape(2**size, size)
+    candidates = []
+    for subset in itertools.combinations(range(n_samples), size):
+        rows = X_lifted[list(subset)]
+        _, singular, Vh = np.linalg.svd(rows) if size else (None, [1.0], np.eye(1))
+        if singular[-1] <= 1e-12 * singular[0]:
+            continue
+        direction = Vh[-1]
+        offsets = (np.linalg.pinv(rows) @ signs.T).T if size else np.zeros((1, 1))
+        for edge in (direction, -direction):
+            along = X_lifted @ edge
+            others = np.abs(along[np.abs(along) > 1e-12 * np.abs(along).max()])
+            margin = others.min() if others.size else 1.0
+            spread = np.abs(offsets @ X_lifted.T).max(axis=1, keepdims=True)
+            epsilon = 0.5 * margin / np.maximum(spread, 1e-300)
+            candidates.append(edge + epsilon * offsets)
+    gates = np.concatenate(candidates)
+    patterns = activation_patterns(X_lifted, gates).T
+    _, first = np.unique(patterns, axis=0, return_index=True)
+    first = np.sort(first)
+    return gates[first[patterns[first].any(axis=1)]]

@@ -1,5 +1,11 @@
 """The same architectures trained the nonconvex way (Adam), as estimators."""
 
 from .gated import NonconvexGatedReLUClassifier, NonconvexGatedReLURegressor
+from .relu import NonconvexReLUClassifier, NonconvexReLURegressor
 
-__all__ = ["NonconvexGatedReLUClassifier", "NonconvexGatedReLURegressor"]
+__all__ = [
+    "NonconvexGatedReLUClassifier",
+    "NonconvexGatedReLURegressor",
+    "NonconvexReLUClassifier",
+    "NonconvexReLURegressor",
+]

@@ -1,0 +1,384 @@
+r"""Convex ReLU estimators: the exact cone-constrained reformulation (DESIGN.md §3.2).
+
+.. math::
+    \min_{v, w, b}\; f\Bigl(\sum_{i=1}^{P} D_i\tilde X(v_i - w_i)
+    + \mathbf 1b^\top\Bigr) + \alpha\sum_{i=1}^{P}\|v_i\| + \|w_i\|
+    \quad\text{s.t.}\quad (2D_i - I)\tilde Xv_i \ge 0,\;
+    (2D_i - I)\tilde Xw_i \ge 0,
+
+over activation patterns :math:`D_i = \operatorname{diag}(\mathbf 1[\tilde Xg_i > 0])`
+of sampled gates (or of all patterns, :func:`convexnn.patterns.enumerate_patterns`).
+Its optimum is the optimum of the two-layer ReLU network
+:math:`\sum_j(\tilde x^\top w_j)_+a_j + b` with weight decay
+:math:`\frac\alpha2(\|W\|_F^2 + \|a\|^2)` whose neurons have these
+patterns, and with all patterns the global optimum of that network
+(Pilanci & Ergen, 2020). Several outputs are fitted as one network per
+output sharing the gates: every block and constraint is per output column.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._backend import CPU64, Backend, to_numpy
+from ..networks import ReLUNetwork
+from ..patterns import activation_patterns, lift, resolve_gates
+from ..problems import LOSSES, GatedOperator, Problem
+from ..problems.composite import OutputwiseGroupLasso
+from ..problems.cone import convex_relu_problem
+from ..pruning import prune_cone_coefficients
+from ..solvers import CONSTRAINED_SOLVERS, select_constrained_solver, solve
+from ._base import (
+    ClassifierOutputMixin,
+    RegressorOutputMixin,
+    validate_predict_input,
+    warn_not_converged,
+)
+from .gated import GATED_PARAMETERS
+
+
+class _BaseConvexReLU(BaseEstimator):
+    _parameter_constraints = {
+        **GATED_PARAMETERS,
+        "solver": [StrOptions({"auto", "admm", "augmented_lagrangian"})],
+        "max_neurons": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        n_patterns=100,
+        gates=None,
+        loss="squared",
+        solver="auto",
+        fit_intercept=True,
+        hidden_bias=True,
+        max_iter=10_000,
+        tol=1e-6,
+        max_neurons=None,
+        device="auto",
+        dtype=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.n_patterns = n_patterns
+        self.gates = gates
+        self.loss = loss
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.hidden_bias = hidden_bias
+        self.max_iter = max_iter
+        self.tol = tol
+        self.max_neurons = max_neurons
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+        backend = Backend.from_params(self.device, self.dtype)
+        X_lifted = lift(X, self.hidden_bias)
+        gates = resolve_gates(self.gates, X_lifted, self.n_patterns, self.random_state)
+        X_tensor, Y_tensor = backend.tensor(X_lifted), backend.tensor(Y)
+        masks = backend.tensor(activation_patterns(X_lifted, gates))
+        problem = convex_relu_problem(
+            X_tensor, masks, LOSSES[loss](Y_tensor), self.alpha, self.fit_intercept
+        )
+        solver = select_constrained_solver(self.solver, len(X))
+        result = CONSTRAINED_SOLVERS[solver](
+            problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+        )
+        lower_bound = self._relaxation_bound(X_tensor, masks, LOSSES[loss](Y_tensor))
+
+        coef, intercept = problem.problem.split(result.x)
+        n_patterns, n_features = gates.shape
+        n_outputs = Y.shape[1]
+        multipliers = problem.constraint.per_block(result.multipliers)
+        self.gates_ = np.asarray(gates, dtype=np.float64)
+        self.coef_ = to_numpy(coef).reshape(2, n_patterns, n_features, n_outputs)
+        self.intercept_ = (
+            np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
+        )
+        self.multipliers_ = to_numpy(multipliers).reshape(
+            2, n_patterns, len(X), n_outputs
+        )
+        self.n_patterns_ = n_patterns
+        self.solver_ = solver
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.kkt.objective
+        self.lower_bound_ = lower_bound
+        self.constraint_violation_ = result.kkt.violation
+        self.stationarity_ = result.kkt.stationarity
+        self.complementarity_ = result.kkt.complementarity
+        self.converged_ = result.converged
+        self.n_neurons_removed_ = 0
+        if not result.converged:
+            warn_not_converged(
+                self,
+                f"KKT residuals stationarity={self.stationarity_:.2g}, "
+                f"violation={self.constraint_violation_:.2g}, "
+                f"complementarity={self.complementarity_:.2g}",
+            )
+        self.n_active_neurons_ = int((np.linalg.norm(self.coef_, axis=2) > 0).sum())
+        if self.max_neurons is not None:
+            self._prune(X_lifted)
+            if self.n_active_neurons_ > self.max_neurons:
+                warnings.warn(
+                    f"{type(self).__name__} kept {self.n_active_neurons_} neurons, "
+                    f"more than max_neurons={self.max_neurons}: fewer linearly "
+                    "independent neurons cannot reach this objective; increase "
+                    "alpha for a smaller network.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+
+    def _relaxation_bound(self, X_tensor, masks, loss) -> float:
+        """Certified lower bound from the gated ReLU relaxation (§4).
+
+        Any feasible ``(v, w)`` gives gated blocks ``u_i = v_i − w_i`` with
+        ``‖u_i‖ ≤ ‖v_i‖ + ‖w_i‖``, so the gated optimum over the same patterns
+        is below the convex ReLU optimum; the dual objective of its
+        certificate is below the gated optimum.
+        """
+        relaxation = Problem(
+            GatedOperator(X_tensor, masks),
+            loss,
+            OutputwiseGroupLasso(X_tensor.shape[1]),
+            self.alpha,
+            self.fit_intercept,
+        )
+        return solve(relaxation, tol=self.tol, max_iter=self.max_iter).certificate.dual
+
+    def _prune(self, X_lifted: np.ndarray):
+        before = self.coef_
+        self.coef_, removed = prune_cone_coefficients(X_lifted, self.coef_)
+        decrease = (
+            np.linalg.norm(before, axis=2).sum()
+            - np.linalg.norm(self.coef_, axis=2).sum()
+        )
+        self.objective_ -= self.alpha * decrease
+        self.n_neurons_removed_ += removed
+        self.n_active_neurons_ = int((np.linalg.norm(self.coef_, axis=2) > 0).sum())
+
+    def prune(self, X):
+        """Remove neurons whose training outputs are linearly dependent.
+
+        A Carathéodory reduction (:mod:`convexnn.pruning`): the network's
+        predictions on ``X`` are unchanged and its weight decay never grows,
+        so on the training data the objective never rises, and at most
+        ``n_samples`` neurons remain per output. ``n_neurons_removed_`` counts
+        the neurons removed so far; ``objective_`` is updated.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training data (predictions are preserved on these points).
+
+        Returns
+        -------
+        self : object
+        """
+        X = validate_predict_input(self, X)
+        self._prune(lift(X, self.hidden_bias))
+        return self
+
+    def to_torch(self) -> ReLUNetwork:
+        """The fitted model as an ordinary two-layer ReLU network (float64, CPU).
+
+        Each nonzero ``v_i`` (output ``k``) is the neuron
+        ``(v_i/√‖v_i‖, +√‖v_i‖ e_k)``, each nonzero ``w_i`` the neuron
+        ``(w_i/√‖w_i‖, −√‖w_i‖ e_k)``. Where the cone constraints hold (on the
+        training data, up to ``constraint_violation_``) the network predicts
+        what the convex model predicts, and ``alpha · weight_decay()`` is the
+        penalty in ``objective_``.
+        """
+        check_is_fitted(self)
+        return ReLUNetwork.from_cone_coefficients(
+            self.coef_, self.intercept_, self.hidden_bias
+        )
+
+    def _outputs(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return to_numpy(self.to_torch()(CPU64.tensor(X)))
+
+
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    alpha : float, default=1e-3
+        Regularisation strength (the network's weight decay is ``alpha/2``).
+    n_patterns : int, default=100
+        Number of gates sampled; duplicate and empty patterns are dropped.
+    gates : array-like of shape (n_gates, d̃), default=None
+        Fixed gate vectors, used instead of sampling (for instance all
+        patterns, from :func:`convexnn.patterns.enumerate_patterns`).
+    {loss}
+    solver : {{"auto", "admm", "augmented_lagrangian"}}, default="auto"
+        ``"admm"``: ADMM whose linear step is solved exactly (up to 2000
+        samples) or by Nyström-preconditioned conjugate gradients (the CRONOS
+        scheme). ``"augmented_lagrangian"``: augmented Lagrangian whose
+        subproblems the accelerated proximal-gradient solver solves.
+        ``"auto"`` is ``"admm"`` up to 50 000 samples and the augmented
+        Lagrangian above.
+    fit_intercept : bool, default=True
+        Fit an unpenalised output intercept.
+    hidden_bias : bool, default=True
+        Append a (penalised) column of ones to the inputs of the hidden layer.
+    max_iter : int, default=10000
+        Maximum number of solver iterations (ADMM steps, or inner
+        proximal-gradient steps of the augmented Lagrangian).
+    tol : float, default=1e-6
+        Target of the three relative KKT residuals (stationarity, constraint
+        violation, complementary slackness).
+    max_neurons : int, default=None
+        When set, prune the fitted network (:meth:`prune`) after fitting. A
+        :class:`UserWarning` says so if more than ``max_neurons`` neurons
+        remain (the reduction stops at linearly independent neurons, at most
+        ``n_samples`` per output).
+    device : {{"auto", "cpu", "cuda"}} or torch.device, default="auto"
+        Where the solver runs; "auto" picks CUDA when available.
+    dtype : {{"float32", "float64"}}, default=None
+        Solver precision; None is float64 on CPU and float32 on CUDA.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the gate sampling.
+    verbose : int, default=0
+        Print solver progress.
+"""
+
+_ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    gates_ : ndarray of shape (n_patterns_, d̃)
+        Gate vectors; ``d̃ = n_features_in_ + hidden_bias``.
+    coef_ : ndarray of shape (2, n_patterns_, d̃, n_outputs)
+        ``coef_[0]`` holds the blocks ``v_i``, ``coef_[1]`` the ``w_i``.
+    intercept_ : ndarray of shape (n_outputs,)
+        Output intercept ``b`` (zeros when ``fit_intercept=False``).
+    multipliers_ : ndarray of shape (2, n_patterns_, n_samples, n_outputs)
+        The solver's multipliers ``Λ ≥ 0`` of the constraints
+        ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
+        one per training sample.
+    n_patterns_ : int
+        Number of distinct nonempty activation patterns kept.
+    solver_ : str
+        The solver used.
+    n_iter_ : int
+        Solver iterations.
+    objective_ : float
+        The objective above at the returned solution.
+    lower_bound_ : float
+        A certified lower bound on the optimum: the dual objective of the
+        gated ReLU relaxation over the same patterns (which drops the cone
+        constraints). ``objective_ − lower_bound_`` bounds how much the
+        constraints cost.
+    constraint_violation_ : float
+        ``max (−(2D_i − I)X̃v_i)_+ / max |X̃v_i|`` over all blocks.
+    stationarity_ : float
+        Largest distance of a block's gradient to the subdifferential of
+        ``alpha‖·‖``, divided by ``alpha``.
+    complementarity_ : float
+        ``Σ Λ |(2D_i − I)X̃v_i|`` divided by ``objective_``.
+    converged_ : bool
+        Whether the three residuals reached ``tol`` within ``max_iter``.
+    n_active_neurons_ : int
+        Neurons of the equivalent network (:meth:`to_torch`).
+    n_neurons_removed_ : int
+        Neurons removed by pruning.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names.
+"""
+
+
+class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
+    __doc__ = (
+        """Two-layer ReLU regression network fitted to its global optimum.
+
+    Solves the cone-constrained reformulation above with the mean squared
+    loss :math:`\\frac{1}{2n}\\|\\hat Y - Y\\|_F^2`; predictions at any point
+    come from the equivalent ReLU network (:meth:`to_torch`). Several
+    targets are fitted as one network per target sharing the gates.
+    Standardise ``X`` (a :class:`~sklearn.preprocessing.StandardScaler` in a
+    pipeline): no rescaling happens inside.
+"""
+        + _PARAMETERS_DOC.format(
+            loss='loss : {"squared"}, default="squared"\n        The mean squared loss.'
+        )
+        + _ATTRIBUTES_DOC
+    )
+
+    _parameter_constraints = {
+        **_BaseConvexReLU._parameter_constraints,
+        "loss": [StrOptions({"squared"})],
+    }
+
+
+class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
+    __doc__ = (
+        """Two-layer ReLU classification network fitted to its global optimum.
+
+    Binary problems use one output (logistic or ±1 squared targets), several
+    classes one output — one network — per class, sharing the gates.
+    Standardise ``X``: no rescaling happens inside.
+"""
+        + _PARAMETERS_DOC.format(
+            loss='loss : {"auto", "logistic", "multinomial", "squared"}, '
+            'default="auto"\n        "auto" is "logistic" for two classes and '
+            '"multinomial" otherwise.'
+        )
+        + _ATTRIBUTES_DOC
+        + """    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    loss_ : str
+        The loss used.
+"""
+    )
+
+    _parameter_constraints = {
+        **_BaseConvexReLU._parameter_constraints,
+        "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+    }
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        n_patterns=100,
+        gates=None,
+        loss="auto",
+        solver="auto",
+        fit_intercept=True,
+        hidden_bias=True,
+        max_iter=10_000,
+        tol=1e-6,
+        max_neurons=None,
+        device="auto",
+        dtype=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            alpha,
+            n_patterns=n_patterns,
+            gates=gates,
+            loss=loss,
+            solver=solver,
+            fit_intercept=fit_intercept,
+            hidden_bias=hidden_bias,
+            max_iter=max_iter,
+            tol=tol,
+            max_neurons=max_neurons,
+            device=device,
+            dtype=dtype,
+            random_state=random_state,
+            verbose=verbose,
+        )

@@ -1,0 +1,192 @@
+r"""Problems with linear inequality constraints, and their certificates.
+
+.. math::
+    \min_{W, b}\; f(AW + \mathbf 1 b^\top) + \alpha\,\Omega(W)
+    \quad\text{s.t.}\quad KW \ge 0
+
+With multipliers :math:`\Lambda \ge 0` for :math:`KW \ge 0` the KKT conditions
+are
+
+.. math::
+    K^\top\Lambda - A^\top\nabla f(Z) \in \alpha\,\partial\Omega(W),\quad
+    \mathbf 1^\top \nabla f(Z) = 0,\quad KW \ge 0,\quad
+    \langle \Lambda, KW\rangle = 0,
+
+and any :math:`\Lambda \ge 0`, :math:`\Theta` with :math:`\mathbf 1^\top\Theta = 0`
+and :math:`\Omega^*(K^\top\Lambda - A^\top\Theta) \le \alpha` gives the lower
+bound :math:`-f^*(\Theta)` on the optimum (Lagrange duality). Solvers only
+produce ``(W, Λ)``; this module measures how far they are from the KKT
+conditions.
+
+:class:`AugmentedLagrangianTerm` is the smooth loss an augmented Lagrangian
+adds on the constraint outputs :math:`S = KW`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._problem import TINY, Problem
+from .composite import optimal_intercept
+from .losses import Loss, _float64_sum
+from .operators import LinearOperator
+
+
+@dataclass
+class KKTResiduals:
+    """How far a primal-dual pair is from the KKT conditions (all relative).
+
+    Attributes
+    ----------
+    x : tensor
+        The primal point (intercept re-optimised exactly).
+    objective : float
+        Objective at ``x`` (constraints not included).
+    dual : float
+        Lagrange dual objective of the multipliers scaled to dual
+        feasibility: a lower bound on the constrained optimum.
+    stationarity : float
+        Largest distance of a group of :math:`K^\\top\\Lambda - A^\\top\\nabla f`
+        to :math:`\\alpha\\partial\\Omega`, divided by ``alpha``.
+    violation : float
+        :math:`\\max (-KW)_+ / \\max |KW|`.
+    complementarity : float
+        :math:`\\sum \\Lambda\\,|KW|` divided by the objective.
+    """
+
+    x: torch.Tensor
+    objective: float
+    dual: float
+    stationarity: float
+    violation: float
+    complementarity: float
+
+    @property
+    def largest(self) -> float:
+        """The largest of the three residuals (what ``tol`` is compared with)."""
+        return max(self.stationarity, self.violation, self.complementarity)
+
+    @property
+    def relative_gap(self) -> float:
+        """``(objective − dual) / objective``; certifies optimality up to the
+        violation."""
+        return max(self.objective - self.dual, 0.0) / max(abs(self.objective), TINY)
+
+
+class ConstrainedProblem:
+    """A :class:`Problem` with the constraints ``K W ≥ 0`` on its coefficients.
+
+    Parameters
+    ----------
+    problem : Problem
+        Operator, loss, penalty and intercept of the objective. The penalty
+        must provide ``subgradient_distance`` (as
+        :class:`~convexnn.problems.composite.OutputwiseGroupLasso` does).
+    constraint : LinearOperator
+        ``K``, mapping the coefficients to the quantities kept nonnegative.
+    """
+
+    def __init__(self, problem: Problem, constraint: LinearOperator):
+        if constraint.n_coefs != problem.operator.n_coefs:
+            raise ValueError(
+                f"the constraint acts on {constraint.n_coefs} coefficients, the "
+                f"objective on {problem.operator.n_coefs}."
+            )
+        self.problem = problem
+        self.constraint = constraint
+
+    def multipliers_like(self) -> torch.Tensor:
+        """Zero multipliers, shape ``(n_constraints, n_outputs)``."""
+        return torch.zeros(
+            (self.constraint.n_samples, self.problem.n_outputs),
+            dtype=self.constraint.dtype,
+            device=self.constraint.device,
+        )
+
+    @staticmethod
+    def relative_violation(constrained: torch.Tensor) -> float:
+        """:math:`\\max(-S)_+ / \\max|S|` for constraint values ``S = KW``."""
+        scale = float(constrained.abs().max()) if constrained.numel() else 0.0
+        worst = float((-constrained).clamp(min=0).max()) if constrained.numel() else 0.0
+        return worst / max(scale, TINY)
+
+    def kkt(self, x: torch.Tensor, multipliers: torch.Tensor) -> KKTResiduals:
+        """KKT residuals and the Lagrange dual bound at ``(x, multipliers)``."""
+        problem = self.problem
+        coef, intercept = problem.split(x)
+        Z = problem.operator.matvec(coef)
+        if intercept is not None:
+            intercept = optimal_intercept(problem.loss, Z, intercept).to(Z.dtype)
+            x = torch.cat([coef, intercept[None]])
+            Z = Z + intercept
+        Theta = problem.loss.gradient(Z)
+        constrained = self.constraint.matvec(coef)
+        direction = self.constraint.rmatvec(multipliers) - problem.operator.rmatvec(
+            Theta
+        )
+        objective = problem.objective(x, Z)
+        dual_norm = problem.penalty.dual_norm(direction)
+        scale = 1.0 if dual_norm <= problem.alpha else problem.alpha / dual_norm
+        return KKTResiduals(
+            x=x,
+            objective=objective,
+            dual=-problem.loss.conjugate(scale * Theta),
+            stationarity=problem.penalty.subgradient_distance(
+                coef, direction, problem.alpha
+            )
+            / problem.alpha,
+            violation=self.relative_violation(constrained),
+            complementarity=_float64_sum(multipliers * constrained.abs())
+            / max(abs(objective), TINY),
+        )
+
+
+class AugmentedLagrangianTerm(Loss):
+    r"""The augmented-Lagrangian term of constraints :math:`S \ge 0`.
+
+    .. math::
+        h(S) = \frac\rho2 \bigl\|(\Lambda/\rho - S)_+\bigr\|_F^2, \qquad
+        \nabla h(S) = -(\Lambda - \rho S)_+,
+
+    so that :math:`f(AW) + \alpha\Omega(W) + h(KW)` is, up to a constant, the
+    augmented Lagrangian of :math:`KW \ge 0` with multipliers :math:`\Lambda`
+    (Rockafellar's form for inequalities), and the textbook multiplier update
+    :math:`\Lambda \leftarrow (\Lambda - \rho KW)_+` is :math:`-\nabla h(KW)`.
+    ``h`` is convex with a ``ρ``-Lipschitz gradient; its conjugate is
+
+    .. math::
+        h^*(\Theta) = \langle \Theta, \Lambda\rangle/\rho + \|\Theta\|_F^2/(2\rho)
+        \quad (\Theta \le 0), \qquad +\infty \text{ otherwise}.
+
+    The multipliers play the part of the targets ``Y``. Unlike the data
+    losses, ``h`` is a sum over constraints, not a mean.
+    """
+
+    def __init__(self, multipliers: torch.Tensor, rho: float):
+        super().__init__(multipliers)
+        self.rho = float(rho)
+
+    def _shortfall(self, S):
+        return (self.Y.to(S.dtype) - self.rho * S).clamp(min=0)
+
+    def __call__(self, S):
+        return 0.5 / self.rho * (self._shortfall(S) ** 2).sum()
+
+    def value(self, S):
+        return 0.5 / self.rho * _float64_sum(self._shortfall(S) ** 2)
+
+    def gradient(self, S):
+        return -self._shortfall(S)
+
+    def conjugate(self, Theta):
+        if bool((Theta > 0).any()):
+            return float("inf")
+        return (_float64_sum(Theta * self.Y) + 0.5 * _float64_sum(Theta**2)) / self.rho
+
+    def hessian_product(self, S, V):
+        return self.rho * (self._shortfall(S) > 0).unsqueeze(1) * V
+
+    def lipschitz(self):
+        return self.rho

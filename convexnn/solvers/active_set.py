@@ -1,0 +1,226 @@
+r"""A second-order finish for cone-constrained group lassos, on the active set.
+
+First-order methods identify the structure of a solution of
+
+.. math::
+    \min_W f(AW) + \alpha\sum_i \|W_i\| \quad\text{s.t.}\quad K_iW_i \ge 0
+
+long before they pin down its last digits: which blocks :math:`W_i` are
+nonzero, and which constraints are tight (:math:`T_i`, the rows with
+:math:`K_iW_i \approx 0`). Given that structure the problem is small and
+smooth:
+
+1. each nonzero block lives in the null space of its tight rows,
+   :math:`W_i = N_iz_i` with :math:`N_i` an orthonormal basis of
+   :math:`\ker K_{T_i}`, and the remaining constraints are inactive, so
+   :math:`\min_z f(\sum_i AN_iz_i) + \alpha\sum_i\|z_i\|` is a group lasso over
+   a dense ``n × Σ dim N_i`` matrix, which the shared solver finishes to
+   machine precision (its polishing Newton step does the work);
+2. the multipliers follow block by block from the stationarity condition
+   :math:`K_i^\top\lambda_i = (A^\top\nabla f)_i + \alpha W_i/\|W_i\|`, by
+   nonnegative least squares on the tight rows (on every row for a zero block,
+   whose condition is :math:`\|K_i^\top\lambda_i - (A^\top\nabla f)_i\| \le
+   \alpha`).
+
+:func:`refine` returns the new pair, or ``None`` when the guessed structure was
+wrong (a constraint outside :math:`T_i` ends up violated); the caller measures
+its KKT residuals and keeps whichever pair is better. It needs the constraint
+to expose its per-block matrices (``block_rows``, as
+:class:`~convexnn.problems.cone.ConeOperator` does), and one output column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.optimize import nnls
+
+from ..problems import GroupLasso, MatrixOperator, Problem
+from ..problems.constrained import ConstrainedProblem, KKTResiduals
+from .fista import fista
+
+FINISH_BELOW = 0.1
+"""Largest KKT residual at which solvers first try :func:`finish`; each failed
+try divides their next threshold by three."""
+
+SMALLEST_TOL = 1e-7
+"""The reduced solve pins relative stationarity to about this level; tighter
+targets are left to the first-order solvers."""
+
+TIGHT = (1e-4,)
+"""Relative thresholds below which a constraint value is guessed tight."""
+
+
+def finish(
+    problem: ConstrainedProblem, x: torch.Tensor, multipliers: torch.Tensor, tol: float
+) -> tuple[KKTResiduals, torch.Tensor] | None:
+    """Try :func:`refine` with each threshold of ``TIGHT``; the KKT residuals
+    (holding the new point) and multipliers of the first whose residuals are
+    ``≤ tol``, or ``None``."""
+    if tol < SMALLEST_TOL:
+        return None
+    for tight in TIGHT:
+        refined = refine(problem, x, multipliers, tight=tight, tol=tol)
+        if refined is None:
+            continue
+        kkt = problem.kkt(*refined)
+        if kkt.largest <= tol:
+            return kkt, refined[1]
+    return None
+
+
+def refine(
+    problem: ConstrainedProblem,
+    x: torch.Tensor,
+    multipliers: torch.Tensor,
+    *,
+    tight: float,
+    tol: float,
+    reduced_tol: float = 1e-13,
+    max_rounds: int = 4,
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Re-solve ``problem`` on the structure of ``x``.
+
+    Rows that the reduced solution violates are made tight, and a tight row
+    whose least-squares multiplier comes out negative is released; the
+    reduced problem is then solved again, up to ``max_rounds`` times.
+
+    Parameters
+    ----------
+    problem : ConstrainedProblem
+        One output column; the constraint provides ``block_rows(blocks)``.
+    x : tensor
+        The current point, in the layout of ``problem.problem.shape``.
+    multipliers : tensor
+        The current multipliers (kept for blocks that need no new ones).
+    tight : float
+        A constraint value ``≤ tight · max|KW|`` counts as tight.
+    tol : float
+        The KKT target: a block whose stationarity residual (relative to
+        ``alpha``) is below it keeps its tight rows.
+    reduced_tol : float
+        Relative duality gap of the reduced solve.
+    max_rounds : int
+        Reduced solves at most.
+
+    Returns
+    -------
+    (x, multipliers) or None
+    """
+    objective, constraint = problem.problem, problem.constraint
+    if objective.n_outputs != 1 or not hasattr(constraint, "block_rows"):
+        return None
+    group_size = objective.penalty.group_size
+    blocks = objective.split(x)[0].view(-1, group_size)
+    active = (torch.linalg.vector_norm(blocks, dim=1) > 0).nonzero().squeeze(1)
+    if len(active) == 0:
+        return None
+    rows = constraint.block_rows(active)  # (m, n, d)
+    values = (rows @ blocks[active].unsqueeze(2)).squeeze(2)  # (m, n)
+    threshold = tight * float(values.abs().max())
+    tight_rows = values <= threshold
+    for _ in range(max_rounds):
+        new_x = _reduced_solve(
+            objective, blocks, active, rows, tight_rows, x, reduced_tol
+        )
+        new_coef, _ = objective.split(new_x)
+        new_values = rows @ new_coef.view(-1, group_size)[active].unsqueeze(2)
+        violated = new_values.squeeze(2) < -threshold
+        if bool(violated.any()):  # constraints believed inactive: make them tight
+            tight_rows |= violated
+            x = new_x
+            continue
+        new_multipliers, released = _multipliers(
+            problem, new_x, multipliers, active, rows, tight_rows, tol
+        )
+        if not released:
+            return new_x, new_multipliers
+        x = new_x
+    if bool(violated.any()):
+        return None  # the last round left the constraints violated
+    return new_x, new_multipliers
+
+
+def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
+    """Step 1: the group lasso in the null spaces of the tight rows."""
+    group_size = blocks.shape[1]
+    bases = blocks.new_zeros(len(active), group_size, group_size)
+    for position in range(len(active)):
+        selected = rows[position][tight_rows[position]]
+        if len(selected) == 0:
+            bases[position] = torch.eye(group_size, dtype=blocks.dtype)
+            continue
+        _, singular, Vh = torch.linalg.svd(selected, full_matrices=True)
+        rank = int((singular > 1e-10 * singular[0]).sum())
+        bases[position, :, : group_size - rank] = Vh[rank:].T
+    padded = blocks.new_zeros(blocks.shape[0], group_size, group_size)
+    padded[active] = bases
+    columns = objective.operator.block_outputs(
+        padded.view(-1, group_size), group_size, active
+    )  # (n, m, d): A_i N_i
+    reduced = Problem(
+        MatrixOperator(columns.reshape(columns.shape[0], -1)),
+        objective.loss,
+        GroupLasso(group_size),
+        objective.alpha,
+        objective.fit_intercept,
+    )
+    coef, intercept = objective.split(x)
+    current = coef.view(-1, group_size)[active].unsqueeze(2)
+    start = (bases.transpose(1, 2) @ current).reshape(-1, 1)
+    if intercept is not None:
+        start = torch.cat([start, intercept.view(1, 1)])
+    z, intercept = reduced.split(fista(reduced, start, tol=tol, max_iter=10_000).x)
+    new_blocks = torch.zeros_like(blocks)
+    new_blocks[active] = (bases @ z.view(-1, group_size, 1)).squeeze(2)
+    return objective.pack(new_blocks.view(-1, 1), intercept)
+
+
+def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
+    """Step 2: multipliers by nonnegative least squares, block by block.
+
+    Returns them and whether a tight row of an active block was released
+    (unmarked in ``tight_rows``) because its multiplier wants to be negative.
+    """
+    objective, constraint = problem.problem, problem.constraint
+    alpha = objective.alpha
+    coef, _ = objective.split(x)
+    group_size = objective.penalty.group_size
+    blocks = coef.view(-1, group_size)
+    Theta = objective.loss.gradient(objective.matvec(x))
+    gradient = objective.operator.rmatvec(Theta).view(-1, group_size)
+    norms = torch.linalg.vector_norm(blocks, dim=1, keepdim=True)
+    targets = gradient + alpha * blocks / norms.clamp(min=1e-300)
+    per_block = constraint.per_block(multipliers.clone())  # (B, n, 1)
+    current = constraint.rmatvec(multipliers).view(-1, group_size)
+    is_active = torch.zeros(len(blocks), dtype=torch.bool, device=blocks.device)
+    is_active[active] = True
+    needs = torch.where(
+        is_active,
+        torch.linalg.vector_norm(current - targets, dim=1) > 0.1 * tol * alpha,
+        torch.linalg.vector_norm(current - gradient, dim=1) > alpha,
+    )
+    position_of = {int(block): position for position, block in enumerate(active)}
+    released = False
+    for block in needs.nonzero().squeeze(1).tolist():
+        if block in position_of:
+            position = position_of[block]
+            support = tight_rows[position]
+            matrix = rows[position]
+        else:
+            matrix = constraint.block_rows(torch.tensor([block]))[0]  # (n, d)
+            support = torch.ones(len(matrix), dtype=torch.bool, device=matrix.device)
+        weights = np.zeros(len(support))
+        if bool(support.any()):
+            system = matrix[support].T.double().cpu().numpy()
+            target = targets[block].double().cpu().numpy()
+            weights[support.cpu().numpy()], residual = nnls(system, target)
+            if block in position_of and residual > 0.5 * tol * alpha:
+                # release the row whose unconstrained multiplier is most negative
+                signed = np.linalg.lstsq(system, target, rcond=None)[0]
+                if signed.min() < 0:
+                    indices = support.nonzero().squeeze(1)
+                    tight_rows[position, indices[int(signed.argmin())]] = False
+                    released = True
+        per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
+    return per_block.transpose(0, 1).reshape(multipliers.shape), released

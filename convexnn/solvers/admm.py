@@ -1,0 +1,295 @@
+r"""ADMM with a Nyström-preconditioned linear solve (the CRONOS scheme).
+
+The problem :math:`\min_u f(Au + \mathbf 1b^\top) + \alpha\Omega(u)` subject to
+:math:`Ku \ge 0` is split as in CRONOS (Feng, Frangella & Pilanci, 2024)
+
+.. math::
+    \min\; f(Au + \mathbf 1b^\top) + \alpha\Omega(y) + \iota_{\ge 0}(s)
+    \quad\text{s.t.}\quad u = y,\; Ku = s .
+
+One step, with scaled multipliers :math:`\mu_y, \mu_s` and penalty
+:math:`\rho`, is
+
+1. a linear system for :math:`(u, b)`: the loss is replaced by its quadratic
+   upper bound :math:`\frac L2\|Au + \mathbf 1b^\top - T\|^2` at the current
+   outputs :math:`Z_k`, :math:`T = Z_k - \nabla f(Z_k)/L` (exact for the
+   squared loss, a majorised ADMM step otherwise), and the intercept is
+   eliminated by the centring :math:`C = I - \mathbf 1\mathbf 1^\top/n`:
+
+   .. math::
+       \Bigl(I + K^\top K + \tfrac L\rho A^\top CA\Bigr)u =
+       \tfrac L\rho A^\top CT + (y - \mu_y) + K^\top(s - \mu_s);
+
+2. the group soft-threshold :math:`y = \operatorname{prox}_{\alpha\Omega/\rho}
+   (u + \mu_y)` and the projection :math:`s = (Ku + \mu_s)_+`;
+3. the multiplier steps :math:`\mu_y \mathrel{+}= u - y`,
+   :math:`\mu_s \mathrel{+}= Ku - s`.
+
+The constraint map exposes the block-diagonal structure of its Gram matrix,
+:math:`K^\top K = I \otimes G` (``constraint.block_gram()`` returns ``G``;
+true of the convex ReLU cone constraints, whose signs square to one). So
+:math:`H = I + K^\top K` is inverted exactly block by block and, in
+:math:`v = H^{1/2}u`, the system reads
+:math:`(I + \tfrac L\rho B^\top B)\,v = H^{-1/2}r` with
+:math:`B = CAH^{-1/2}`, of rank at most ``n``. Conjugate gradients solve it,
+warm-started, preconditioned by a randomized Nyström approximation of
+:math:`B^\top B` (:mod:`~convexnn.solvers.nystrom`) that is sketched once
+and re-targeted when :math:`\rho` changes; once the sketch is as large as
+``n`` it is exact and CG needs a single step.
+
+Every ``check_every`` steps the penalty is balanced (residual balancing,
+Boyd et al., 2011, §3.4.1): when the relative primal residual exceeds
+``balance`` times the relative dual residual, or the reverse, :math:`\rho`
+is multiplied by the square root of their ratio (clipped to
+:math:`[1/5, 5]`) and the scaled multipliers are divided by the same
+factor. The KKT residuals of
+:meth:`~convexnn.problems.constrained.ConstrainedProblem.kkt` are measured at
+:math:`(y, b)` with the multipliers :math:`\Lambda = -\rho\mu_s \ge 0`; the
+loop stops when all three are ``≤ tol``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..problems.constrained import ConstrainedProblem
+from .active_set import FINISH_BELOW, finish
+from .augmented_lagrangian import ConstrainedResult
+from .nystrom import NystromPreconditioner, pcg
+
+_SKETCH_BUDGET = 2**25
+"""Largest ``n_samples · n_coefs · columns / group_size`` of one sketch product
+(bounds the memory of operators that expand their outputs per block)."""
+
+
+class _StepSystem:
+    r"""The u-step matrix :math:`I + K^\top K + cA^\top CA`, solved in
+    :math:`v = H^{1/2}u`, where it reads :math:`I + cB^\top B`.
+
+    With ``n`` small (``≤ exact_limit``) the ``n × n`` matrix :math:`BB^\top`
+    is formed and diagonalised once, :math:`BB^\top = Q\Lambda Q^\top`, and
+    every solve is exact by the Woodbury identity,
+    :math:`v = r - B^\top Q\,\mathrm{diag}\bigl(c/(1 + c\lambda)\bigr)Q^\top Br`
+    (the Nyström approximation whose test matrix spans the range of
+    :math:`B^\top`, hence exact). Otherwise conjugate gradients run with the
+    randomized Nyström preconditioner of :math:`B^\top B` of size ``rank``.
+    """
+
+    def __init__(
+        self, problem: ConstrainedProblem, rank: int, exact_limit: int, seed: int
+    ):
+        objective = problem.problem
+        self.operator = objective.operator
+        self.centred = objective.fit_intercept
+        gram = problem.constraint.block_gram().to(torch.float64)
+        self.group_size = gram.shape[0]
+        eigenvalues, vectors = torch.linalg.eigh(gram)
+        shifted = 1 + eigenvalues.clamp(min=0)
+        dtype = self.operator.dtype
+        self.root = ((vectors * shifted**0.5) @ vectors.T).to(dtype)
+        self.inverse_root = ((vectors * shifted**-0.5) @ vectors.T).to(dtype)
+        n_samples, n_coefs = self.operator.n_samples, self.operator.n_coefs
+        per_column = n_samples * n_coefs // self.group_size
+        self.chunk = max(1, _SKETCH_BUDGET // max(per_column, 1))
+        self.weight = 1.0
+        like = torch.empty(0, dtype=dtype, device=self.operator.device)
+        self.exact = n_samples <= exact_limit
+        if self.exact:
+            identity = torch.eye(n_samples, dtype=dtype, device=like.device)
+            kernel = torch.cat(
+                [self._kernel(part) for part in identity.split(self.chunk, 1)], 1
+            )
+            self.kernel_values, self.kernel_vectors = torch.linalg.eigh(
+                0.5 * (kernel + kernel.T)
+            )
+            self.kernel_values.clamp_(min=0)
+        else:
+            self.preconditioner = NystromPreconditioner(
+                self._sketch, n_coefs, rank, 1.0, like, seed
+            )
+
+    def set_weight(self, weight: float):
+        """Set ``c`` in :math:`I + K^\top K + cA^\top CA`."""
+        self.weight = float(weight)
+        if not self.exact:
+            self.preconditioner.mu = 1.0 / self.weight
+
+    def blockwise(self, matrix: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+        blocks = coef.reshape(-1, self.group_size, coef.shape[1])
+        return (matrix @ blocks).view(coef.shape)
+
+    def centre(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs - outputs.mean(0) if self.centred else outputs
+
+    def _B(self, V: torch.Tensor) -> torch.Tensor:
+        return self.centre(self.operator.matvec(self.blockwise(self.inverse_root, V)))
+
+    def _B_adjoint(self, outputs: torch.Tensor) -> torch.Tensor:
+        return self.blockwise(
+            self.inverse_root, self.operator.rmatvec(self.centre(outputs))
+        )
+
+    def _kernel(self, outputs: torch.Tensor) -> torch.Tensor:
+        return self._B(self._B_adjoint(outputs))
+
+    def _sketch(self, V: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [self._B_adjoint(self._B(part)) for part in V.split(self.chunk, 1)], 1
+        )
+
+    def _apply(self, V: torch.Tensor) -> torch.Tensor:
+        return V + self.weight * self._B_adjoint(self._B(V))
+
+    def solve(self, rhs, u0, tol: float, max_iter: int) -> torch.Tensor:
+        """``u`` solving the system for right-hand side ``rhs``, from ``u0``."""
+        scaled = self.blockwise(self.inverse_root, rhs)
+        if self.exact:
+            Q = self.kernel_vectors
+            shrink = self.weight / (1 + self.weight * self.kernel_values)
+            correction = Q @ (shrink.unsqueeze(1) * (Q.T @ self._B(scaled)))
+            v = scaled - self._B_adjoint(correction)
+        else:
+            v, _ = pcg(
+                self._apply,
+                scaled,
+                self.blockwise(self.root, u0),
+                self.preconditioner,
+                tol=tol,
+                max_iter=max_iter,
+            )
+        return self.blockwise(self.inverse_root, v)
+
+
+def _norm(tensor: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(tensor))
+
+
+def admm(
+    problem: ConstrainedProblem,
+    *,
+    tol: float = 1e-6,
+    max_iter: int = 10_000,
+    rho: float | None = None,
+    relaxation: float = 1.6,
+    balance: float = 100.0,
+    exact_limit: int = 2000,
+    rank: int | None = None,
+    cg_tol: float = 1e-10,
+    max_cg: int = 50,
+    check_every: int = 10,
+    seed: int = 0,
+    verbose: int = 0,
+) -> ConstrainedResult:
+    """Solve ``problem`` by ADMM to KKT residuals ``≤ tol``.
+
+    Parameters
+    ----------
+    problem : ConstrainedProblem
+        Its constraint operator must provide ``block_gram()``.
+    tol : float
+        Target for the three relative KKT residuals.
+    max_iter : int
+        Maximum number of ADMM steps.
+    rho : float, optional
+        Initial penalty; default ``alpha``.
+    relaxation : float
+        Over-relaxation factor in ``(0, 2)`` (``1``: plain ADMM).
+    balance : float
+        Ratio of the relative primal and dual residuals that triggers a
+        change of ``ρ``.
+    exact_limit : int
+        Largest ``n_samples`` for which the linear step is solved exactly.
+    rank : int, optional
+        Nyström sketch size beyond ``exact_limit``; default
+        ``min(n_samples, 500)``.
+    cg_tol, max_cg : float, int
+        Relative residual and iteration cap of each CG solve.
+    check_every : int
+        Steps between two KKT checks and penalty updates.
+    seed : int
+        Seed of the sketch.
+    verbose : int
+        Print the residuals at each check when positive.
+
+    Returns
+    -------
+    ConstrainedResult
+    """
+    objective = problem.problem
+    A, K, loss = objective.operator, problem.constraint, objective.loss
+    rank = min(A.n_samples, 500) if rank is None else rank
+    system = _StepSystem(problem, rank, exact_limit, seed)
+    lipschitz = loss.lipschitz()
+    rho = objective.alpha if rho is None else float(rho)
+    system.set_weight(lipschitz / rho)
+
+    u = torch.zeros((A.n_coefs, objective.n_outputs), dtype=A.dtype, device=A.device)
+    Z = A.matvec(u)
+    intercept = torch.zeros_like(Z[0])
+    y, mu_y = u.clone(), u.clone()
+    s = K.matvec(u)
+    mu_s = torch.zeros_like(s)
+
+    kkt = problem.kkt(objective.pack(y, intercept), -rho * mu_s)
+    n_iter, finish_below = 0, FINISH_BELOW
+    while kkt.largest > tol and n_iter < max_iter:
+        for _ in range(min(check_every, max_iter - n_iter)):
+            n_iter += 1
+            target = Z - loss.gradient(Z) / lipschitz
+            rhs = (
+                system.weight * A.rmatvec(system.centre(target))
+                + (y - mu_y)
+                + K.rmatvec(s - mu_s)
+            )
+            u = system.solve(rhs, u, cg_tol, max_cg)
+            Au = A.matvec(u)
+            if objective.fit_intercept:
+                intercept = (target - Au).mean(0)
+            Ku = K.matvec(u)
+            u_hat = torch.lerp(y, u, relaxation)
+            Ku_hat = torch.lerp(s, Ku, relaxation)
+            y_new = objective.penalty.prox(u_hat + mu_y, objective.alpha / rho)
+            s_new = (Ku_hat + mu_s).clamp(min=0)
+            y_old, s_old = y, s
+            mu_y = mu_y + (u_hat - y_new)
+            mu_s = mu_s + (Ku_hat - s_new)
+            y, s, Z = y_new, s_new, Au + intercept
+
+        multipliers = (-rho * mu_s).clamp(min=0)
+        kkt = problem.kkt(objective.pack(y, intercept), multipliers)
+        primal = math.hypot(_norm(u - y), _norm(Ku - s)) / max(
+            math.hypot(_norm(u), _norm(Ku)), math.hypot(_norm(y), _norm(s)), 1e-300
+        )
+        dual = _norm((y - y_old) + K.rmatvec(s - s_old)) / max(
+            _norm(mu_y + K.rmatvec(mu_s)), 1e-300
+        )
+        if verbose:
+            print(
+                f"iter {n_iter:6d}  rho {rho:.2e}  objective {kkt.objective:.10e}  "
+                f"stationarity {kkt.stationarity:.2e}  violation "
+                f"{kkt.violation:.2e}  complementarity {kkt.complementarity:.2e}"
+            )
+        if kkt.largest <= finish_below:
+            finish_below = kkt.largest / 3
+            finished = finish(problem, kkt.x, multipliers, tol)
+            if finished is not None:
+                kkt, multipliers = finished
+                break
+        if primal > balance * dual or dual > balance * primal:
+            factor = min(max(math.sqrt(primal / max(dual, 1e-300)), 0.2), 5.0)
+            rho *= factor
+            mu_y, mu_s = mu_y / factor, mu_s / factor
+            system.set_weight(lipschitz / rho)
+    else:
+        multipliers = (-rho * mu_s).clamp(min=0)
+    return ConstrainedResult(
+        x=kkt.x,
+        multipliers=multipliers,
+        kkt=kkt,
+        n_iter=n_iter,
+        n_outer=n_iter,
+        converged=kkt.largest <= tol,
+        rho=rho,
+    )

@@ -1,0 +1,192 @@
+r"""Augmented Lagrangian method for linear inequality constraints.
+
+For :math:`\min_W f(AW) + \alpha\Omega(W)` subject to :math:`KW \ge 0`, each
+outer step minimises, with multipliers :math:`\Lambda \ge 0` and penalty
+:math:`\rho`,
+
+.. math::
+    f(AW) + h_{\Lambda,\rho}(KW) + \alpha\,\Omega(W), \qquad
+    h_{\Lambda,\rho}(S) = \frac\rho2\bigl\|(\Lambda/\rho - S)_+\bigr\|^2 ,
+
+an ordinary composite problem: the operator stacks ``A`` and ``K``, the loss
+is the separable sum of ``f`` and ``h``
+(:class:`~convexnn.problems.constrained.AugmentedLagrangianTerm`). It is
+solved by the shared :func:`~convexnn.solvers.fista` loop, warm-started, to a
+relative duality gap that tightens from step to step. Then
+
+* the multipliers take the textbook signed step
+  :math:`\Lambda \leftarrow (\Lambda - \rho KW)_+`, which is
+  :math:`-\nabla h(KW)`: the new pair satisfies stationarity exactly as far
+  as the inner problem was solved;
+* ``ρ`` grows by ``rho_growth`` when the constraint violation, still above
+  ``tol``, did not fall below ``violation_decrease`` times the previous one
+  (Bertsekas, 1982,
+  §2.2);
+* once the residuals are small, the active-set finish of
+  :mod:`~convexnn.solvers.active_set` is tried (each failed try lowers the
+  residual level of the next one by three);
+* the loop stops when the KKT residuals of
+  :meth:`ConstrainedProblem.kkt` — relative stationarity, relative
+  violation and relative complementary slackness — are all ``≤ tol``.
+
+An unpenalised intercept is minimised out of the data loss
+(:class:`~convexnn.problems.composite.ProfiledInterceptLoss`), so the inner
+problems have none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..problems import Problem
+from ..problems.composite import ProfiledInterceptLoss, SeparableLoss, StackedOperator
+from ..problems.constrained import (
+    AugmentedLagrangianTerm,
+    ConstrainedProblem,
+    KKTResiduals,
+)
+from .active_set import FINISH_BELOW, finish
+from .fista import fista
+
+
+@dataclass
+class ConstrainedResult:
+    """Outcome of a constrained solve.
+
+    ``x`` is the primal point in the layout of ``problem.problem.shape``,
+    ``multipliers`` the constraint multipliers ``Λ ≥ 0``, ``kkt`` their
+    residuals; ``n_iter`` counts inner iterations (or ADMM steps),
+    ``n_outer`` multiplier updates.
+    """
+
+    x: torch.Tensor
+    multipliers: torch.Tensor
+    kkt: KKTResiduals
+    n_iter: int
+    n_outer: int
+    converged: bool
+    rho: float
+
+
+def augmented_lagrangian(
+    problem: ConstrainedProblem,
+    x0: torch.Tensor | None = None,
+    multipliers0: torch.Tensor | None = None,
+    *,
+    tol: float = 1e-6,
+    max_iter: int = 10_000,
+    rho: float | None = None,
+    rho_growth: float = 10.0,
+    violation_decrease: float = 0.25,
+    initial_inner_tol: float = 1e-3,
+    inner_tol_decrease: float = 0.1,
+    verbose: int = 0,
+) -> ConstrainedResult:
+    """Solve ``problem`` to KKT residuals ``≤ tol``.
+
+    Parameters
+    ----------
+    problem : ConstrainedProblem
+    x0 : tensor, optional
+        Warm start in the layout of ``problem.problem.shape`` (default zeros).
+    multipliers0 : tensor, optional
+        Initial multipliers (default zeros).
+    tol : float
+        Target for the three relative KKT residuals.
+    max_iter : int
+        Budget of inner proximal-gradient iterations, all steps together.
+    rho : float, optional
+        Initial penalty; by default the Lipschitz constant of ``∇f``, which
+        balances the curvature of the two terms.
+    rho_growth : float
+        Factor applied to ``ρ`` when the violation stalls.
+    violation_decrease : float
+        Decrease of the violation expected from one step.
+    initial_inner_tol, inner_tol_decrease : float
+        Relative duality gap asked of the first inner solve, and its
+        decrease per step, down to ``min(tol², tol/10)`` (the stationarity of
+        an inner solution scales as the square root of its gap), never below
+        ``1e-15``.
+    verbose : int
+        Print the residuals after each step when positive.
+
+    Returns
+    -------
+    ConstrainedResult
+    """
+    objective = problem.problem
+    data_loss = objective.loss
+    if objective.fit_intercept:
+        data_loss = ProfiledInterceptLoss(data_loss)
+    operator = StackedOperator([objective.operator, problem.constraint])
+    coef = objective.split(objective.zeros() if x0 is None else x0)[0].clone()
+    multipliers = (
+        problem.multipliers_like() if multipliers0 is None else multipliers0.clone()
+    )
+    rho = data_loss.lipschitz() if rho is None else float(rho)
+    # the stationarity of a proximal-gradient point scales as the square root
+    # of its duality gap: the inner gaps go down to tol², floored by rounding
+    smallest_inner_tol = max(min(tol**2, tol / 10), 1e-15)
+    inner_tol = max(initial_inner_tol, smallest_inner_tol)
+    lipschitz = None
+    previous_violation = float("inf")
+    n_iter = n_outer = 0
+    kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
+    finish_below = FINISH_BELOW
+    while kkt.largest > tol and n_iter < max_iter:
+        inner = Problem(
+            operator,
+            SeparableLoss([data_loss, AugmentedLagrangianTerm(multipliers, rho)]),
+            objective.penalty,
+            objective.alpha,
+            fit_intercept=False,
+        )
+        result = fista(
+            inner,
+            coef,
+            tol=inner_tol,
+            max_iter=max_iter - n_iter,
+            lipschitz=lipschitz,
+        )
+        coef, lipschitz = result.x, result.lipschitz
+        n_iter += result.n_iter
+        n_outer += 1
+        constrained = problem.constraint.matvec(coef)
+        multipliers = (multipliers - rho * constrained).clamp(min=0)
+        kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
+        if verbose:
+            print(
+                f"step {n_outer:3d}  inner iter {result.n_iter:5d}  rho {rho:.2e}  "
+                f"objective {kkt.objective:.10e}  stationarity "
+                f"{kkt.stationarity:.2e}  violation {kkt.violation:.2e}  "
+                f"complementarity {kkt.complementarity:.2e}"
+            )
+        if kkt.largest <= finish_below:
+            finish_below = kkt.largest / 3
+            finished = finish(problem, kkt.x, multipliers, tol)
+            if finished is not None:
+                kkt, multipliers = finished
+                break
+        if kkt.violation > max(tol, violation_decrease * previous_violation):
+            rho *= rho_growth
+            lipschitz *= rho_growth
+        previous_violation = kkt.violation
+        inner_tol = max(inner_tol * inner_tol_decrease, smallest_inner_tol)
+    return ConstrainedResult(
+        x=kkt.x,
+        multipliers=multipliers,
+        kkt=kkt,
+        n_iter=n_iter,
+        n_outer=n_outer,
+        converged=kkt.largest <= tol,
+        rho=rho,
+    )
+
+
+def _with_intercept(objective: Problem, data_loss, coef: torch.Tensor) -> torch.Tensor:
+    if not objective.fit_intercept:
+        return coef
+    intercept = data_loss.intercept(objective.operator.matvec(coef))
+    return objective.pack(coef, intercept)

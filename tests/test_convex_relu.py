@@ -1,0 +1,288 @@
+"""The convex ReLU estimators: API, optimality against CVXPY, conversion, pruning.
+
+Optimality is checked against an independent solver: CVXPY with Clarabel
+solves the same cone-constrained program, and both of our solvers must reach
+its optimum to 1e-6 (relative) with constraint violations below 1e-7.
+"""
+
+import importlib
+
+import cvxpy as cp
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from convexnn import ConvexReLUClassifier, ConvexReLURegressor
+from convexnn.baselines import NonconvexReLUClassifier, NonconvexReLURegressor
+from convexnn.patterns import activation_patterns, lift
+from convexnn.problems import LOSSES
+
+FAST = {"n_patterns": 8, "device": "cpu", "random_state": 0}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks(
+    [
+        ConvexReLURegressor(max_iter=40, tol=1e-3, **FAST),
+        ConvexReLUClassifier(max_iter=40, tol=1e-3, **FAST),
+        NonconvexReLURegressor(n_neurons=8, max_iter=30, device="cpu", random_state=0),
+        NonconvexReLUClassifier(n_neurons=8, max_iter=30, device="cpu", random_state=0),
+    ]
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def regression(n_samples=30, n_features=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    y = (
+        np.sin(2 * X[:, 0])
+        + 0.5 * np.abs(X[:, 1])
+        + 0.1 * rng.standard_normal(n_samples)
+    )
+    return X, y
+
+
+def classification(n_samples=30, seed=0):
+    X, _ = regression(n_samples, seed=seed)
+    return X, (X[:, 0] * X[:, 1] + 0.2 * X[:, 0] > 0).astype(int)
+
+
+def cvxpy_optimum(X_lifted, gates, targets, alpha, loss, fit_intercept=True):
+    """The convex ReLU program over ``gates``, solved by Clarabel."""
+    masks = activation_patterns(X_lifted, gates).astype(float)
+    n_samples, n_features = X_lifted.shape
+    v = cp.Variable((n_features, len(gates)))
+    w = cp.Variable((n_features, len(gates)))
+    intercept = cp.Variable() if fit_intercept else 0.0
+    outputs = cp.sum(cp.multiply(masks, X_lifted @ (v - w)), axis=1) + intercept
+    if loss == "squared":
+        data = cp.sum_squares(outputs - targets) / (2 * n_samples)
+    else:
+        data = cp.sum(cp.logistic(outputs) - cp.multiply(targets, outputs)) / n_samples
+    penalty = cp.sum(cp.norm(v, axis=0)) + cp.sum(cp.norm(w, axis=0))
+    signs = 2 * masks - 1
+    constraints = [
+        cp.multiply(signs, X_lifted @ v) >= 0,
+        cp.multiply(signs, X_lifted @ w) >= 0,
+    ]
+    problem = cp.Problem(cp.Minimize(data + alpha * penalty), constraints)
+    problem.solve(solver="CLARABEL", tol_gap_rel=1e-10, tol_gap_abs=1e-12)
+    return problem.value
+
+
+SOLVERS = ["admm", pytest.param("augmented_lagrangian", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_matches_cvxpy(solver, loss):
+    if loss == "squared":
+        X, y = regression()
+        model = ConvexReLURegressor(
+            0.02, solver=solver, tol=1e-7, max_iter=50_000, **FAST
+        )
+        targets = y
+    else:
+        X, y = classification()
+        model = ConvexReLUClassifier(
+            0.02, loss="logistic", solver=solver, tol=1e-7, max_iter=50_000, **FAST
+        )
+        targets = y.astype(float)
+    model.fit(X, y)
+    reference = cvxpy_optimum(lift(X, True), model.gates_, targets, 0.02, loss)
+    assert model.converged_
+    assert model.objective_ == pytest.approx(reference, rel=1e-6)
+    assert model.constraint_violation_ <= 1e-7
+    assert model.lower_bound_ <= model.objective_
+
+
+def training_outputs(model, X):
+    """The convex model's outputs ``Σ D_i X̃(v_i − w_i) + b`` on ``X``."""
+    X_lifted = lift(X, model.hidden_bias)
+    masks = activation_patterns(X_lifted, model.gates_)
+    v, w = model.coef_
+    hidden = np.einsum("nd,pdc->npc", X_lifted, v - w)
+    return np.einsum("np,npc->nc", masks, hidden) + model.intercept_
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_network_reproduces_the_convex_model(n_outputs):
+    X, y = regression(40)
+    Y = np.column_stack([y, np.cos(X[:, 1])])[:, :n_outputs].squeeze()
+    model = ConvexReLURegressor(0.01, tol=1e-9, max_iter=50_000, **FAST).fit(X, Y)
+    network = model.to_torch()
+    with torch.no_grad():
+        predicted = network(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(predicted, training_outputs(model, X), atol=1e-8)
+    np.testing.assert_allclose(model.predict(X).reshape(len(X), -1), predicted)
+    # its weight-decay objective is the convex objective
+    loss = LOSSES["squared"](torch.from_numpy(Y.reshape(len(X), -1)))
+    with torch.no_grad():
+        value = loss.value(network(torch.from_numpy(X))) + 0.01 * float(
+            network.weight_decay()
+        )
+    assert value == pytest.approx(model.objective_, rel=1e-9)
+    assert network.hidden_weight.shape[0] == model.n_active_neurons_
+    # one network per output: each neuron feeds a single output
+    assert ((network.output_weight.detach() != 0).sum(1) == 1).all()
+
+
+def test_shapes_and_attributes():
+    X, y = classification(40)
+    labels = np.array(["a", "b", "c"])[y + (X[:, 0] > 1)]
+    model = ConvexReLUClassifier(0.05, tol=1e-3, **FAST).fit(X, labels)
+    n_patterns = model.n_patterns_
+    assert model.loss_ == "multinomial"
+    assert model.coef_.shape == (2, n_patterns, 3, 3)
+    assert model.multipliers_.shape == (2, n_patterns, 40, 3)
+    assert (model.multipliers_ >= 0).all()
+    assert model.gates_.shape == (n_patterns, 3)
+    np.testing.assert_allclose(model.predict_proba(X).sum(1), 1)
+    assert set(model.predict(X)) <= set(labels)
+    assert model.solver_ == "admm"
+
+
+def test_lower_bound_is_the_gated_relaxation():
+    from convexnn import GatedReLURegressor
+
+    X, y = regression(40)
+    model = ConvexReLURegressor(0.01, tol=1e-7, max_iter=50_000, **FAST).fit(X, y)
+    gated = GatedReLURegressor(0.01, gates=model.gates_, tol=1e-9, device="cpu").fit(
+        X, y
+    )
+    assert model.lower_bound_ <= gated.objective_ + 1e-12
+    assert model.lower_bound_ == pytest.approx(gated.objective_, rel=1e-6)
+    assert model.lower_bound_ <= model.objective_
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_max_neurons_prunes_without_changing_the_objective():
+    # pruning keeps predictions and never raises the objective whether or not
+    # the fit converged: a short fit with many active neurons is enough
+    X, y = regression(12)
+    params = {"alpha": 1e-3, "max_iter": 300, **FAST, "n_patterns": 40}
+    full = ConvexReLURegressor(**params).fit(X, y)
+    assert full.n_active_neurons_ > len(X)
+    pruned = ConvexReLURegressor(max_neurons=len(X), **params).fit(X, y)
+    assert pruned.n_active_neurons_ <= len(X)
+    assert pruned.objective_ <= full.objective_ * (1 + 1e-12)
+    assert (
+        pruned.n_neurons_removed_ == full.n_active_neurons_ - pruned.n_active_neurons_
+    )
+    np.testing.assert_allclose(pruned.predict(X), full.predict(X), atol=1e-9)
+    # objective_ now holds the pruned penalty
+    decrease = (
+        np.linalg.norm(full.coef_, axis=2).sum()
+        - np.linalg.norm(pruned.coef_, axis=2).sum()
+    )
+    assert decrease >= -1e-12
+    assert pruned.objective_ == pytest.approx(full.objective_ - 1e-3 * decrease)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_max_neurons_below_the_rank_warns():
+    X, y = regression(12)
+    with pytest.warns(UserWarning, match="max_neurons=1"):
+        ConvexReLURegressor(1e-3, max_iter=200, max_neurons=1, **FAST).fit(X, y)
+
+
+def test_non_convergence_warns_and_names_the_knob():
+    X, y = regression()
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        model = ConvexReLURegressor(max_iter=3, **FAST).fit(X, y)
+    assert not model.converged_
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"alpha": -1.0}, "'alpha' parameter"),
+        ({"solver": "newton"}, "'solver' parameter"),
+        ({"max_neurons": 0}, "'max_neurons' parameter"),
+        ({"gates": np.ones((3, 5))}, "gates must have shape"),
+        ({"tol": -1.0}, "'tol' parameter"),
+    ],
+)
+def test_bad_parameters_are_named(params, message):
+    X, y = regression()
+    with pytest.raises(ValueError, match=message):
+        ConvexReLURegressor(**{**FAST, **params}).fit(X, y)
+
+
+def test_bad_input():
+    X, y = regression()
+    model = ConvexReLURegressor(max_iter=20, **FAST)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ConvexReLURegressor(**FAST).fit(bad, y)
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match="expecting 2 features"):
+        model.predict(X[:, :1])
+    with pytest.raises(ValueError, match="1 class"):
+        ConvexReLUClassifier(**FAST).fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="binary"):
+        ConvexReLUClassifier(loss="logistic", **FAST).fit(X, np.arange(len(X)) % 3)
+
+
+def test_failed_fit_leaves_no_half_fitted_state():
+    X, y = regression()
+    model = ConvexReLURegressor(
+        gates=np.ones((2, 7)), **{k: v for k, v in FAST.items()}
+    )
+    with pytest.raises(ValueError):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "Estimator", [ConvexReLURegressor, ConvexReLUClassifier, NonconvexReLURegressor]
+)
+def test_input_arrays_are_not_modified(Estimator):
+    X, y = classification()
+    X_copy, y_copy = X.copy(), y.copy()
+    params = {"max_iter": 20, "device": "cpu", "random_state": 0}
+    model = Estimator(**params).fit(X, y)
+    model.predict(X)
+    if hasattr(model, "prune"):
+        model.prune(X)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(y, y_copy)
+
+
+def test_active_set_finish_reaches_the_optimum_from_a_rough_point(monkeypatch):
+    # ADMM stopped early has the structure (nonzero blocks, tight constraints)
+    # but not the digits; the finish re-solves on that structure
+    from convexnn.problems.cone import convex_relu_problem
+    from convexnn.solvers import admm
+    from convexnn.solvers.active_set import finish
+
+    X, y = regression()
+    X_lifted = lift(X, True)
+    gates = ConvexReLURegressor(**FAST).fit(X, y).gates_
+    masks = torch.from_numpy(activation_patterns(X_lifted, gates).astype(float))
+    problem = convex_relu_problem(
+        torch.from_numpy(X_lifted),
+        masks,
+        LOSSES["squared"](torch.from_numpy(y[:, None])),
+        0.02,
+    )
+    module = importlib.import_module("convexnn.solvers.admm")
+    monkeypatch.setattr(module, "FINISH_BELOW", 0.0)  # ADMM alone
+    rough = admm(problem, tol=1e-3)
+    assert rough.kkt.largest > 1e-6
+    finished = finish(problem, rough.x, rough.multipliers, 1e-6)
+    assert finished is not None
+    kkt, multipliers = finished
+    assert kkt.largest <= 1e-6
+    assert (multipliers >= 0).all()
+    reference = cvxpy_optimum(X_lifted, gates, y, 0.02, "squared")
+    assert kkt.objective == pytest.approx(reference, rel=1e-6)
