@@ -18,6 +18,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -26,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._backend import Backend, to_numpy
 from ..dictionaries import (
     ACTIVATIONS,
+    STEP_ACTIVATIONS,
     BasisOperator,
     build_dictionary,
     check_family,
@@ -37,8 +39,9 @@ from ..solvers.optimal_set import SELECTIONS, select_solution
 from ..solvers.working_set import working_set
 from ._base import RegressorOutputMixin, warn_not_converged
 
-DEFAULT_GRID_SIZES = {2: 2000, 3: 120, 4: 24}
-"""Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by depth."""
+DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
+"""Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
+number of grid axes (``L − 1``, or 1 for threshold and sign)."""
 
 
 @dataclass(frozen=True)
@@ -384,7 +387,8 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         Parameters
         ----------
         grid_size : int, optional
-            Points per grid axis (default 2000, 120 and 24 for depths 2, 3, 4).
+            Points per grid axis (default 2000, 120 and 24 for one, two and
+            three axes: depths 2, 3 and 4; threshold and sign have one axis).
 
         Returns
         -------
@@ -392,7 +396,8 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if grid_size is None:
-            grid_size = DEFAULT_GRID_SIZES.get(self.depth, 12)
+            axes = 1 if self.activation in STEP_ACTIVATIONS else self.depth - 1
+            grid_size = DEFAULT_GRID_SIZES.get(axes, 12)
         x = self._x_train
         low, high = float(x.min()), float(x.max())
         margin = 0.1 * (high - low)
@@ -426,6 +431,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         )
 
     def __sklearn_tags__(self):
+        # One input feature: X may be 1-D (the natural input) or one column.
         tags = super().__sklearn_tags__()
         tags.input_tags.one_d_array = True
         return tags
@@ -444,12 +450,20 @@ def _off_data(points: np.ndarray, data: np.ndarray) -> np.ndarray:
 
 
 def _as_column(X):
-    """A 1-D array-like as one column; anything else unchanged."""
-    if hasattr(X, "shape") and len(X.shape) == 1:
-        return np.asarray(X).reshape(-1, 1)
-    if isinstance(X, list | tuple) and len(X) and np.ndim(X[0]) == 0:
-        return np.asarray(X).reshape(-1, 1)
-    return X
+    """A 1-D array-like as one column; 2-D input unchanged; sparse input refused."""
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            "ReflectionLassoRegressor does not accept sparse input; pass X as a "
+            "dense array of one column (or a 1-D array)."
+        )
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged nested sequences: let validation report them
+            return X
+        shape = X.shape
+    return np.asarray(X).reshape(-1, 1) if len(shape) == 1 else X
 
 
 __all__ = ["ContinuousCertificate", "ReflectionLassoRegressor"]

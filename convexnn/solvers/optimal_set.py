@@ -39,10 +39,10 @@ from ._restricted import gram, restrict
 
 NULL_RTOL = 1e-10
 """Singular values below this fraction of the largest count as zero (ties)."""
-MAX_CANDIDATES = 2000
-"""Largest candidate equicorrelation set."""
-DENSE_LIMIT = 20_000_000
-"""Largest ``n_samples × n_candidates`` handled through dense columns."""
+MAX_CANDIDATES = 400
+"""Largest candidate equicorrelation set (the columns closest to equicorrelation)."""
+DENSE_LIMIT = 2e9
+"""Largest ``n_samples × n_candidates²`` handled by an SVD of the dense columns."""
 
 SELECTIONS = ("min_norm", "sparse")
 
@@ -113,7 +113,8 @@ def _equicorrelation_candidates(problem, correlation, coef, thresholds, radius):
 
     ``|a_jᵀθ*| ≥ |a_jᵀθ| − ‖Pa_j‖ r``; a first pass keeps the columns within
     a factor 0.9 of their threshold, whose norms are then computed. At most
-    :data:`MAX_CANDIDATES` columns are kept, the closest to their threshold.
+    :data:`MAX_CANDIDATES` columns are kept: the support, then the columns whose
+    correlation is closest to their threshold.
     """
     near = (correlation.abs() >= 0.9 * thresholds) | (coef != 0)
     candidates = torch.nonzero(near).ravel()
@@ -124,14 +125,13 @@ def _equicorrelation_candidates(problem, correlation, coef, thresholds, radius):
         norms = sub.column_norms(problem.fit_intercept)
     else:
         norms = gram(sub, problem.fit_intercept).diagonal().clamp(min=0).sqrt()
-    reach = (correlation[candidates].abs().to(torch.float64) + norms * radius) / (
-        thresholds[candidates]
-    )
-    reach[coef[candidates] != 0] = math.inf
-    keep = reach >= 1 - 1e-9
-    candidates, reach = candidates[keep], reach[keep]
+    ratio = correlation[candidates].abs().to(torch.float64) / thresholds[candidates]
+    reach = ratio + norms * radius / thresholds[candidates]
+    ratio[coef[candidates] != 0] = math.inf
+    keep = (reach >= 1 - 1e-9) | (coef[candidates] != 0)
+    candidates, ratio = candidates[keep], ratio[keep]
     if len(candidates) > MAX_CANDIDATES:
-        candidates = candidates[torch.topk(reach, MAX_CANDIDATES).indices]
+        candidates = candidates[torch.topk(ratio, MAX_CANDIDATES).indices]
     return candidates.sort().values
 
 
@@ -144,7 +144,7 @@ def _column_space(problem, candidates, signs):
     """
     sub = restrict(problem.operator, candidates)
     n, size = problem.operator.n_samples, len(candidates)
-    if n * size <= DENSE_LIMIT:
+    if n * size**2 <= DENSE_LIMIT:
         identity = torch.eye(size, dtype=sub.dtype, device=sub.device)
         columns = sub.matvec(identity).to(torch.float64)
         if problem.fit_intercept:
