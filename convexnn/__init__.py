@@ -3,7 +3,11 @@
 from .estimators import (
     GatedReLUClassifier,
     GatedReLURegressor,
+    LLMLassoClassifier,
+    LLMLassoRegressor,
     ReflectionLassoRegressor,
+    WeightedLasso,
+    WeightedLassoCV,
 )
 
 __version__ = "0.1.0.dev0"
@@ -11,6 +15,10 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "GatedReLUClassifier",
     "GatedReLURegressor",
+    "LLMLassoClassifier",
+    "LLMLassoRegressor",
     "ReflectionLassoRegressor",
+    "WeightedLasso",
+    "WeightedLassoCV",
     "__version__",
 ]

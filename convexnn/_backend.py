@@ -8,6 +8,7 @@ input to tensors with :meth:`Backend.tensor` and bring results back with
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,14 +88,19 @@ class Backend:
         """Convert array-like input to a tensor on this backend.
 
         No copy is made when ``array`` already is a NumPy array or tensor of the
-        right dtype on the right device. Callers must not write into the result.
+        right dtype on the right device, read-only arrays (pandas' copy-on-write
+        views, memory maps) included. Callers must not write into the result.
         """
         if isinstance(array, torch.Tensor):
             return array.to(device=self.device, dtype=self.dtype)
         array = np.asarray(array)
         numpy_dtype = np.float32 if self.dtype == torch.float32 else np.float64
         array = np.ascontiguousarray(array, dtype=numpy_dtype)
-        return torch.from_numpy(array).to(self.device)
+        with warnings.catch_warnings():
+            # torch warns that it cannot protect a read-only array from writes;
+            # nothing here writes into its input
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            return torch.from_numpy(array).to(self.device)
 
     def zeros(self, *shape: int) -> torch.Tensor:
         return torch.zeros(*shape, device=self.device, dtype=self.dtype)

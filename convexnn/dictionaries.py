@@ -787,6 +787,7 @@ class BasisOperator(LinearOperator):
         ramp = self.basis == "ramp"
         self.data_position = torch.searchsorted(self.knots, self.x, right=not ramp)
         self.knot_position = torch.searchsorted(self.x, self.knots, right=ramp)
+        self._norms: torch.Tensor | None = None
 
     @property
     def device(self) -> torch.device:
@@ -806,13 +807,37 @@ class BasisOperator(LinearOperator):
         indices = np.asarray(torch.as_tensor(indices).cpu())
         return BasisOperator(self.features.take(indices), self.x + self.centre)
 
+    def restrict(self, group_size: int, blocks: torch.Tensor) -> BasisOperator | None:
+        """The columns ``blocks`` (working sets of the core solver), still implicit."""
+        return self.subset(blocks) if group_size == 1 else None
+
+    def block_norms(self, group_size: int) -> torch.Tensor | None:
+        """Euclidean norms of the columns (gap-safe screening), in closed form."""
+        if group_size != 1:
+            return None
+        if self._norms is None:
+            self._norms = self.column_norms(fit_intercept=False).to(self.dtype)
+        return self._norms
+
+    def block_outputs(
+        self, coef: torch.Tensor, group_size: int, blocks: torch.Tensor
+    ) -> torch.Tensor:
+        """Each selected column times its coefficients: ``(n_samples, k, c)``."""
+        if group_size != 1:
+            return super().block_outputs(coef, group_size, blocks)
+        sub = self.subset(blocks)
+        identity = torch.eye(len(blocks), dtype=self.dtype, device=self.device)
+        return sub.matvec(identity).unsqueeze(2) * coef[blocks].unsqueeze(0)
+
     def matvec(self, coef: torch.Tensor) -> torch.Tensor:
         n_outputs = coef.shape[1]
         knot_weights = coef.new_zeros(len(self.knots), n_outputs)
         knot_weights.index_add_(
             0,
             self.knot_index.reshape(-1),
-            (self.weights.unsqueeze(2) * coef.unsqueeze(1)).reshape(-1, n_outputs),
+            (self.weights.unsqueeze(2) * coef.unsqueeze(1)).reshape(
+                self.knot_index.numel(), n_outputs
+            ),
         )
         out = self._basis_matvec(knot_weights)
         out += self.x[:, None] * (self.slope @ coef) + self.constant @ coef

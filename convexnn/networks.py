@@ -3,7 +3,8 @@ r"""Two-layer networks as :class:`torch.nn.Module`, and conversion from convex f
 A gated ReLU network with fixed gates :math:`g_j` computes
 
 .. math::
-    \hat y(x) = \sum_{j=1}^m \mathbf 1[\tilde x^\top g_j > 0]\,(\tilde x^\top w_j)\,a_j + b,
+    \hat y(x) = \sum_{j=1}^m \mathbf 1[\tilde x^\top g_j > 0]\,
+    (\tilde x^\top w_j)\,a_j + b,
 
 and its weight decay is :math:`\frac12\sum_j \|w_j\|^2 + \|a_j\|^2`. A convex
 gated coefficient block :math:`U_i = \sum_k \sigma_k u_k v_k^\top` (its SVD)
@@ -60,12 +61,19 @@ class GatedReLUNetwork(nn.Module):
         )
 
     def weight_decay(self) -> torch.Tensor:
-        r""":math:`\frac12(\|W\|_F^2 + \|a\|_F^2)`; the penalty is ``alpha`` times this."""
+        r"""Weight decay :math:`\frac12(\|W\|_F^2 + \|a\|_F^2)`.
+
+        The network's penalty is ``alpha`` times it.
+        """
         return 0.5 * (self.hidden_weight.pow(2).sum() + self.output_weight.pow(2).sum())
 
     @classmethod
     def from_gated_coefficients(
-        cls, gates: np.ndarray, coef: np.ndarray, intercept: np.ndarray, hidden_bias: bool
+        cls,
+        gates: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        hidden_bias: bool,
     ) -> GatedReLUNetwork:
         """Build the network equivalent to a fitted convex gated model.
 
@@ -104,7 +112,7 @@ def split_blocks(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ``√σ v`` for each retained singular triple.
     """
     coef = np.asarray(coef, dtype=np.float64)
-    n_blocks, n_features, n_outputs = coef.shape
+    _, n_features, n_outputs = coef.shape
     U, S, Vh = np.linalg.svd(coef, full_matrices=False)
     largest = S.max(initial=0.0)
     cutoff = largest * max(n_features, n_outputs) * np.finfo(np.float64).eps

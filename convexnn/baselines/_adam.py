@@ -54,7 +54,9 @@ def train_adam(
             stalled += 1
         if value < best:
             best = value
-            best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+            best_state = {
+                k: v.detach().clone() for k, v in network.state_dict().items()
+            }
         if stalled >= patience:
             break
         objective.backward()

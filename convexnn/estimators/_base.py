@@ -10,12 +10,14 @@ An estimator subclasses :class:`RegressorOutputMixin` or
 
 The mixins validate input, encode targets (labels of any type for
 classifiers), and turn outputs back into predictions, so every formulation
-handles targets and labels the same way.
+handles targets and labels the same way. A fit that raises leaves the
+estimator exactly as it was before the call.
 """
 
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
@@ -46,6 +48,25 @@ def warn_not_converged(estimator, state: str):
     )
 
 
+@contextmanager
+def restored_on_failure(estimator):
+    """Put back ``estimator``'s attributes if the block inside raises.
+
+    ``validate_data`` sets ``n_features_in_`` before the solver runs, so
+    without this a failed fit would leave an unfitted estimator that
+    ``check_is_fitted`` accepts but cannot predict, or a fitted one mixing
+    two fits. Fits rebind their attributes (never write into them), so a
+    shallow copy of the instance dictionary is a faithful snapshot.
+    """
+    snapshot = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(snapshot)
+        raise
+
+
 class RegressorOutputMixin(RegressorMixin):
     """Fit on real targets (one or several outputs) with the squared loss."""
 
@@ -65,19 +86,19 @@ class RegressorOutputMixin(RegressorMixin):
         self : object
             The fitted estimator.
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=FLOAT_DTYPES,
-            multi_output=True,
-            y_numeric=True,
-            ensure_min_samples=2,
-        )
-        Y = np.asarray(y, dtype=np.float64)
-        single_output = Y.ndim == 1
-        self._fit(X, Y.reshape(len(Y), -1), "squared")
-        self._single_output = single_output
+        with restored_on_failure(self):
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=FLOAT_DTYPES,
+                multi_output=True,
+                y_numeric=True,
+                ensure_min_samples=2,
+            )
+            Y = np.asarray(y, dtype=np.float64)
+            self._fit(X, Y.reshape(len(Y), -1), "squared")
+            self._single_output = Y.ndim == 1
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -147,19 +168,20 @@ class ClassifierOutputMixin(ClassifierMixin):
         self : object
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, ensure_min_samples=2)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        n_classes = len(encoder.classes_)
-        if n_classes < 2:
-            raise ValueError(
-                "y contains 1 class; a classifier needs at least two classes."
-            )
-        loss = resolve_classification_loss(self.loss, n_classes)
-        Y = encode_labels(encoder.transform(y), n_classes, loss)
-        self._fit(X, Y, loss)
-        self.classes_ = encoder.classes_
-        self.loss_ = loss
+        with restored_on_failure(self):
+            X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y)
+            n_classes = len(encoder.classes_)
+            if n_classes < 2:
+                raise ValueError(
+                    "y contains 1 class; a classifier needs at least two classes."
+                )
+            loss = resolve_classification_loss(self.loss, n_classes)
+            Y = encode_labels(encoder.transform(y), n_classes, loss)
+            self._fit(X, Y, loss)
+            self.classes_ = encoder.classes_
+            self.loss_ = loss
         return self
 
     def decision_function(self, X) -> np.ndarray:
@@ -167,8 +189,9 @@ class ClassifierOutputMixin(ClassifierMixin):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
-            For two classes, positive scores favour ``classes_[1]``.
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            One column, raveled, for two classes (positive scores favour
+            ``classes_[1]``); one column per class otherwise.
         """
         outputs = self._outputs(validate_predict_input(self, X))
         if outputs.shape[1] == 1:

@@ -27,7 +27,7 @@ from .._backend import CPU64, Backend, to_numpy
 from ..networks import GatedReLUNetwork, count_neurons
 from ..patterns import lift, resolve_gates
 from ..problems import LOSSES, GatedOperator, GroupLasso, NuclearGroupLasso, Problem
-from ..solvers import fista
+from ..solvers import solve
 from ._base import ClassifierOutputMixin, RegressorOutputMixin, warn_not_converged
 
 GATED_PARAMETERS = {
@@ -90,7 +90,10 @@ class _BaseGatedReLU(BaseEstimator):
         """Previous ``(gates, coef, intercept)`` when warm starting is possible."""
         if not (self.warm_start and hasattr(self, "coef_")):
             return None
-        if self.gates_.shape[1] != X_lifted.shape[1] or self.coef_.shape[2] != n_outputs:
+        if (
+            self.gates_.shape[1] != X_lifted.shape[1]
+            or self.coef_.shape[2] != n_outputs
+        ):
             return None
         return self.gates_, self.coef_, self.intercept_
 
@@ -121,10 +124,8 @@ class _BaseGatedReLU(BaseEstimator):
         )
         x0 = None
         if previous is not None:
-            x0 = problem.pack(
-                backend.tensor(previous[1]), backend.tensor(previous[2])
-            )
-        result = fista(
+            x0 = problem.pack(backend.tensor(previous[1]), backend.tensor(previous[2]))
+        result = solve(
             problem, x0, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
         )
         coef, intercept = problem.split(result.x)
@@ -142,9 +143,7 @@ class _BaseGatedReLU(BaseEstimator):
         self.converged_ = result.converged
         self.n_active_neurons_ = count_neurons(coef)
         if not result.converged:
-            warn_not_converged(
-                self, f"a relative duality gap of {self.dual_gap_:.3g}"
-            )
+            warn_not_converged(self, f"a relative duality gap of {self.dual_gap_:.3g}")
 
     def _outputs(self, X: np.ndarray) -> np.ndarray:
         X_lifted = CPU64.tensor(lift(X, self.hidden_bias))

@@ -36,7 +36,7 @@ from ..dictionaries import (
 from ..networks import DeepNarrowNetwork
 from ..problems import L1, Problem, SquaredLoss
 from ..solvers.optimal_set import SELECTIONS, select_solution
-from ..solvers.working_set import working_set
+from ..solvers.working_set import solve
 from ._base import RegressorOutputMixin, warn_not_converged
 
 DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
@@ -302,7 +302,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
             self.alpha,
             self.fit_intercept,
         )
-        result = working_set(
+        result = solve(
             problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
         )
         certificate, solution = result.certificate, "solver"

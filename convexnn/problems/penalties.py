@@ -1,12 +1,24 @@
 r"""Penalties :math:`\Omega(W)` on a coefficient matrix of shape ``(n_coefs, c)``.
 
-Each penalty provides its value, its proximal operator
-:math:`\operatorname{prox}_{t\Omega}(V) = \arg\min_W \frac12\|W - V\|_F^2 + t\Omega(W)`
-and its dual norm :math:`\Omega^*(V) = \max_{\Omega(W)\le 1}\langle V, W\rangle`,
-which scales a residual into a dual-feasible point for the duality gap.
+Every penalty here is a sum of positively homogeneous terms over *blocks* of
+``group_size`` consecutive rows (all outputs included),
+:math:`\Omega(W) = \sum_g w_g\,\omega(W_g)` with weights :math:`w_g \ge 0`: one
+row per block for the :math:`\ell_1` norm, the gated ReLU coefficients
+``U_i ∈ R^{d̃×c}`` for the group norms. Each penalty provides
 
-Groups are consecutive blocks of ``group_size`` rows (all outputs included):
-the gated ReLU coefficients ``U_i ∈ R^{d̃×c}`` are such blocks.
+* :meth:`~Penalty.block_values`, the terms :math:`w_g\,\omega(W_g)` (their sum
+  is the penalty; scaling a block by :math:`s \ge 0` scales its term by ``s``,
+  which the certificate polishing of :meth:`Problem.polish` relies on);
+* :meth:`~Penalty.prox`, the proximal operator
+  :math:`\operatorname{prox}_{t\Omega}(V)
+  = \arg\min_W \frac12\|W - V\|_F^2 + t\Omega(W)`;
+* :meth:`~Penalty.block_dual_norms`, :math:`\omega^*(V_g)/w_g` per block, whose
+  maximum is the dual norm :math:`\Omega^*(V)`: it scales a residual into a
+  dual-feasible point for the duality gap, and ranks blocks for working sets
+  and screening. Unpenalised blocks (:math:`w_g = 0`) do not enter it: their
+  dual constraint is an equation, :math:`A_g^\top\Theta = 0`, which the
+  certificate meets by fitting them exactly (:meth:`Problem.polish`);
+* :meth:`~Penalty.restrict`, the same penalty on a subset of the blocks.
 """
 
 from __future__ import annotations
@@ -14,61 +26,91 @@ from __future__ import annotations
 import torch
 
 
-class Penalty:
-    """Base class of the penalties."""
+def _check_weights(weights):
+    if weights is not None and bool((weights < 0).any()):
+        raise ValueError("penalty weights must be nonnegative.")
+    return weights
 
-    def value(self, coef: torch.Tensor) -> float:
+
+class Penalty:
+    """Base class: a weighted sum of one norm ``ω`` over row blocks.
+
+    Subclasses set ``group_size`` and implement :meth:`_norms`,
+    :meth:`_dual_norms` and :meth:`prox`.
+    """
+
+    #: Number of consecutive rows of the coefficients forming one block.
+    group_size: int = 1
+    #: Nonnegative block weights, or ``None`` for all ones.
+    weights: torch.Tensor | None = None
+
+    def _norms(self, coef: torch.Tensor) -> torch.Tensor:
+        """``ω(W_g)`` for every block."""
+        raise NotImplementedError
+
+    def _dual_norms(self, coef: torch.Tensor) -> torch.Tensor:
+        """``ω*(V_g)`` for every block."""
         raise NotImplementedError
 
     def prox(self, coef: torch.Tensor, threshold: float) -> torch.Tensor:
         raise NotImplementedError
 
-    def dual_norm(self, coef: torch.Tensor) -> float:
+    def restrict(self, blocks: torch.Tensor) -> Penalty:
+        """The penalty on the blocks ``blocks`` only."""
         raise NotImplementedError
 
+    def block_values(self, coef: torch.Tensor) -> torch.Tensor:
+        """The penalty term of each block, shape ``(n_coefs // group_size,)``."""
+        norms = self._norms(coef)
+        if self.weights is None:
+            return norms
+        return torch.where(norms > 0, norms * self.weights, norms)  # inf · 0 = 0
 
-def _check_weights(weights, name="weights"):
-    if weights is not None and bool((weights < 0).any()):
-        raise ValueError(f"{name} must be nonnegative.")
-    return weights
+    def value(self, coef: torch.Tensor) -> float:
+        """Return :math:`\\Omega(W)`, accumulated in float64."""
+        return float(self.block_values(coef).to(torch.float64).sum())
+
+    def block_dual_norms(self, coef: torch.Tensor) -> torch.Tensor:
+        """``ω*(V_g) / w_g`` for every block (``0`` where ``w_g = 0``)."""
+        norms = self._dual_norms(coef)
+        if self.weights is None:
+            return norms
+        return torch.where(self.weights > 0, norms / self.weights, 0.0)
+
+    def dual_norm(self, coef: torch.Tensor) -> float:
+        """Return :math:`\\Omega^*(V)`, the largest of :meth:`block_dual_norms`."""
+        norms = self.block_dual_norms(coef)
+        return float(norms.max()) if norms.numel() else 0.0
+
+    def _threshold(self, threshold: float):
+        """The prox threshold of each block, shaped to broadcast over its rows."""
+        if self.weights is None:
+            return threshold
+        return threshold * self.weights.unsqueeze(1)
 
 
 class L1(Penalty):
     r"""Weighted :math:`\ell_1` norm :math:`\sum_{j,k} w_j |W_{jk}|`.
 
     ``weights`` (one per row, default all ones) may hold ``0`` (unpenalised
-    rows) and ``inf`` (rows forced to zero). The dual norm is
-    :math:`\max_{j: w_j>0} |V_{jk}|/w_j`; unpenalised rows do not enter it, so
-    the duality gap certifies optimality only once their gradient vanishes.
+    rows) and ``inf`` (rows forced to zero). The dual norm of a row is
+    :math:`\max_k |V_{jk}|`.
     """
 
     def __init__(self, weights: torch.Tensor | None = None):
         self.weights = _check_weights(weights)
 
-    def _column_weights(self):
-        return None if self.weights is None else self.weights.unsqueeze(1)
+    def _norms(self, coef):
+        return coef.abs().sum(1)
 
-    def value(self, coef):
-        magnitude = coef.abs()
-        if self.weights is not None:
-            nonzero = magnitude > 0
-            magnitude = torch.where(
-                nonzero, magnitude * self._column_weights(), magnitude
-            )
-        return float(magnitude.sum())
+    def _dual_norms(self, coef):
+        return coef.abs().amax(1)
 
     def prox(self, coef, threshold):
-        thresholds = threshold if self.weights is None else threshold * self._column_weights()
-        return coef.sign() * (coef.abs() - thresholds).clamp(min=0)
+        return coef.sign() * (coef.abs() - self._threshold(threshold)).clamp(min=0)
 
-    def dual_norm(self, coef):
-        magnitude = coef.abs()
-        if self.weights is not None:
-            penalised = (self.weights > 0).unsqueeze(1)
-            magnitude = torch.where(
-                penalised, magnitude / self._column_weights(), 0.0
-            )
-        return float(magnitude.max()) if magnitude.numel() else 0.0
+    def restrict(self, blocks):
+        return L1(None if self.weights is None else self.weights[blocks])
 
 
 class GroupLasso(Penalty):
@@ -80,44 +122,40 @@ class GroupLasso(Penalty):
         Number of consecutive rows per group.
     weights : tensor of shape (n_groups,), optional
         Nonnegative group weights (default ones); ``0`` leaves a group
-        unpenalised (it is then left out of the dual norm).
+        unpenalised.
     """
 
     def __init__(self, group_size: int, weights: torch.Tensor | None = None):
         self.group_size = group_size
         self.weights = _check_weights(weights)
 
-    def _group_norms(self, coef):
-        groups = coef.reshape(-1, self.group_size * coef.shape[1])
-        return groups, torch.linalg.vector_norm(groups, dim=1)
+    def _groups(self, coef):
+        return coef.reshape(-1, self.group_size * coef.shape[1])
 
-    def value(self, coef):
-        _, norms = self._group_norms(coef)
-        if self.weights is not None:
-            norms = torch.where(norms > 0, norms * self.weights, norms)
-        return float(norms.sum())
+    def _norms(self, coef):
+        return torch.linalg.vector_norm(self._groups(coef), dim=1)
+
+    _dual_norms = _norms  # the Frobenius norm is self-dual
 
     def prox(self, coef, threshold):
-        groups, norms = self._group_norms(coef)
-        thresholds = threshold if self.weights is None else threshold * self.weights
-        shrink = (1 - thresholds / norms.clamp(min=torch.finfo(coef.dtype).tiny)).clamp(
-            min=0
-        )
-        return (groups * shrink.unsqueeze(1)).reshape(coef.shape)
+        groups = self._groups(coef)
+        norms = torch.linalg.vector_norm(groups, dim=1, keepdim=True)
+        norms = norms.clamp_(min=torch.finfo(coef.dtype).tiny)
+        shrink = torch.div(self._threshold(threshold), norms)
+        shrink = shrink.neg_().add_(1).clamp_(min=0)
+        return (groups * shrink).view(coef.shape)
 
-    def dual_norm(self, coef):
-        _, norms = self._group_norms(coef)
-        if self.weights is not None:
-            norms = torch.where(self.weights > 0, norms / self.weights, 0.0)
-        return float(norms.max()) if norms.numel() else 0.0
+    def restrict(self, blocks):
+        weights = None if self.weights is None else self.weights[blocks]
+        return GroupLasso(self.group_size, weights)
 
 
 class NuclearGroupLasso(Penalty):
     r"""Sum of nuclear norms of row blocks, :math:`\sum_g \|W_g\|_*`.
 
     With one output it equals :class:`GroupLasso`. The prox soft-thresholds the
-    singular values of each block; the dual norm is the largest spectral norm
-    of a block.
+    singular values of each block; the dual norm of a block is its spectral
+    norm.
     """
 
     def __init__(self, group_size: int):
@@ -127,10 +165,15 @@ class NuclearGroupLasso(Penalty):
     def _blocks(self, coef):
         return coef.reshape(-1, self.group_size, coef.shape[1])
 
-    def value(self, coef):
+    def _norms(self, coef):
         if coef.shape[1] == 1:
-            return self._vector_case.value(coef)
-        return float(torch.linalg.matrix_norm(self._blocks(coef), ord="nuc").sum())
+            return self._vector_case._norms(coef)
+        return torch.linalg.matrix_norm(self._blocks(coef), ord="nuc")
+
+    def _dual_norms(self, coef):
+        if coef.shape[1] == 1:
+            return self._vector_case._norms(coef)
+        return torch.linalg.matrix_norm(self._blocks(coef), ord=2)
 
     def prox(self, coef, threshold):
         if coef.shape[1] == 1:
@@ -139,7 +182,5 @@ class NuclearGroupLasso(Penalty):
         S = (S - threshold).clamp(min=0)
         return ((U * S.unsqueeze(1)) @ Vh).reshape(coef.shape)
 
-    def dual_norm(self, coef):
-        if coef.shape[1] == 1:
-            return self._vector_case.dual_norm(coef)
-        return float(torch.linalg.matrix_norm(self._blocks(coef), ord=2).max())
+    def restrict(self, blocks):
+        return NuclearGroupLasso(self.group_size)

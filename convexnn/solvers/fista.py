@@ -1,4 +1,4 @@
-r"""Accelerated proximal gradient (FISTA) with backtracking and adaptive restart.
+r"""Accelerated proximal gradient with backtracking and adaptive restart.
 
 One loop serves every formulation: it sees a :class:`~convexnn.problems.Problem`
 (operator, loss, penalty) and nothing else. Each iteration from the
@@ -10,17 +10,31 @@ extrapolated point :math:`y`
 
 costs exactly one product with :math:`\mathcal A^\top` and one with
 :math:`\mathcal A`: the outputs of the extrapolated point are extrapolated
-too, :math:`\mathcal A y = \mathcal A x_k + \beta_k(\mathcal A x_k - \mathcal A x_{k-1})`.
+too, :math:`\mathcal A y = \mathcal A x_k
++ \beta_k(\mathcal A x_k - \mathcal A x_{k-1})`.
 
 * **Line search.** ``L`` is accepted when
   :math:`\kappa\|\mathcal A(x^+-y)\|^2/n \le L\|x^+-y\|^2` (a sufficient
   condition computed without cancellation), or the usual descent condition
-  holds; otherwise ``L`` doubles. After each accepted step ``L`` shrinks by
-  ``step_growth`` so the step tracks the local curvature.
-* **Restart.** Momentum is reset when it points uphill,
-  :math:`\langle y - x^+, x^+ - x_k\rangle > 0` (O'Donoghue & Candès, 2015).
-* **Stopping.** Every ``check_every`` iterations the relative duality gap of
-  :meth:`Problem.certificate` is computed; the loop stops when it is ≤ ``tol``.
+  holds, or the step is at the level of rounding errors (a fixed point);
+  otherwise ``L`` doubles. After each accepted step ``L`` shrinks by
+  ``step_growth`` so the step tracks the local curvature, but never below
+  ``1e-6`` times its initial estimate: steps in the null space of
+  :math:`\mathcal A` (there are many when ``n < n_coefs``) pass the test
+  for any ``L``.
+* **Momentum and restart.** The extrapolation is the "greedy" FISTA step
+  :math:`y = x^+ + (x^+ - x_k)` of Liang, Luo & Schönlieb (2022), which beats
+  the classical :math:`t_k` sequence on these problems (10–25% fewer
+  iterations in ``benchmarks/``), made safe by the adaptive restart of
+  O'Donoghue & Candès (2015): momentum is dropped for one step whenever it
+  points uphill, :math:`\langle y - x^+, x^+ - x_k\rangle > 0`.
+* **Stopping.** At checkpoints :meth:`Problem.certificate` polishes the
+  iterate and bounds the optimum from below. The solver keeps the best point
+  and the best lower bound seen, and stops when their relative gap is
+  ≤ ``tol``. A certificate costs a few products, so checkpoints follow the
+  gap's observed linear rate: the next one comes halfway to where that rate
+  predicts the gap reaches ``tol``, never sooner than ``check_every`` and never
+  later than ``10 · check_every`` iterations.
 """
 
 from __future__ import annotations
@@ -44,8 +58,18 @@ class SolverResult:
     lipschitz: float
 
 
+#: Doublings of the step-size estimate before the line search gives up.
+_MAX_BACKTRACKS = 200
+#: Squared relative size of a step that rounding errors alone could make.
+_EPSILON_SQUARED = 1e-30
+
+
+def _squared_norm(a: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(a)) ** 2
+
+
 def _inner(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(torch.vdot(a.reshape(-1), b.reshape(-1)))
+    return float(torch.vdot(a.view(-1), b.view(-1)))
 
 
 def fista(
@@ -56,7 +80,7 @@ def fista(
     max_iter: int = 10_000,
     lipschitz: float | None = None,
     check_every: int = 10,
-    step_growth: float = 0.95,
+    step_growth: float = 0.8,
     verbose: int = 0,
 ) -> SolverResult:
     """Minimise ``problem`` to relative duality gap ``tol``.
@@ -74,7 +98,7 @@ def fista(
     lipschitz : float, optional
         Initial step-size estimate ``L``; by default from power iteration.
     check_every : int
-        Iterations between two duality-gap evaluations.
+        Fewest iterations between two duality-gap evaluations.
     step_growth : float
         Factor (≤ 1) applied to ``L`` after each accepted step.
     verbose : int
@@ -83,52 +107,75 @@ def fista(
     Returns
     -------
     SolverResult
+        The best point found; ``certificate.dual`` is the best lower bound.
     """
     x = problem.zeros() if x0 is None else x0.clone()
     Z = problem.matvec(x)
+    best = problem.certificate(x, Z)
     L = problem.lipschitz() if lipschitz is None else lipschitz
     L = max(L, 1e-12)
-    curvature = problem.loss.lipschitz()
-    certificate = problem.certificate(x, Z)
-    if certificate.relative_gap <= tol:
-        return SolverResult(certificate.x, certificate, 0, True, L)
+    L_floor = 1e-6 * L
+    if best.relative_gap <= tol:
+        return SolverResult(best.x, best, 0, True, L)
 
-    y, Zy, t = x, Z, 1.0
-    n_iter = 0
+    curvature = problem.loss.lipschitz()
+    y, Zy = x, Z
+    n_iter, checked, next_check = 0, 0, check_every
     for n_iter in range(1, max_iter + 1):
         gradient = problem.rmatvec(problem.loss.gradient(Zy))
         f_y = None
-        while True:
-            x_new = problem.prox(y - gradient / L, 1.0 / L)
+        for _ in range(_MAX_BACKTRACKS):
+            x_new = problem.prox(torch.add(y, gradient, alpha=-1.0 / L), 1.0 / L)
             Z_new = problem.matvec(x_new)
             step = x_new - y
-            step_norm = _inner(step, step)
-            curvature_term = curvature * _inner(Z_new - Zy, Z_new - Zy)
-            if curvature_term <= L * step_norm:
+            step_norm = _squared_norm(step)
+            if curvature * _squared_norm(Z_new - Zy) <= L * step_norm:
                 break
+            if step_norm <= _EPSILON_SQUARED * _squared_norm(y):
+                break  # a fixed point: the test only measures rounding errors
             if f_y is None:
                 f_y = problem.loss.value(Zy)
             upper = f_y + _inner(gradient, step) + 0.5 * L * step_norm
             if problem.loss.value(Z_new) <= upper:
                 break
             L *= 2.0
+        else:
+            raise FloatingPointError(
+                "the line search found no step size: the iterates are not finite. "
+                "Standardise X (and y), or use dtype='float64'."
+            )
 
-        if _inner(y - x_new, x_new - x) > 0:
-            t = 1.0
-        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        beta = (t - 1.0) / t_new
-        y = x_new + beta * (x_new - x)
-        Zy = Z_new + beta * (Z_new - Z)
-        x, Z, t = x_new, Z_new, t_new
-        L *= step_growth
+        # full momentum, dropped for one step when it points uphill
+        momentum = 0.0 if _inner(step, x_new - x) < 0 else 1.0
+        y = torch.lerp(x_new, x, -momentum)  # x⁺ + β (x⁺ − x)
+        Zy = torch.lerp(Z_new, Z, -momentum)
+        x, Z = x_new, Z_new
+        L = max(L * step_growth, L_floor)
 
-        if n_iter % check_every == 0 or n_iter == max_iter:
-            certificate = problem.certificate(x, Z)
+        if n_iter == next_check or n_iter == max_iter:
+            previous_gap = best.relative_gap
+            best = best.improve(problem.certificate(x, Z))
             if verbose:
                 print(
-                    f"iter {n_iter:6d}  objective {certificate.primal:.10e}  "
-                    f"relative gap {certificate.relative_gap:.3e}"
+                    f"iter {n_iter:6d}  objective {best.primal:.10e}  "
+                    f"relative gap {best.relative_gap:.3e}"
                 )
-            if certificate.relative_gap <= tol:
-                return SolverResult(certificate.x, certificate, n_iter, True, L)
-    return SolverResult(certificate.x, certificate, n_iter, False, L)
+            if best.relative_gap <= tol:
+                return SolverResult(best.x, best, n_iter, True, L)
+            next_check = n_iter + _next_interval(
+                previous_gap, best.relative_gap, n_iter - checked, tol, check_every
+            )
+            checked = n_iter
+    return SolverResult(best.x, best, n_iter, False, L)
+
+
+def _next_interval(
+    previous_gap: float, gap: float, elapsed: int, tol: float, check_every: int
+) -> int:
+    """Iterations until the next certificate: half the way to ``tol`` at the
+    gap's observed linear rate, clipped to ``[check_every, 10 · check_every]``."""
+    if not 0 < gap < previous_gap:
+        return check_every
+    rate = math.log(previous_gap / gap) / elapsed
+    remaining = math.log(gap / max(tol, 1e-300)) / rate
+    return int(min(max(remaining / 2, check_every), 10 * check_every))

@@ -1,0 +1,525 @@
+r"""Weighted Lasso estimators: one alpha, or alpha chosen by cross-validation.
+
+.. math::
+    \min_{\beta, b}\; \frac{1}{2n}\|y - X\beta - b\mathbf 1\|_2^2
+    + \alpha \sum_{j=1}^p w_j |\beta_j|
+
+with per-feature *penalty factors* ``w_j ≥ 0``: ``w_j = 0`` leaves feature
+``j`` unpenalised, ``w_j = inf`` excludes it (its coefficient is 0), and
+all factors 1 is scikit-learn's :class:`~sklearn.linear_model.Lasso`. The
+factors are used exactly as given (no normalisation), and so is ``X``: no
+column is rescaled, so standardise ``X`` in a
+:class:`~sklearn.pipeline.Pipeline` with a
+:class:`~sklearn.preprocessing.StandardScaler` when the features have
+different units. A Lasso with factors ``w`` is the plain Lasso on the
+columns ``X_j / w_j``, its coefficients divided by ``w_j``.
+
+The shared pieces here also serve the LLM-Lasso estimators: naming
+features, resolving per-feature inputs, storing a solution, and the
+cross-validated fit over several penalty-factor candidates.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._backend import Backend
+from ._base import RegressorOutputMixin, warn_not_converged
+from ._cv_selection import select
+from ._lasso_cv import CVPaths, ScoreFn, cross_validate_paths, negative_error
+from ._lasso_path import LassoData, PathSolution
+
+
+def feature_names(estimator, n_features: int) -> list[str]:
+    """``feature_names_in_`` when ``X`` was a DataFrame, else ``x0 .. x{p-1}``."""
+    if hasattr(estimator, "feature_names_in_"):
+        return [str(name) for name in estimator.feature_names_in_]
+    return [f"x{j}" for j in range(n_features)]
+
+
+def per_feature_values(values, names: list[str], parameter: str) -> np.ndarray:
+    """One float per feature from an array-like in column order or a mapping
+    keyed by feature name (every feature needs a value; other keys warn)."""
+    if isinstance(values, Mapping) or hasattr(values, "keys"):
+        mapping = dict(values.items())
+        missing = [name for name in names if name not in mapping]
+        if missing:
+            raise ValueError(
+                f"{parameter} has no value for {len(missing)} feature(s): "
+                f"{missing[:10]!r}."
+            )
+        unknown = sorted(set(map(str, mapping)) - set(names))
+        if unknown:
+            warnings.warn(
+                f"{parameter} ignores {len(unknown)} name(s) that are not features "
+                f"of X: {unknown[:10]!r}.",
+                UserWarning,
+                stacklevel=4,
+            )
+        values = [mapping[name] for name in names]
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{parameter} must hold real numbers.") from exc
+    if array.shape != (len(names),):
+        raise ValueError(
+            f"{parameter} must have one value per feature, shape ({len(names)},); "
+            f"got shape {array.shape}."
+        )
+    return array
+
+
+def check_penalty_factors(penalty_factors, names: list[str]) -> np.ndarray:
+    """Resolve ``penalty_factors`` (``None`` is all ones) and check them."""
+    if penalty_factors is None:
+        return np.ones(len(names))
+    factors = per_feature_values(penalty_factors, names, "penalty_factors")
+    if np.isnan(factors).any() or (factors < 0).any():
+        raise ValueError(
+            "penalty_factors must be nonnegative (0 = unpenalised, inf = excluded); "
+            f"got {factors[np.isnan(factors) | (factors < 0)][:5]!r}."
+        )
+    return factors
+
+
+LASSO_PARAMETERS = {
+    "fit_intercept": ["boolean"],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "device": [str, torch.device],
+    "dtype": [StrOptions({"float32", "float64"}), None],
+    "verbose": ["verbose"],
+}
+"""Solver parameters shared by every Lasso estimator."""
+
+CV_PARAMETERS = {
+    "alphas": ["array-like", None],
+    "n_alphas": [Interval(Integral, 1, None, closed="left")],
+    "alpha_min_ratio": [Interval(Real, 0, 1, closed="neither")],
+    "cv": ["cv_object"],
+    "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+    "n_jobs": [Integral, None],
+    "random_state": ["random_state"],
+}
+"""Cross-validation parameters shared by the CV estimators."""
+
+
+class _WeightedLassoBase(BaseEstimator):
+    """Storing a weighted-Lasso solution and predicting with it.
+
+    Regressors keep scikit-learn's :class:`~sklearn.linear_model.Lasso` layout
+    (``coef_`` of shape ``(n_features,)`` and a float ``intercept_`` for one
+    target, ``(n_targets, n_features)`` otherwise); classifiers keep
+    :class:`~sklearn.linear_model.LogisticRegression`'s (``(1, n_features)``
+    for two classes, ``(n_classes, n_features)`` otherwise).
+    """
+
+    def _solution_attributes(self, path: PathSolution, index: int) -> dict:
+        """Fitted attributes of the solution at ``path``'s alpha ``index``."""
+        coef, intercept = path.coefs[index].T, path.intercepts[index]
+        if coef.shape[0] == 1 and not is_classifier(self):
+            coef, intercept = coef[0], float(intercept[0])
+        return {
+            "coef_": coef,
+            "intercept_": intercept,
+            "n_iter_": int(path.n_iter[: index + 1].sum()),
+            "dual_gap_": float(path.gaps[index]),
+            "converged_": bool(path.converged[index]),
+        }
+
+    def _set_fitted(self, attributes: dict, names: list[str]):
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        selected = np.atleast_2d(self.coef_).any(axis=0)
+        self.selected_features_ = np.asarray(names, dtype=object)[selected]
+        if not self.converged_:
+            warn_not_converged(self, f"a relative duality gap of {self.dual_gap_:.3g}")
+
+    def _outputs(self, X: np.ndarray) -> np.ndarray:
+        return X @ np.atleast_2d(self.coef_).T + np.atleast_1d(self.intercept_)
+
+    def _backend(self) -> Backend:
+        return Backend.from_params(self.device, self.dtype)
+
+
+@dataclass(frozen=True)
+class CVFit:
+    """The outcome of a cross-validated fit over penalty-factor candidates."""
+
+    cv: CVPaths
+    candidate: int
+    alpha: float
+    attributes: dict
+    """Fitted attributes of the refit at the chosen pair."""
+
+    def results(self, **per_candidate: np.ndarray) -> dict:
+        """``cv_results_``: one entry per (candidate, alpha), candidate-major,
+        with the given per-candidate columns repeated along each grid."""
+        cv = self.cv
+        _, n_alphas, n_folds = cv.scores.shape
+        results = {
+            name: np.repeat(np.asarray(values), n_alphas)
+            for name, values in per_candidate.items()
+        }
+        results["alpha"] = cv.alphas.ravel()
+        results["mean_test_score"] = cv.mean_scores.ravel()
+        results["std_test_score"] = cv.std_scores.ravel()
+        for fold in range(n_folds):
+            results[f"split{fold}_test_score"] = cv.scores[:, :, fold].ravel()
+        results["mean_n_selected"] = cv.mean_n_selected.ravel()
+        return results
+
+
+class _LassoCVBase(_WeightedLassoBase):
+    """Cross-validation of weighted-Lasso paths, then a refit on all data."""
+
+    def _cross_validated_fit(
+        self, X: np.ndarray, Y: np.ndarray, loss: str, candidates: list[np.ndarray]
+    ) -> CVFit:
+        backend = self._backend()
+        settings = {"fit_intercept": self.fit_intercept, "backend": backend}
+        full = [LassoData.build(X, Y, loss, f, **settings) for f in candidates]
+        if self.alphas is None:
+            alphas = np.stack(
+                [d.default_alphas(self.n_alphas, self.alpha_min_ratio) for d in full]
+            )
+        else:
+            grid = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
+            if grid.size == 0 or not (grid > 0).all():
+                raise ValueError(
+                    f"alphas must be positive numbers; got {self.alphas!r}."
+                )
+            alphas = np.tile(grid, (len(candidates), 1))
+        cv = cross_validate_paths(
+            X,
+            Y,
+            loss,
+            candidates,
+            alphas,
+            self._folds(X, Y, loss),
+            score=self._score_function(loss),
+            tol=self.tol,
+            max_iter=self.max_iter,
+            n_jobs=self.n_jobs,
+            **settings,
+        )
+        candidate, index = select(cv, self.selection)
+        path = full[candidate].solve(
+            alphas[candidate, : index + 1],
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+        )
+        attributes = self._solution_attributes(path, index)
+        attributes["alpha_"] = float(alphas[candidate, index])
+        attributes["alphas_"] = alphas[candidate]
+        return CVFit(cv, candidate, attributes["alpha_"], attributes)
+
+    def _folds(self, X, Y, loss):
+        """The (train, test) splits, the same for every candidate."""
+        labels = None if loss == "squared" else _labels(Y)
+        splitter = check_cv(
+            self.cv,
+            labels,
+            classifier=labels is not None,
+            shuffle=True,
+            random_state=self.random_state,
+        )
+        folds = list(splitter.split(X, labels))
+        if labels is not None:
+            n_classes = max(Y.shape[1], 2)
+            for k, (train, _) in enumerate(folds):
+                if len(np.unique(labels[train])) < n_classes:
+                    raise ValueError(
+                        f"cv: training fold {k} lacks some of the {n_classes} "
+                        "classes; use a StratifiedKFold or fewer splits."
+                    )
+        return folds
+
+    def _score_function(self, loss: str) -> ScoreFn:
+        if self.scoring is None:
+            return negative_error(loss)
+        scorer = check_scoring(self, scoring=self.scoring)
+
+        def score(path: PathSolution, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+            y = _labels(Y) if is_classifier(self) else Y[:, 0] if Y.shape[1] == 1 else Y
+            return np.array(
+                [
+                    scorer(self._fold_model(path, index, Y.shape[1]), X, y)
+                    for index in range(len(path.alphas))
+                ]
+            )
+
+        return score
+
+    def _fold_model(self, path: PathSolution, index: int, n_outputs: int):
+        """A bare fitted copy of this estimator at one solution, for scorers."""
+        model = type(self)()
+        for name, value in self._solution_attributes(path, index).items():
+            setattr(model, name, value)
+        model.n_features_in_ = path.coefs.shape[1]
+        if is_classifier(self):
+            model.classes_ = np.arange(max(n_outputs, 2))
+            model.loss_ = "logistic" if n_outputs == 1 else "multinomial"
+        else:
+            model._single_output = n_outputs == 1
+        return model
+
+
+def _labels(Y: np.ndarray) -> np.ndarray:
+    """Integer class labels from encoded classification targets."""
+    return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(int)
+
+
+_SOLVER_PARAMETERS_DOC = """
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    tol : float, default=1e-6
+        Target relative duality gap ``(primal − dual) / primal`` of each solve.
+    max_iter : int, default=10000
+        Maximum number of solver iterations per alpha.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the solver runs; "auto" picks CUDA when available.
+    dtype : {"float32", "float64"}, default=None
+        Solver precision; None is float64 on CPU and float32 on CUDA.
+    verbose : int, default=0
+        Print solver progress."""
+
+_CV_PARAMETERS_DOC = """
+    alphas : array-like of float, default=None
+        The alphas to cross-validate, the same for every candidate. By default
+        each candidate gets ``n_alphas`` values from its ``alpha_max`` (where
+        every penalised coefficient is zero) down to
+        ``alpha_min_ratio · alpha_max``, evenly spaced on a log scale.
+    n_alphas : int, default=100
+        Length of the default grid.
+    alpha_min_ratio : float in (0, 1), default=1e-2
+        Where the default grid stops. Paths to ``1e-3`` approach interpolation
+        when ``p > n`` and cost many times more.
+    cv : int, cross-validation generator or iterable, default=None
+        As in :func:`~sklearn.model_selection.check_cv`; an int (default 5)
+        makes shuffled folds (stratified for classifiers) seeded by
+        ``random_state``. The same folds serve every candidate and alpha.
+    scoring : str or callable, default=None
+        A scikit-learn scorer (greater is better). ``None`` is minus the mean
+        squared error for regression and minus the log-loss for
+        classification, computed directly from the path (fast). Other scorers
+        see a fitted copy of the estimator per alpha; for classifiers their
+        labels are the class indices ``0 .. n_classes − 1``.
+    n_jobs : int, default=None
+        Path fits run in parallel (joblib threads), one per fold and
+        candidate."""
+
+_CV_ATTRIBUTES_DOC = """
+    alpha_ : float
+        The chosen alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+        The grid the chosen alpha belongs to.
+    cv_results_ : dict of ndarrays
+        One entry per (candidate, alpha), candidate-major, in the layout of
+        ``GridSearchCV.cv_results_`` (``pandas.DataFrame(cv_results_)`` makes
+        a table): ``alpha``, ``mean_test_score``, ``std_test_score``,
+        ``split{k}_test_score`` and ``mean_n_selected``, the number of
+        selected features averaged over the folds."""
+
+_FIT_ATTRIBUTES_DOC = """
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Coefficients (excluded features are 0).
+    intercept_ : float or ndarray of shape (n_targets,)
+        Intercept (0 when ``fit_intercept=False``).
+    selected_features_ : ndarray of str
+        Names of the features with a nonzero coefficient.
+    n_iter_ : int
+        Solver iterations of the final fit (summed along its path).
+    dual_gap_ : float
+        Relative duality gap certifying the final fit.
+    converged_ : bool
+        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names; features are otherwise
+        named ``x0 .. x{p-1}``."""
+
+
+class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
+    __doc__ = (
+        r"""Lasso with a penalty factor per feature, solved to a certified duality gap.
+
+    .. math::
+        \min_{\beta, b}\; \frac{1}{2n}\|y - X\beta - b\mathbf 1\|_2^2
+        + \alpha \sum_j w_j |\beta_j|
+
+    Several targets share the factors (each coefficient is penalised on its
+    own, as in :class:`~sklearn.linear_model.Lasso`). No column is rescaled:
+    standardise ``X`` in a pipeline.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Regularisation strength.
+    penalty_factors : array-like of shape (n_features,) or dict, default=None
+        The factors ``w_j ≥ 0``, in column order or keyed by feature name
+        (``feature_names_in_`` for a DataFrame, else ``"x0" .. "x{p-1}"``);
+        ``0`` leaves a feature unpenalised, ``inf`` excludes it. ``None`` is
+        all ones, the plain Lasso. Used as given, without normalisation."""
+        + _SOLVER_PARAMETERS_DOC
+        + """
+
+    Attributes
+    ----------
+    penalty_factors_ : ndarray of shape (n_features,)
+        The factors used."""
+        + _FIT_ATTRIBUTES_DOC
+        + """
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convexnn import WeightedLasso
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> y = np.array([0.0, 1.0, 2.0, 3.0])
+    >>> model = WeightedLasso(0.1, penalty_factors={"x0": 1.0, "x1": np.inf})
+    >>> model.fit(X, y).coef_.round(3)
+    array([0.92, 0.  ])
+    """
+    )
+
+    _parameter_constraints = {
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "penalty_factors": ["array-like", dict, None],
+        **LASSO_PARAMETERS,
+    }
+
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        penalty_factors=None,
+        fit_intercept=True,
+        tol=1e-6,
+        max_iter=10_000,
+        device="auto",
+        dtype=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.penalty_factors = penalty_factors
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.device = device
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+        names = feature_names(self, X.shape[1])
+        factors = check_penalty_factors(self.penalty_factors, names)
+        data = LassoData.build(
+            X,
+            Y,
+            loss,
+            factors,
+            fit_intercept=self.fit_intercept,
+            backend=self._backend(),
+        )
+        path = data.solve(
+            [self.alpha], tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+        )
+        attributes = self._solution_attributes(path, 0)
+        attributes["penalty_factors_"] = factors
+        attributes["objective_"] = float(path.objectives[0])
+        self._set_fitted(attributes, names)
+
+
+class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
+    __doc__ = (
+        r"""Weighted Lasso with alpha chosen by cross-validation along a path.
+
+    Fits the path of :class:`WeightedLasso` (warm-started from ``alpha_max``
+    down) on every fold, picks ``alpha`` by ``selection``, and refits on all
+    data. No column is rescaled: standardise ``X`` in a pipeline.
+
+    Parameters
+    ----------
+    penalty_factors : array-like of shape (n_features,) or dict, default=None
+        As in :class:`WeightedLasso`: ``0`` unpenalised, ``inf`` excluded,
+        ``None`` all ones; in column order or keyed by feature name."""
+        + _CV_PARAMETERS_DOC
+        + """
+    selection : {"min", "1se"}, default="min"
+        ``"min"``: the alpha with the best mean score; ``"1se"``: the largest
+        alpha whose mean score is within one standard error of the best."""
+        + _SOLVER_PARAMETERS_DOC
+        + """
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffled folds.
+
+    Attributes
+    ----------
+    penalty_factors_ : ndarray of shape (n_features,)
+        The factors used."""
+        + _CV_ATTRIBUTES_DOC
+        + _FIT_ATTRIBUTES_DOC
+        + "\n"
+    )
+
+    _parameter_constraints = {
+        "penalty_factors": ["array-like", dict, None],
+        **CV_PARAMETERS,
+        "selection": [StrOptions({"min", "1se"})],
+        **LASSO_PARAMETERS,
+    }
+
+    def __init__(
+        self,
+        *,
+        penalty_factors=None,
+        alphas=None,
+        n_alphas=100,
+        alpha_min_ratio=1e-2,
+        cv=None,
+        selection="min",
+        scoring=None,
+        n_jobs=None,
+        fit_intercept=True,
+        tol=1e-6,
+        max_iter=10_000,
+        device="auto",
+        dtype=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.penalty_factors = penalty_factors
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.alpha_min_ratio = alpha_min_ratio
+        self.cv = cv
+        self.selection = selection
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+        names = feature_names(self, X.shape[1])
+        factors = check_penalty_factors(self.penalty_factors, names)
+        fit = self._cross_validated_fit(X, Y, loss, [factors])
+        attributes = dict(fit.attributes)
+        attributes["penalty_factors_"] = factors
+        attributes["cv_results_"] = fit.results()
+        self._set_fitted(attributes, names)

@@ -1,0 +1,348 @@
+r"""LLM-Lasso: penalty factors from a scorer, trusted as far as cross-validation says.
+
+Zhang, Goto, Sagan, …, Pilanci & Tibshirani (2025), DESIGN.md §3.4. A
+*scorer* (:mod:`convexnn.scoring`) reads the feature names, their
+descriptions and the task and gives each feature an importance
+:math:`s_j \in (0, 1]`; a transform (:mod:`convexnn.penalty_factors`) turns
+the scores into penalty factors :math:`w(t)` for each *trust* value ``t`` of
+a grid that always includes the plain Lasso (``w = 1``); and the weighted
+Lasso
+
+.. math::
+    \min_{W, b}\; f(XW + \mathbf 1 b^\top) + \alpha \sum_j w_j(t) \sum_k |W_{jk}|
+
+is cross-validated over every (trust, alpha) pair on the same folds. A prior
+that does not help prediction loses to the plain Lasso, so a hallucinating
+scorer cannot do much worse than the plain Lasso.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
+
+from ..penalty_factors import TRANSFORMS, penalty_factors, trust_candidates
+from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._cv_selection import SELECTIONS, curve_areas
+from .lasso import (
+    _CV_ATTRIBUTES_DOC,
+    _CV_PARAMETERS_DOC,
+    _FIT_ATTRIBUTES_DOC,
+    _SOLVER_PARAMETERS_DOC,
+    CV_PARAMETERS,
+    LASSO_PARAMETERS,
+    _LassoCVBase,
+    feature_names,
+)
+
+
+def check_feature_scores(scores, n_features: int, scorer) -> np.ndarray:
+    """Check a scorer's answer: one finite score in (0, 1] per feature."""
+    name = type(scorer).__name__
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (n_features,):
+        raise ValueError(
+            f"scorer {name} returned shape {scores.shape}; expected one score per "
+            f"feature, shape ({n_features},)."
+        )
+    if not (np.isfinite(scores).all() and (scores > 0).all() and (scores <= 1).all()):
+        raise ValueError(
+            f"scorer {name} returned scores outside (0, 1]; the Scorer contract "
+            "asks for importances 0 < s <= 1."
+        )
+    return scores
+
+
+def descriptions_by_name(feature_descriptions, names: list[str]) -> dict | None:
+    """``feature_descriptions`` as a dict keyed by name (a list is in column order)."""
+    if feature_descriptions is None or isinstance(feature_descriptions, Mapping):
+        return feature_descriptions
+    descriptions = list(feature_descriptions)
+    if len(descriptions) != len(names):
+        raise ValueError(
+            f"feature_descriptions has {len(descriptions)} entries for "
+            f"{len(names)} features; give one per column, or a dict keyed by name."
+        )
+    return dict(zip(names, descriptions, strict=True))
+
+
+class _BaseLLMLasso(_LassoCVBase):
+    _parameter_constraints = {
+        "scorer": [HasMethods(["score"]), None],
+        "task_description": [str, None],
+        "feature_descriptions": [dict, list, tuple, None],
+        "penalty_transform": [StrOptions(set(TRANSFORMS)), callable],
+        "trust_grid": ["array-like", None],
+        **CV_PARAMETERS,
+        "selection": [StrOptions(set(SELECTIONS))],
+        **LASSO_PARAMETERS,
+    }
+
+    def __init__(
+        self,
+        scorer=None,
+        *,
+        task_description=None,
+        feature_descriptions=None,
+        penalty_transform="power",
+        trust_grid=None,
+        alphas=None,
+        n_alphas=100,
+        alpha_min_ratio=1e-2,
+        cv=None,
+        selection="min",
+        scoring=None,
+        n_jobs=None,
+        fit_intercept=True,
+        tol=1e-6,
+        max_iter=10_000,
+        device="auto",
+        dtype=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.scorer = scorer
+        self.task_description = task_description
+        self.feature_descriptions = feature_descriptions
+        self.penalty_transform = penalty_transform
+        self.trust_grid = trust_grid
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.alpha_min_ratio = alpha_min_ratio
+        self.cv = cv
+        self.selection = selection
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+        if self.scorer is None:
+            raise ValueError(
+                "scorer is required: pass a convexnn.scoring scorer (for instance "
+                "PrecomputedScorer(scores) or EmbeddingScorer())."
+            )
+        names = feature_names(self, X.shape[1])
+        scores = check_feature_scores(
+            self.scorer.score(
+                names,
+                self.task_description,
+                descriptions_by_name(self.feature_descriptions, names),
+            ),
+            len(names),
+            self.scorer,
+        )
+        trusts = trust_candidates(self.penalty_transform, self.trust_grid)
+        candidates = [
+            penalty_factors(self.penalty_transform, scores, t) for t in trusts
+        ]
+        fit = self._cross_validated_fit(X, Y, loss, candidates)
+        areas = curve_areas(fit.cv.mean_scores, fit.cv.mean_n_selected)
+        attributes = dict(fit.attributes)
+        attributes["feature_scores_"] = scores
+        attributes["trust_"] = trusts[fit.candidate]
+        attributes["penalty_factors_"] = candidates[fit.candidate]
+        attributes["cv_results_"] = fit.results(
+            trust=np.array(trusts, dtype=object if None in trusts else np.float64),
+            area=areas,
+        )
+        self._set_fitted(attributes, names)
+
+
+_LLM_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    scorer : Scorer
+        Gives each feature an importance in (0, 1] from its name, its
+        description and the task: a :mod:`convexnn.scoring` scorer
+        (``PrecomputedScorer``, ``EmbeddingScorer``, ``ChatScorer``) or any
+        object with that ``score`` method. Called once per fit.
+    task_description : str, default=None
+        What the model predicts, in plain words (model-based scorers need it).
+    feature_descriptions : dict of str to str or list of str, default=None
+        Descriptions keyed by feature name (``feature_names_in_`` for a
+        DataFrame, else ``"x0" .. "x{p-1}"``), or one per column in order.
+    penalty_transform : {"power", "relu"} or callable, default="power"
+        From scores ``s`` to penalty factors, normalised to sum to ``p``:
+        ``"power"`` is ``w_j ∝ s_j^(−η)`` with trust ``η ≥ 0``; ``"relu"`` is
+        ``w_j ∝ 1 + max(0, c − s_j)/(1 − c)`` with trust (cut point)
+        ``c ∈ [0, 1)``; a callable ``transform(scores, trust) -> factors``
+        gives finite nonnegative factors (see :mod:`convexnn.penalty_factors`).
+    trust_grid : array-like of float, default=None
+        The trust values to cross-validate; the plain Lasso (trust 0, or all
+        factors 1 for a callable) is always added. ``None`` is
+        ``(0, 0.5, 1, 2, 3, 5)`` for "power" and ``(0, 0.25, 0.5, 0.75, 0.9,
+        0.99)`` for "relu"; a callable transform needs a grid.
+        (Not named ``transform``: scikit-learn takes any estimator with a
+        ``transform`` attribute for a transformer.)"""
+
+_SELECTION_DOC = """
+    selection : {"min", "1se", "area"}, default="min"
+        How the (trust, alpha) pair is chosen from the CV scores
+        (:mod:`convexnn.estimators._cv_selection` has the formulas):
+        ``"min"``, the best mean score; ``"1se"``, among the pairs within one
+        standard error of the best the least trusted, then the largest alpha;
+        ``"area"``, LLM-Lasso's criterion: the trust whose CV curve against
+        the number of selected features encloses the largest positive area
+        above the plain Lasso's (else the plain Lasso), at its best alpha."""
+
+_LLM_ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    feature_scores_ : ndarray of shape (n_features,)
+        The scorer's importances.
+    trust_ : float or None
+        The chosen trust (0 or None: the plain Lasso).
+    penalty_factors_ : ndarray of shape (n_features,)
+        The factors at ``trust_``, summing to ``n_features``."""
+
+_LLM_CV_RESULTS_DOC = """
+        Besides, ``trust`` gives each entry's trust value and ``area`` its
+        trust's signed area between CV curves (0 for the plain Lasso)."""
+
+
+class LLMLassoRegressor(RegressorOutputMixin, _BaseLLMLasso):
+    __doc__ = (
+        r"""Lasso regression with penalty factors from a scorer, trusted as CV says.
+
+    Solves, for each trust value ``t`` and alpha on a path,
+
+    .. math::
+        \min_{\beta, b}\; \frac{1}{2n}\|y - X\beta - b\mathbf 1\|_2^2
+        + \alpha \sum_j w_j(t)\,|\beta_j|
+
+    on the same folds, picks ``(t, alpha)`` by ``selection`` and refits on
+    all data. Scores, factors and ``alpha`` refer to ``X`` as given: no
+    column is rescaled, so standardise ``X`` in a pipeline (with a
+    :class:`~sklearn.preprocessing.StandardScaler`) when features have
+    different units."""
+        + _LLM_PARAMETERS_DOC
+        + _CV_PARAMETERS_DOC
+        + _SELECTION_DOC
+        + _SOLVER_PARAMETERS_DOC
+        + """
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffled folds."""
+        + _LLM_ATTRIBUTES_DOC
+        + _CV_ATTRIBUTES_DOC
+        + _LLM_CV_RESULTS_DOC
+        + _FIT_ATTRIBUTES_DOC
+        + """
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convexnn import LLMLassoRegressor
+    >>> from convexnn.scoring import PrecomputedScorer
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 4))
+    >>> y = X[:, 0] - 2 * X[:, 1] + 0.1 * rng.standard_normal(60)
+    >>> scorer = PrecomputedScorer({"x0": 1.0, "x1": 1.0, "x2": 0.1, "x3": 0.1})
+    >>> model = LLMLassoRegressor(scorer, random_state=0).fit(X, y)
+    >>> model.selected_features_.tolist()
+    ['x0', 'x1']
+    """
+    )
+
+
+class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
+    __doc__ = (
+        r"""Sparse logistic regression with penalty factors from a scorer.
+
+    Two classes use the logistic loss on one output, more classes the
+    multinomial loss on one output per class; a feature's factor is shared by
+    all classes (each coefficient is penalised on its own). For each trust
+    value ``t`` and alpha,
+
+    .. math::
+        \min_{W, b}\; \frac1n \sum_i \ell(x_i^\top W + b, y_i)
+        + \alpha \sum_j w_j(t) \sum_k |W_{jk}|
+
+    with the cross-entropy ``ℓ`` — scikit-learn's
+    :class:`~sklearn.linear_model.LogisticRegression` with an L1 penalty and
+    ``C = 1 / (n · alpha)`` when all factors are 1. No column is rescaled:
+    standardise ``X`` in a pipeline."""
+        + _LLM_PARAMETERS_DOC
+        + _CV_PARAMETERS_DOC
+        + _SELECTION_DOC
+        + """
+    loss : {"auto", "logistic", "multinomial"}, default="auto"
+        "auto" is "logistic" for two classes and "multinomial" otherwise."""
+        + _SOLVER_PARAMETERS_DOC
+        + """
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffled, stratified folds."""
+        + _LLM_ATTRIBUTES_DOC
+        + _CV_ATTRIBUTES_DOC
+        + _LLM_CV_RESULTS_DOC
+        + _FIT_ATTRIBUTES_DOC.replace(
+            "(n_features,) or (n_targets", "(1 or n_classes"
+        ).replace(
+            "float or ndarray of shape (n_targets,)", "ndarray of shape (1 or K,)"
+        )
+        + """
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    loss_ : str
+        The loss used.
+"""
+    )
+
+    _parameter_constraints = {
+        **_BaseLLMLasso._parameter_constraints,
+        "loss": [StrOptions({"auto", "logistic", "multinomial"})],
+    }
+
+    def __init__(
+        self,
+        scorer=None,
+        *,
+        task_description=None,
+        feature_descriptions=None,
+        penalty_transform="power",
+        trust_grid=None,
+        alphas=None,
+        n_alphas=100,
+        alpha_min_ratio=1e-2,
+        cv=None,
+        selection="min",
+        scoring=None,
+        n_jobs=None,
+        loss="auto",
+        fit_intercept=True,
+        tol=1e-6,
+        max_iter=10_000,
+        device="auto",
+        dtype=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            scorer,
+            task_description=task_description,
+            feature_descriptions=feature_descriptions,
+            penalty_transform=penalty_transform,
+            trust_grid=trust_grid,
+            alphas=alphas,
+            n_alphas=n_alphas,
+            alpha_min_ratio=alpha_min_ratio,
+            cv=cv,
+            selection=selection,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            fit_intercept=fit_intercept,
+            tol=tol,
+            max_iter=max_iter,
+            device=device,
+            dtype=dtype,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.loss = loss

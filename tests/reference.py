@@ -1,0 +1,191 @@
+r"""Independent references for the tests: test problems, NumPy and CVXPY models.
+
+The models here are written from DESIGN.md §3.1, not from the library, so
+that agreement with the estimators means something:
+
+.. math::
+    \min_{U, b}\; f\Bigl(\sum_i D_i \tilde X U_i + \mathbf 1 b^\top, Y\Bigr)
+    + \alpha \sum_i \|U_i\|,
+    \qquad D_i = \operatorname{diag}(\mathbf 1[\tilde X g_i > 0]),
+
+with ``f`` the mean squared loss :math:`\frac1{2n}\|Z - Y\|_F^2`, the mean
+binary cross-entropy or the mean multinomial cross-entropy, and ``‖·‖`` the
+Euclidean norm for one output, the nuclear or the Frobenius norm for several.
+"""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+from scipy.special import logsumexp
+
+from convexnn import GatedReLUClassifier, GatedReLURegressor
+from convexnn.baselines import NonconvexGatedReLUClassifier, NonconvexGatedReLURegressor
+
+KINDS = ("regression", "multioutput", "binary", "multiclass")
+"""Problem kinds of :func:`make_problem`."""
+
+
+def make_problem(kind: str, seed: int = 0, n_samples: int = 40, n_features: int = 3):
+    """Small random data whose targets depend nonlinearly on ``X``.
+
+    Returns ``(X, y)``: real targets for ``"regression"`` (one output) and
+    ``"multioutput"`` (two), labels ``0/1`` for ``"binary"`` and ``0/1/2`` for
+    ``"multiclass"``; the labels are noisy, so the classes are not separable.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    signal = np.abs(X[:, 0]) - X[:, 1] + 0.5 * X[:, -1] ** 2
+    noisy = signal + 0.5 * rng.standard_normal(n_samples)
+    if kind == "regression":
+        return X, noisy
+    if kind == "multioutput":
+        return X, np.column_stack([noisy, np.maximum(X[:, -1], 0.0)])
+    if kind == "binary":
+        return X, (noisy > np.median(noisy)).astype(int)
+    if kind == "multiclass":
+        return X, np.digitize(noisy, np.quantile(noisy, [1 / 3, 2 / 3]))
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def estimator_for(kind: str, *, nonconvex: bool = False, **params):
+    """The gated estimator (or its nonconvex baseline) that fits a ``kind``."""
+    regression = kind in ("regression", "multioutput")
+    if nonconvex:
+        Estimator = (
+            NonconvexGatedReLURegressor if regression else NonconvexGatedReLUClassifier
+        )
+    else:
+        Estimator = GatedReLURegressor if regression else GatedReLUClassifier
+    return Estimator(**params)
+
+
+def encoded_targets(estimator, y) -> tuple[np.ndarray, str]:
+    """The targets ``Y`` (n, c) and loss name a fitted ``estimator`` solved for.
+
+    Regressors fit ``y`` itself. Classifiers code their labels as DESIGN.md §7
+    says: one ``{0, 1}`` column for the logistic loss, one ``±1`` column for a
+    binary squared loss, one-hot columns otherwise.
+    """
+    y = np.asarray(y)
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        return y.reshape(len(y), -1).astype(np.float64), "squared"
+    loss = estimator.loss_
+    one_hot = (y[:, None] == classes[None, :]).astype(np.float64)
+    if len(classes) == 2 and loss == "logistic":
+        return one_hot[:, 1:], loss
+    if len(classes) == 2 and loss == "squared":
+        return 2 * one_hot[:, 1:] - 1, loss
+    return one_hot, loss
+
+
+def lifted(X: np.ndarray, hidden_bias: bool) -> np.ndarray:
+    """``X̃``: ``X`` with a column of ones appended when ``hidden_bias``."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.column_stack([X, np.ones(len(X))]) if hidden_bias else X
+
+
+def gated_masks(X: np.ndarray, gates: np.ndarray, hidden_bias: bool) -> np.ndarray:
+    """Activation patterns ``1[X̃ gᵢ > 0]`` as a float array (n, P)."""
+    return (lifted(X, hidden_bias) @ np.asarray(gates).T > 0).astype(np.float64)
+
+
+def gated_outputs(X, gates, coef, intercept, hidden_bias) -> np.ndarray:
+    """``Σᵢ Dᵢ X̃ Uᵢ + 1 bᵀ`` for blocks ``coef`` of shape (P, d̃, c)."""
+    X_lifted = lifted(X, hidden_bias)
+    masks = gated_masks(X, gates, hidden_bias)
+    per_pattern = np.einsum("nd,pdc->npc", X_lifted, coef)
+    return np.einsum("np,npc->nc", masks, per_pattern) + intercept
+
+
+def network_outputs(X, gates, hidden, output, intercept, hidden_bias) -> np.ndarray:
+    """Gated ReLU network ``Σⱼ 1[x̃ᵀgⱼ > 0] (x̃ᵀwⱼ) aⱼᵀ + b``."""
+    masks = gated_masks(X, gates, hidden_bias)
+    return (masks * (lifted(X, hidden_bias) @ hidden.T)) @ output + intercept
+
+
+def mean_loss(Z: np.ndarray, Y: np.ndarray, loss: str) -> float:
+    """The mean data term ``f(Z, Y)`` of DESIGN.md §2."""
+    if loss == "squared":
+        return 0.5 * float(((Z - Y) ** 2).sum(axis=1).mean())
+    if loss == "logistic":
+        return float((np.logaddexp(0.0, Z) - Y * Z).sum(axis=1).mean())
+    if loss == "multinomial":
+        return float((logsumexp(Z, axis=1) - (Y * Z).sum(axis=1)).mean())
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def block_norms(coef: np.ndarray, group_norm: str = "nuclear") -> np.ndarray:
+    """``‖Uᵢ‖`` of each block (P, d̃, c); both norms are Euclidean for c = 1."""
+    order = "nuc" if group_norm == "nuclear" else "fro"
+    return np.linalg.norm(coef, ord=order, axis=(1, 2))
+
+
+def gated_objective(estimator, X, y) -> float:
+    """The §3.1 objective at a fitted convex estimator's solution, in NumPy."""
+    Y, loss = encoded_targets(estimator, y)
+    Z = gated_outputs(
+        X,
+        estimator.gates_,
+        estimator.coef_,
+        estimator.intercept_,
+        estimator.hidden_bias,
+    )
+    penalty = block_norms(estimator.coef_, estimator.group_norm).sum()
+    return mean_loss(Z, Y, loss) + estimator.alpha * penalty
+
+
+def network_objective(estimator, X, y) -> float:
+    """Loss plus weight decay ``(α/2)(‖W‖² + ‖a‖²)`` of a nonconvex baseline."""
+    Y, loss = encoded_targets(estimator, y)
+    W, a = estimator.hidden_weights_, estimator.output_weights_
+    Z = network_outputs(
+        X, estimator.gates_, W, a, estimator.intercept_, estimator.hidden_bias
+    )
+    return mean_loss(Z, Y, loss) + 0.5 * estimator.alpha * ((W**2).sum() + (a**2).sum())
+
+
+def cvxpy_optimum(
+    X,
+    Y,
+    loss: str,
+    alpha: float,
+    gates,
+    *,
+    fit_intercept: bool,
+    hidden_bias: bool,
+    group_norm: str = "nuclear",
+) -> float:
+    """Optimal value of the §3.1 problem for fixed ``gates``, by CVXPY + Clarabel.
+
+    ``Y`` holds the encoded targets (n, c): real values, one ``{0, 1}``
+    column for the logistic loss, one-hot rows for the multinomial loss.
+    """
+    n_samples, n_outputs = Y.shape
+    X_lifted = lifted(X, hidden_bias)
+    masks = gated_masks(X, gates, hidden_bias)
+    blocks = [cp.Variable((X_lifted.shape[1], n_outputs)) for _ in range(len(gates))]
+    Z = sum((X_lifted * masks[:, [i]]) @ U for i, U in enumerate(blocks))
+    if fit_intercept:
+        b = cp.Variable((1, n_outputs))
+        Z = Z + np.ones((n_samples, 1)) @ b
+    if loss == "squared":
+        data = cp.sum_squares(Z - Y) / (2 * n_samples)
+    elif loss == "logistic":
+        data = cp.sum(cp.logistic(Z) - cp.multiply(Y, Z)) / n_samples
+    elif loss == "multinomial":
+        data = (
+            cp.sum(cp.log_sum_exp(Z, axis=1)) - cp.sum(cp.multiply(Y, Z))
+        ) / n_samples
+    else:
+        raise ValueError(f"unknown loss {loss!r}")
+    if n_outputs > 1 and group_norm == "nuclear":
+        penalty = sum(cp.normNuc(U) for U in blocks)
+    else:
+        penalty = sum(cp.norm(U, "fro") for U in blocks)
+    problem = cp.Problem(cp.Minimize(data + alpha * penalty))
+    problem.solve(solver=cp.CLARABEL)
+    if problem.status != cp.OPTIMAL:
+        raise RuntimeError(f"Clarabel did not solve the reference: {problem.status}")
+    return float(problem.value)
