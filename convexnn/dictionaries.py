@@ -97,11 +97,6 @@ class Features:
         The affine part :math:`a x + b` of the expansion.
     negative_slope : float
         Slope of the leaky ReLU for negative inputs.
-    coordinates : ndarray of int, shape (m, d), optional
-        Position of each feature on the family's grid (a block number and the
-        indices of its kinks among the sorted inputs): features one step apart
-        are *neighbours*, which lets a solver pick one column per peak of the
-        dual correlations (:attr:`BasisOperator.neighbours`).
     """
 
     def __init__(
@@ -117,7 +112,6 @@ class Features:
         slope,
         constant,
         negative_slope: float = 0.01,
-        coordinates=None,
     ):
         self.activation = activation
         self.negative_slope = float(negative_slope)
@@ -130,7 +124,6 @@ class Features:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.slope = np.asarray(slope, dtype=np.float64)
         self.constant = np.asarray(constant, dtype=np.float64)
-        self.coordinates = None if coordinates is None else np.asarray(coordinates)
 
     @property
     def depth(self) -> int:
@@ -159,7 +152,6 @@ class Features:
             self.slope[indices],
             self.constant[indices],
             self.negative_slope,
-            None if self.coordinates is None else self.coordinates[indices],
         )
 
     def hidden(self, x) -> np.ndarray:
@@ -175,40 +167,6 @@ class Features:
     def evaluate(self, x) -> np.ndarray:
         """Evaluate every feature at ``x`` through its chain: shape ``(len(x), m)``."""
         return self.offset + self.orient * self.hidden(x)
-
-    def with_coordinates(self, coordinates) -> Features:
-        """These features with their grid ``coordinates`` set (None: no grid)."""
-        if coordinates is not None:
-            coordinates = np.asarray(coordinates, dtype=np.int64)
-        self.coordinates = coordinates
-        return self
-
-    def neighbours(self) -> np.ndarray:
-        """Indices of the features one grid step away, ``-1`` where none.
-
-        Returns
-        -------
-        ndarray of int, shape (m, 2d)
-            Empty (``(m, 0)``) when the family has no grid.
-        """
-        if self.coordinates is None:
-            return np.zeros((len(self), 0), dtype=np.int64)
-        coordinates = self.coordinates
-        # shifted by one so that every coordinate ± 1 has a key of its own
-        dims = coordinates.max(0, initial=0) + 3
-        keys = np.ravel_multi_index(coordinates.T + 1, dims)
-        order = np.argsort(keys)
-        sorted_keys = keys[order]
-        result = []
-        for axis in range(coordinates.shape[1]):
-            for step in (-1, 1):
-                moved = coordinates + 1
-                moved[:, axis] += step
-                target = np.ravel_multi_index(moved.T, dims)
-                position = np.searchsorted(sorted_keys, target).clip(max=len(keys) - 1)
-                found = sorted_keys[position] == target
-                result.append(np.where(found, order[position], -1))
-        return np.stack(result, axis=1)
 
     def breakpoints(self) -> np.ndarray:
         """Sorted kinks (ramp basis) or jumps (step basis) of each feature.
@@ -362,10 +320,7 @@ def _ramps(u, depth, activation_name, negative_slope):
         at[:, None],
         negative_slope,
     )
-    block = np.concatenate([np.zeros(len(right)), np.ones(len(left))])
-    return features.with_coordinates(
-        np.stack([block, np.concatenate([right, left])], axis=1)
-    )
+    return features
 
 
 def _capped_ramps(u, depth):
@@ -408,10 +363,10 @@ def _capped_ramps(u, depth):
     features = _with_expansion(
         "relu", signs, levels, orient, offset, kind, candidates, 0.0
     )
-    return features.with_coordinates(np.stack([j, k], axis=1))
+    return features
 
 
-def _chains(activation_name, signs, levels, kind, coordinates=None, slope=0.01):
+def _chains(activation_name, signs, levels, kind, slope=0.01):
     """Features given by their chains only (``φ = h_L``; no basis expansion yet)."""
     m = len(signs)
     empty = np.zeros((m, 0))
@@ -427,7 +382,6 @@ def _chains(activation_name, signs, levels, kind, coordinates=None, slope=0.01):
         np.zeros(m),
         np.zeros(m),
         slope,
-        coordinates,
     )
 
 
@@ -443,9 +397,7 @@ def _monotone_chains(u, depth, negative_slope):
     signs = np.repeat(patterns, len(at), axis=0)
     kinks = u[np.tile(at, (len(patterns), 1))]
     levels = _kink_levels("leaky_relu", signs, kinks, negative_slope)
-    pattern = np.repeat(np.arange(len(patterns)), len(at))
-    coordinates = np.column_stack([pattern, np.tile(at, (len(patterns), 1))])
-    chains = _chains("leaky_relu", signs, levels, "chain", coordinates, negative_slope)
+    chains = _chains("leaky_relu", signs, levels, "chain", negative_slope)
     return chains, kinks
 
 
@@ -535,7 +487,7 @@ def _steps(u, depth, activation_name):
         at[:, None],
         0.0,
     )
-    return features.with_coordinates(np.arange(1, len(u))[:, None])
+    return features
 
 
 # --------------------------------------------------------------------------
@@ -628,7 +580,7 @@ def build_dictionary(
     if deduplicate:
         keep = duplicate_free(chains, u)
         chains, candidates = chains.take(keep), candidates[keep]
-    features = _with_expansion(
+    return _with_expansion(
         chains.activation,
         chains.signs,
         chains.levels,
@@ -638,7 +590,6 @@ def build_dictionary(
         candidates,
         negative_slope,
     )
-    return features.with_coordinates(chains.coordinates)
 
 
 def duplicate_free(features: Features, x: np.ndarray, chunk_size: int = 8192):
@@ -796,11 +747,6 @@ class BasisOperator(LinearOperator):
     @property
     def dtype(self) -> torch.dtype:
         return self.x.dtype
-
-    @property
-    def neighbours(self) -> torch.Tensor:
-        """Columns one grid step away (:meth:`Features.neighbours`), or ``-1``."""
-        return torch.as_tensor(self.features.neighbours(), device=self.device)
 
     def subset(self, indices) -> BasisOperator:
         """The operator of the columns ``indices``."""

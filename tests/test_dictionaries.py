@@ -129,16 +129,6 @@ def test_breakpoints_are_recorded(depth, activation):
         assert set(np.unique(features.kind)) <= {"abs", "reflection", "mirror"}
 
 
-def test_neighbours_are_one_grid_step_away():
-    x, _ = _data(7)
-    features = build_dictionary(x, 3, "relu")
-    neighbours = features.neighbours()
-    j, k = features.coordinates.T
-    for column, row in enumerate(neighbours):
-        for other in row[row >= 0]:
-            assert abs(j[other] - j[column]) + abs(k[other] - k[column]) == 1
-
-
 def test_relu_depth_four_uses_the_depth_three_columns():
     """Width-one ReLU chains are clipped ramps at any depth (see the estimator)."""
     x, _ = _data(10)

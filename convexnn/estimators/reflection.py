@@ -147,13 +147,13 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
     is never formed: :math:`O(N)` per product for depth 2,
     :math:`O(N^2)` (constant per column) for ReLU depth ≥ 3.
 
-    The solver is a working-set loop
-    (:func:`~convexnn.solvers.working_set.working_set`): restricted problems are
-    started by FISTA and finished exactly by an
-    active-set step; it stops on the relative duality gap of the full
-    dictionary. Ties between columns (reflections) make the coefficients of
-    an optimum non-unique; ``solution`` picks one
-    (:mod:`convexnn.solvers.optimal_set`).
+    The Lasso is solved by the shared core
+    (:func:`~convexnn.solvers.working_set.solve`: proximal gradient with
+    working sets, gap-safe screening and polishing), which stops on the
+    relative duality gap of the whole dictionary; the operator restricts
+    itself to working sets without forming columns. Ties between columns
+    (reflections) make the coefficients of an optimum non-unique;
+    ``solution`` picks one (:mod:`convexnn.solvers.optimal_set`).
 
     Parameters
     ----------
@@ -176,7 +176,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         ``"sparse"`` is a vertex of the optimal set, whose columns are linearly
         independent (a minimal set of units, not necessarily the smallest).
     max_iter : int, default=10000
-        Budget of solver iterations (FISTA iterations plus active-set steps).
+        Budget of proximal-gradient iterations, all working sets together.
     tol : float, default=1e-6
         Target relative duality gap.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
