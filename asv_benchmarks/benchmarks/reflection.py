@@ -17,7 +17,7 @@ def _signal(n_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 class ReflectionLassoBenchmark:
     """Certified fits (relative duality gap 1e-6) of small 1-D problems."""
 
-    params = (["2-relu", "3-relu", "3-abs", "2-sign"], [40, 120])
+    params = (["2-relu", "3-relu", "3-abs", "2-sign"], [30, 60])
     param_names = ["network", "n_samples"]
     timeout = 300
 
