@@ -123,7 +123,7 @@ class _BaseNonconvexGatedReLU(BaseEstimator):
             return to_numpy(self.to_torch()(CPU64.tensor(X)))
 
 
-_DOC = """{summary}
+_DOC = r"""{summary}
 
     Parameters
     ----------
@@ -155,7 +155,7 @@ _DOC = """{summary}
     intercept_ : ndarray of shape (n_outputs,)
     objective_ : float
         Objective at the best weights seen.
-    objective_curve_ : ndarray of shape (n_iter_,)
+    objective_curve_ : ndarray of shape (n_iter\_,)
         Objective at each Adam step.
     n_iter_ : int
     converged_ : bool

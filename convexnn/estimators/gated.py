@@ -167,12 +167,12 @@ class _BaseGatedReLU(BaseEstimator):
         )
 
 
-_ATTRIBUTES_DOC = """
+_ATTRIBUTES_DOC = r"""
     Attributes
     ----------
-    gates_ : ndarray of shape (n_patterns_, d̃)
+    gates_ : ndarray of shape (n_patterns\_, d̃)
         Gate vectors; ``d̃ = n_features_in_ + hidden_bias``.
-    coef_ : ndarray of shape (n_patterns_, d̃, n_outputs)
+    coef_ : ndarray of shape (n_patterns\_, d̃, n_outputs)
         The blocks ``U_i``.
     intercept_ : ndarray of shape (n_outputs,)
         Output intercept ``b`` (zeros when ``fit_intercept=False``).

@@ -157,6 +157,7 @@ class _BaseLLMLasso(_LassoCVBase):
 
 
 _LLM_PARAMETERS_DOC = """
+
     Parameters
     ----------
     scorer : Scorer
