@@ -91,20 +91,20 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
     Training is therefore the Lasso over every feature :math:`\varphi` a unit
     can compute, and a finite dictionary of them reaches its optimum:
 
-    ==========  =====  ==============================================  ==========
+    ==========  =====  ==============================================  ============
     activation  depth  dictionary (kinks at the sorted inputs x_j)     columns
-    ==========  =====  ==============================================  ==========
-    relu        2      ramps (x − x_j)₊, (x_j − x)₊                    2N − 3
-    relu        ≥ 3    capped ramps clip(x − x_j, 0, x_k − x_j)        N(N−1)/2
-    leaky_relu  2      σ(x − x_j), σ(x_j − x)                          2N − 3
+    ==========  =====  ==============================================  ============
+    relu        2      ramps ``(x-x_j)+``, ``(x_j-x)+``                2N − 3
+    relu        ≥ 3    capped ramps ``clip(x-x_j, 0, x_k-x_j)``        N(N−1)/2
+    leaky_relu  2      ``σ(x-x_j)``, ``σ(x_j-x)``                      2N − 3
     leaky_relu  ≥ 3    chains with their L−1 kinks at data points      ≤ (2N)^(L−1)
-    abs         2      |x − x_j|                                        N − 1
-    abs         3      + reflections ||x − x_i| − |x_j − x_i||,        ≈ 1.5 N²
-                       mirrors ||x − m_ij| − |x_j − x_i|/2||
-    abs         4      + reflections of reflections                    O(N³)
-    threshold   any    steps 1[x ≥ x_j]                                N − 1
-    sign        any    sign(x − x_j)                                   N − 1
-    ==========  =====  ==============================================  ==========
+    abs         2      ``|x-x_j|``                                     N − 1
+    abs         3      also reflections ``||x-x_i|-|x_j-x_i||``,       ≈ 1.5 N²
+                       mirrors ``||x-m_ij|-|x_j-x_i|/2||``
+    abs         4      also reflections of reflections                 O(N³)
+    threshold   any    steps ``1[x >= x_j]``                           N − 1
+    sign        any    ``sign(x-x_j)``                                 N − 1
+    ==========  =====  ==============================================  ============
 
     Exactness. Every pair is exact for the architecture above (its optimum is
     the network's), by the following arguments, each checked by the test
