@@ -32,11 +32,12 @@ from convexnn.dictionaries import ACTIVATIONS, build_dictionary
 from convexnn.networks import DeepNarrowNetwork
 from convexnn.problems import SquaredLoss
 
+SLOW_FAMILIES = ((4, "abs"), (4, "leaky_relu"))
 FAMILIES = [
     pytest.param(
         depth,
         activation,
-        marks=[pytest.mark.slow] if (depth, activation) == (4, "abs") else [],
+        marks=[pytest.mark.slow] if (depth, activation) in SLOW_FAMILIES else [],
     )
     for activation in ACTIVATIONS
     for depth in (2, 3, 4)
@@ -129,6 +130,7 @@ def test_certificate_finds_no_better_feature_off_the_dictionary(depth, activatio
     assert certificate.max_correlation <= model.alpha * (1 + 1e-6)
 
 
+@pytest.mark.slow
 def test_certificate_flags_a_dictionary_that_is_too_small():
     """A depth-2 optimum is not optimal for depth-3 networks: certify says so."""
     model, _, _ = _fit(2, "relu", alpha=1e-2, n=30)
@@ -181,6 +183,7 @@ def test_to_torch_with_several_outputs():
     assert objective == pytest.approx(model.objective_, rel=1e-10)
 
 
+@pytest.mark.slow
 def test_several_outputs_are_independent_fits():
     X, Y = _data(20, outputs=2)
     params = {"tol": 1e-10, "max_iter": 100_000}
