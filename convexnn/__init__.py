@@ -7,6 +7,7 @@ from .estimators import (
     GatedReLURegressor,
     LLMLassoClassifier,
     LLMLassoRegressor,
+    ReflectionLassoRegressor,
     WeightedLasso,
     WeightedLassoCV,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "GatedReLURegressor",
     "LLMLassoClassifier",
     "LLMLassoRegressor",
+    "ReflectionLassoRegressor",
     "WeightedLasso",
     "WeightedLassoCV",
     "__version__",

@@ -4,6 +4,7 @@ from .convex import ConvexReLUClassifier, ConvexReLURegressor
 from .gated import GatedReLUClassifier, GatedReLURegressor
 from .lasso import WeightedLasso, WeightedLassoCV
 from .llm_lasso import LLMLassoClassifier, LLMLassoRegressor
+from .reflection import ReflectionLassoRegressor
 
 __all__ = [
     "ConvexReLUClassifier",
@@ -12,6 +13,7 @@ __all__ = [
     "GatedReLURegressor",
     "LLMLassoClassifier",
     "LLMLassoRegressor",
+    "ReflectionLassoRegressor",
     "WeightedLasso",
     "WeightedLassoCV",
 ]

@@ -1,0 +1,925 @@
+r"""Dictionaries of 1-D features: the Lasso columns of deep narrow networks.
+
+A *feature* is what one unit of a parallel deep narrow network (every hidden
+layer of width one) computes once its weights are normalised to ``±1``:
+
+.. math::
+    h_1 = x, \qquad h_{l+1} = \sigma\bigl(s_l\,(h_l - c_l)\bigr)\quad (l = 1..L-1),
+    \qquad \varphi(x) = o + \varepsilon\, h_L(x),
+
+with signs :math:`s_l \in \{\pm1\}`, *levels* :math:`c_l` (the biases), an
+orientation :math:`\varepsilon = \pm1` and an offset ``o`` (a constant the
+network's output bias absorbs). With free biases and the weight penalty
+:math:`\frac\alpha L\sum|w|^L`, a unit :math:`z\,\varphi` costs exactly
+:math:`\alpha|z|` (balance the weights at :math:`|z|^{1/L}`), so training the
+network is the Lasso over every such feature; the families below are finite
+sets of features that reach the same optimum (see
+:class:`~convexnn.ReflectionLassoRegressor` for the table of which are exact).
+
+Every feature is stored twice:
+
+* as the chain above (``signs``, ``levels``, ``orient``, ``offset``): this is
+  what :meth:`Features.evaluate` computes at new points and what
+  :meth:`~convexnn.ReflectionLassoRegressor.to_torch` turns into a network;
+* as a *basis expansion* :math:`\varphi(x) = a\,x + b + \sum_k \beta_k\,
+  \psi(x - t_k)` with ramps :math:`\psi(u) = (u)_+` (piecewise-linear
+  activations) or steps :math:`\psi(u) = \mathbf 1[u \ge 0]` (threshold, sign)
+  at a few knots :math:`t_k`. :class:`BasisOperator` applies a whole dictionary
+  through this form with cumulative sums, in :math:`O(N + K + \text{nnz})`
+  operations per product, without forming the matrix.
+
+The expansion is computed from the chain (slopes at the midpoints between the
+candidate kinks), so the two representations agree to rounding; tests check
+that the implicit operator equals the dense matrix of :meth:`Features.evaluate`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from .problems import LinearOperator
+
+ACTIVATIONS = ("relu", "leaky_relu", "abs", "threshold", "sign")
+STEP_ACTIVATIONS = ("threshold", "sign")
+MAX_ABS_DEPTH = 4
+MAX_COLUMNS = 5_000_000
+"""Largest dictionary :func:`build_dictionary` builds (about 100 bytes a column)."""
+
+
+def activation(name: str, u: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """The activation ``σ`` (``sign(0) = 1``, ``threshold(0) = 1``)."""
+    if name == "relu":
+        return np.maximum(u, 0.0)
+    if name == "leaky_relu":
+        return np.where(u > 0, u, negative_slope * u)
+    if name == "abs":
+        return np.abs(u)
+    if name == "threshold":
+        return (u >= 0).astype(u.dtype)
+    if name == "sign":
+        return np.where(u >= 0, 1.0, -1.0)
+    raise ValueError(f"activation={name!r} is not one of {ACTIVATIONS}.")
+
+
+def _derivative(name: str, u: np.ndarray, negative_slope: float) -> np.ndarray:
+    if name == "relu":
+        return (u > 0).astype(u.dtype)
+    if name == "leaky_relu":
+        return np.where(u > 0, 1.0, negative_slope)
+    if name == "abs":
+        return np.sign(u)
+    return np.zeros_like(u)
+
+
+class Features:
+    """A set of dictionary columns (features), as chains and as basis expansions.
+
+    Parameters
+    ----------
+    activation : str
+        One of :data:`ACTIVATIONS`.
+    signs : ndarray of shape (m, L-1)
+        The signs :math:`s_l` (``±1``).
+    levels : ndarray of shape (m, L-1)
+        The levels :math:`c_l`.
+    orient, offset : ndarray of shape (m,)
+        :math:`\\varphi = o + \\varepsilon h_L`.
+    kind : ndarray of str, shape (m,)
+        What each feature is ("ramp", "capped ramp", "reflection", ...).
+    knots, weights : ndarray of shape (m, k)
+        Basis expansion: knot positions :math:`t_k` and weights
+        :math:`\\beta_k` (padding knots have weight 0).
+    slope, constant : ndarray of shape (m,)
+        The affine part :math:`a x + b` of the expansion.
+    negative_slope : float
+        Slope of the leaky ReLU for negative inputs.
+    """
+
+    def __init__(
+        self,
+        activation: str,
+        signs,
+        levels,
+        orient,
+        offset,
+        kind,
+        knots,
+        weights,
+        slope,
+        constant,
+        negative_slope: float = 0.01,
+    ):
+        self.activation = activation
+        self.negative_slope = float(negative_slope)
+        self.signs = np.asarray(signs, dtype=np.int8)
+        self.levels = np.asarray(levels, dtype=np.float64)
+        self.orient = np.asarray(orient, dtype=np.float64)
+        self.offset = np.asarray(offset, dtype=np.float64)
+        self.kind = np.asarray(kind)
+        self.knots = np.asarray(knots, dtype=np.float64)
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.slope = np.asarray(slope, dtype=np.float64)
+        self.constant = np.asarray(constant, dtype=np.float64)
+
+    @property
+    def depth(self) -> int:
+        """Number of layers ``L`` of the unit computing each feature."""
+        return self.signs.shape[1] + 1
+
+    @property
+    def basis(self) -> str:
+        """``"step"`` for threshold and sign features, else ``"ramp"``."""
+        return "step" if self.activation in STEP_ACTIVATIONS else "ramp"
+
+    def __len__(self) -> int:
+        return len(self.orient)
+
+    def take(self, indices) -> Features:
+        """The features at ``indices`` (an integer array or a boolean mask)."""
+        return Features(
+            self.activation,
+            self.signs[indices],
+            self.levels[indices],
+            self.orient[indices],
+            self.offset[indices],
+            self.kind[indices],
+            self.knots[indices],
+            self.weights[indices],
+            self.slope[indices],
+            self.constant[indices],
+            self.negative_slope,
+        )
+
+    def hidden(self, x) -> np.ndarray:
+        """The last hidden value :math:`h_L` of each chain, shape ``(len(x), m)``."""
+        h = np.broadcast_to(
+            np.asarray(x, dtype=np.float64)[:, None], (len(x), len(self))
+        )
+        for layer in range(self.depth - 1):
+            u = self.signs[:, layer] * (h - self.levels[:, layer])
+            h = activation(self.activation, u, self.negative_slope)
+        return h
+
+    def evaluate(self, x) -> np.ndarray:
+        """Evaluate every feature at ``x`` through its chain: shape ``(len(x), m)``."""
+        return self.offset + self.orient * self.hidden(x)
+
+    def breakpoints(self) -> np.ndarray:
+        """Sorted kinks (ramp basis) or jumps (step basis) of each feature.
+
+        Returns
+        -------
+        ndarray of shape (m, k)
+            Padded with NaN where a feature has fewer breakpoints.
+        """
+        active = self.weights != 0
+        points = np.sort(np.where(active, self.knots, np.nan), axis=1)
+        width = int(np.isfinite(points).sum(1).max(initial=0))
+        return points[:, :width]
+
+
+# --------------------------------------------------------------------------
+# chain arithmetic
+
+
+def _chain(activation_name, signs, levels, points, negative_slope, derivative=False):
+    """Values (and slopes) of chains at ``points`` of shape ``(m, P)``."""
+    h = points
+    slope = np.ones_like(points)
+    for layer in range(signs.shape[1]):
+        s = signs[:, layer, None]
+        u = s * (h - levels[:, layer, None])
+        if derivative:
+            slope = _derivative(activation_name, u, negative_slope) * s * slope
+        h = activation(activation_name, u, negative_slope)
+    return (h, slope) if derivative else h
+
+
+def _kink_levels(activation_name, signs, kinks, negative_slope):
+    """Levels ``c_l = h_l(a_l)`` that put layer ``l``'s kink at ``x = a_l``."""
+    levels = np.zeros(kinks.shape)
+    for layer in range(kinks.shape[1]):
+        levels[:, layer] = _chain(
+            activation_name,
+            signs[:, :layer],
+            levels[:, :layer],
+            kinks[:, layer, None],
+            negative_slope,
+        )[:, 0]
+    return levels
+
+
+def _with_expansion(
+    activation_name, signs, levels, orient, offset, kind, candidates, negative_slope
+):
+    """Attach the basis expansion to chains whose kinks lie in ``candidates``."""
+    signs = np.asarray(signs, dtype=np.int8)
+    levels = np.asarray(levels, dtype=np.float64)
+    orient = np.asarray(orient, dtype=np.float64)
+    offset = np.asarray(offset, dtype=np.float64)
+    knots = np.sort(np.asarray(candidates, dtype=np.float64), axis=1)
+    if activation_name in STEP_ACTIVATIONS:
+        # φ = o + ε·σ(x − t): a step of height 1 (threshold) or 2 (sign) at t
+        height = 1.0 if activation_name == "threshold" else 2.0
+        base = 0.0 if activation_name == "threshold" else -1.0
+        weights = (orient * height)[:, None] * np.ones_like(knots)
+        return Features(
+            activation_name,
+            signs,
+            levels,
+            orient,
+            offset,
+            kind,
+            knots,
+            weights,
+            np.zeros(len(orient)),
+            offset + orient * base,
+            negative_slope,
+        )
+    # slopes between consecutive candidate kinks, from the chain's derivative
+    margin = 1.0 + np.abs(knots)
+    points = np.concatenate(
+        [
+            knots[:, :1] - margin[:, :1],
+            0.5 * (knots[:, 1:] + knots[:, :-1]),
+            knots[:, -1:] + margin[:, -1:],
+        ],
+        axis=1,
+    )
+    _, slopes = _chain(
+        activation_name, signs, levels, points, negative_slope, derivative=True
+    )
+    slopes = slopes * orient[:, None]
+    # a zero-length interval (repeated knot) takes the slope on its right, so
+    # the whole jump sits on the first copy of the knot
+    for k in range(knots.shape[1] - 1, 0, -1):
+        repeated = knots[:, k] == knots[:, k - 1]
+        slopes[repeated, k] = slopes[repeated, k + 1]
+    weights = np.diff(slopes, axis=1)
+    first = knots[:, 0]
+    value = (
+        offset
+        + orient
+        * _chain(activation_name, signs, levels, first[:, None], negative_slope)[:, 0]
+    )
+    return Features(
+        activation_name,
+        signs,
+        levels,
+        orient,
+        offset,
+        kind,
+        knots,
+        weights,
+        slopes[:, 0],
+        value - slopes[:, 0] * first,
+        negative_slope,
+    )
+
+
+def _pad_identity(activation_name, signs, levels, depth):
+    """Append layers that pass ``h ≥ 0`` (or ``h ∈ {0,1}``, ``{±1}``) through."""
+    missing = depth - 1 - signs.shape[1]
+    if missing == 0:
+        return signs, levels
+    level = 0.5 if activation_name == "threshold" else 0.0
+    m = signs.shape[0]
+    return (
+        np.hstack([signs, np.ones((m, missing), dtype=np.int8)]),
+        np.hstack([levels, np.full((m, missing), level)]),
+    )
+
+
+# --------------------------------------------------------------------------
+# the families (u: sorted distinct training inputs)
+
+
+def _ramps(u, depth, activation_name, negative_slope):
+    """Depth 2: ``σ(x − u_j)`` and ``σ(u_j − x)`` (``|x − u_j|`` for abs)."""
+    n = len(u)
+    right = np.arange(n - 1)
+    left = np.arange(1, n - 1) if activation_name != "abs" else np.arange(0)
+    signs = np.concatenate([np.ones(len(right)), -np.ones(len(left))])[:, None]
+    at = np.concatenate([u[right], u[left]])
+    kind = "abs" if activation_name == "abs" else "ramp"
+    signs, levels = _pad_identity(
+        activation_name, signs.astype(np.int8), at[:, None], depth
+    )
+    ones = np.ones(len(at))
+    features = _with_expansion(
+        activation_name,
+        signs,
+        levels,
+        ones,
+        0 * ones,
+        np.full(len(at), kind),
+        at[:, None],
+        negative_slope,
+    )
+    return features
+
+
+def _capped_ramps(u, depth):
+    """ReLU, depth ≥ 3: capped ramps ``clip(x − u_j, 0, u_k − u_j)``, ``j < k``.
+
+    A pair touching the ends of the data is the ramp that agrees with it on
+    the data: ``(x − u_j)_+`` when ``k = n``, ``u_k − u_1 − (u_k − x)_+`` when
+    ``j = 1``.
+    """
+    n = len(u)
+    j, k = np.triu_indices(n, 1)
+    first, last = j == 0, k == n - 1
+    right = last  # (x − u_j)_+, including j = 0
+    left = first & ~last  # u_k − u_1 − (u_k − x)_+
+    capped = ~first & ~last
+    m = len(j)
+    signs = np.ones((m, 2), dtype=np.int8)
+    levels = np.zeros((m, 2))
+    orient = np.ones(m)
+    offset = np.zeros(m)
+    candidates = np.stack([u[j], u[k]], axis=1)
+
+    levels[right, 0] = u[j[right]]
+    candidates[right, 1] = u[j[right]]
+
+    signs[left, 0] = -1
+    levels[left, 0] = u[k[left]]
+    orient[left] = -1
+    offset[left] = u[k[left]] - u[0]
+    candidates[left, 0] = u[k[left]]
+
+    signs[capped, 1] = -1
+    levels[capped, 0] = u[j[capped]]
+    levels[capped, 1] = u[k[capped]] - u[j[capped]]
+    orient[capped] = -1
+    offset[capped] = levels[capped, 1]
+
+    kind = np.where(capped, "capped ramp", "ramp")
+    signs, levels = _pad_identity("relu", signs, levels, depth)
+    features = _with_expansion(
+        "relu", signs, levels, orient, offset, kind, candidates, 0.0
+    )
+    return features
+
+
+def _chains(activation_name, signs, levels, kind, slope=0.01):
+    """Features given by their chains only (``φ = h_L``; no basis expansion yet)."""
+    m = len(signs)
+    empty = np.zeros((m, 0))
+    return Features(
+        activation_name,
+        signs,
+        levels,
+        np.ones(m),
+        np.zeros(m),
+        np.broadcast_to(np.asarray(kind), (m,)),
+        empty,
+        empty,
+        np.zeros(m),
+        np.zeros(m),
+        slope,
+    )
+
+
+def _monotone_chains(u, depth, negative_slope):
+    """Leaky ReLU, depth ≥ 3: every sign pattern with its kinks at data points."""
+    n, n_layers = len(u), depth - 1
+    patterns = np.array(
+        list(itertools.product([1, -1], repeat=n_layers)), dtype=np.int8
+    )
+    at = np.array(list(itertools.product(range(n), repeat=n_layers))).reshape(
+        -1, n_layers
+    )
+    signs = np.repeat(patterns, len(at), axis=0)
+    kinks = u[np.tile(at, (len(patterns), 1))]
+    levels = _kink_levels("leaky_relu", signs, kinks, negative_slope)
+    chains = _chains("leaky_relu", signs, levels, "chain", negative_slope)
+    return chains, kinks
+
+
+def _abs_vertices(u, depth):
+    """Nested absolute values ``|…||x − a| − c₂| … − c_{L−1}|`` at the vertices.
+
+    The correlation of such a feature with a dual vector is piecewise linear in
+    its parameters ``(a, c₂, …)``, with creases where a kink of the feature
+    crosses a data point; its maximum sits at a vertex of that arrangement.
+    Depth 3: ``a = u_i`` and ``c = |u_j − u_i|`` (a *reflection*: zeros at
+    ``u_j`` and ``2u_i − u_j``), or ``a = (u_i + u_j)/2`` and
+    ``c = |u_j − u_i|/2`` (the *mirror* between ``u_i`` and ``u_j``), or
+    ``c = 0``. Depth 4 adds the vertices where three kinks ``a``, ``a ± c``,
+    ``a ± c ± d`` sit at data points: reflections of reflections.
+    """
+    n = len(u)
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    distinct = i != j
+    centres = [u, u[i[distinct]], 0.5 * (u[i] + u[j])[i < j]]
+    radii = [
+        np.zeros(n),
+        np.abs(u[j] - u[i])[distinct],
+        0.5 * np.abs(u[j] - u[i])[i < j],
+    ]
+    kinds = ["abs", "reflection", "mirror"]
+    parameters = [np.stack([a, c], axis=1) for a, c in zip(centres, radii, strict=True)]
+    names = [np.full(len(a), kind) for a, kind in zip(centres, kinds, strict=True)]
+    if depth == 4:
+        parameters = [np.hstack([p, np.zeros((len(p), 1))]) for p in parameters]
+        parameters.append(_abs_depth4_vertices(u))
+        names.append(np.full(len(parameters[-1]), "reflection"))
+    parameters = np.vstack(parameters)
+    kind = np.concatenate(names)
+    # identical parameters give identical features: keep the first
+    scale = max(float(np.abs(u).max(initial=0.0)), np.finfo(float).tiny)
+    _, first = np.unique(np.round(parameters / scale, 12), axis=0, return_index=True)
+    first = np.sort(first)
+    parameters, kind = parameters[first], kind[first]
+    signs = np.ones((len(parameters), depth - 1), dtype=np.int8)
+    chains = _chains("abs", signs, parameters, kind)
+    return chains, _nested_abs_kinks(parameters)
+
+
+def _abs_depth4_vertices(u):
+    """Parameters ``(a, c, d)``, ``c, d > 0``, where three kinks hit data points."""
+    # kinks x = a + p·c + q·d for these (p, q): a, a ± c, a ± c ± d
+    kinks = [(0, 0), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)]
+    normals = np.array([[1.0, p, q] for p, q in kinks])
+    grid = np.stack(np.meshgrid(u, u, u, indexing="ij"), axis=0).reshape(3, -1)
+    tiny = 1e-12 * float(np.abs(u).max(initial=0.0))
+    found = []
+    for rows in itertools.combinations(range(len(kinks)), 3):
+        system = normals[list(rows)]
+        if abs(np.linalg.det(system)) < 0.5:
+            continue
+        solution = np.linalg.solve(system, grid)  # (3, n³)
+        keep = (solution[1] > tiny) & (solution[2] > tiny)
+        found.append(solution[:, keep].T)
+    return np.vstack(found) if found else np.zeros((0, 3))
+
+
+def _nested_abs_kinks(parameters):
+    """All points ``a ± c₂ ± c₃ …`` where a nested absolute value may kink."""
+    points = parameters[:, :1]
+    for layer in range(1, parameters.shape[1]):
+        radius = parameters[:, layer : layer + 1]
+        last = points[:, -(2 ** (layer - 1)) :] if layer > 1 else points
+        points = np.hstack([points, last - radius, last + radius])
+    return points
+
+
+def _steps(u, depth, activation_name):
+    """Threshold and sign: steps ``1[x ≥ u_j]`` (``sign(x − u_j)``), ``j > 1``."""
+    at = u[1:]
+    m = len(at)
+    signs, levels = _pad_identity(
+        activation_name, np.ones((m, 1), dtype=np.int8), at[:, None], depth
+    )
+    features = _with_expansion(
+        activation_name,
+        signs,
+        levels,
+        np.ones(m),
+        np.zeros(m),
+        np.full(m, "step"),
+        at[:, None],
+        0.0,
+    )
+    return features
+
+
+# --------------------------------------------------------------------------
+# public constructors
+
+
+def check_family(depth: int, activation_name: str) -> None:
+    """Raise ``ValueError`` for a (depth, activation) pair without a dictionary."""
+    if activation_name not in ACTIVATIONS:
+        raise ValueError(
+            f"activation={activation_name!r} is not supported; expected one of "
+            f"{ACTIVATIONS}."
+        )
+    if depth < 2:
+        raise ValueError(f"depth must be an integer ≥ 2; got depth={depth}.")
+    if activation_name == "abs" and depth > MAX_ABS_DEPTH:
+        raise ValueError(
+            f"depth={depth} with activation='abs' is not implemented (its "
+            f"dictionary of reflections has O(N^{depth - 1}) columns); use "
+            f"depth ≤ {MAX_ABS_DEPTH}."
+        )
+
+
+def dictionary_size(n_unique: int, depth: int, activation_name: str) -> int:
+    """Number of candidate columns before deduplication."""
+    n = n_unique
+    if activation_name in STEP_ACTIVATIONS:
+        return max(n - 1, 0)
+    if depth == 2:
+        return max(n - 1, 0) if activation_name == "abs" else max(2 * n - 3, 0)
+    if activation_name == "relu":
+        return n * (n - 1) // 2
+    if activation_name == "leaky_relu":
+        return (2 * n) ** (depth - 1)
+    size = n + n * (n - 1) + n * (n - 1) // 2
+    if depth == 4:
+        size += 8 * n**3
+    return size
+
+
+def build_dictionary(
+    x,
+    depth: int = 2,
+    activation_name: str = "relu",
+    negative_slope: float = 0.01,
+    *,
+    deduplicate: bool = True,
+) -> Features:
+    """Build the finite dictionary of a (depth, activation) pair on inputs ``x``.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples,)
+        Training inputs (any order, repeats allowed).
+    depth : int
+        Number of layers ``L`` of the network (``≥ 2``).
+    activation_name : str
+        One of :data:`ACTIVATIONS`.
+    negative_slope : float
+        Leaky ReLU slope for negative inputs.
+    deduplicate : bool
+        Remove columns that are constant on ``x`` or a multiple ``λ``,
+        ``|λ| ≤ 1``, of another column up to a constant (such a column can
+        never lower the Lasso objective). Families built by construction
+        without duplicates skip the numerical comparison.
+
+    Returns
+    -------
+    Features
+    """
+    check_family(depth, activation_name)
+    u = np.unique(np.asarray(x, dtype=np.float64))
+    size = dictionary_size(len(u), depth, activation_name)
+    if size > MAX_COLUMNS:
+        raise ValueError(
+            f"depth={depth} with activation={activation_name!r} on {len(u)} distinct "
+            f"inputs needs about {size:,} dictionary columns (limit {MAX_COLUMNS:,}); "
+            "use fewer samples (or bin x), a smaller depth, or activation='relu'."
+        )
+    if activation_name in STEP_ACTIVATIONS:
+        return _steps(u, depth, activation_name)
+    if depth == 2:
+        return _ramps(u, depth, activation_name, negative_slope)
+    if activation_name == "relu":
+        return _capped_ramps(u, depth)
+    if activation_name == "leaky_relu":
+        chains, candidates = _monotone_chains(u, depth, negative_slope)
+    else:
+        chains, candidates = _abs_vertices(u, depth)
+    if deduplicate:
+        keep = duplicate_free(chains, u)
+        chains, candidates = chains.take(keep), candidates[keep]
+    return _with_expansion(
+        chains.activation,
+        chains.signs,
+        chains.levels,
+        chains.orient,
+        chains.offset,
+        chains.kind,
+        candidates,
+        negative_slope,
+    )
+
+
+def duplicate_free(features: Features, x: np.ndarray, chunk_size: int = 8192):
+    """Indices of the features to keep on inputs ``x``: non-constant, one per direction.
+
+    Columns are compared up to an additive constant and a nonzero factor; of
+    columns along the same direction the one of largest norm is kept (the
+    others are multiples ``λ``, ``|λ| ≤ 1``, of it and never needed by the
+    Lasso), the first one on ties. Directions are rounded to 9 decimals and
+    compared through two independent 64-bit hashes, chunk by chunk, so memory
+    stays at one chunk of columns.
+    """
+    m = len(features)
+    generator = np.random.default_rng(0)
+    multipliers = generator.integers(-(2**62), 2**62, size=(len(x), 2))
+    norms = np.empty(m)
+    hashes = np.empty((m, 2), dtype=np.int64)
+    for start in range(0, m, chunk_size):
+        chunk = slice(start, min(start + chunk_size, m))
+        columns = features.take(chunk).evaluate(x)
+        columns -= columns.mean(0)
+        norm = np.linalg.norm(columns, axis=0)
+        directions = columns / np.where(norm > 0, norm, 1.0)
+        pivot = np.abs(directions).argmax(0)
+        directions *= np.sign(directions[pivot, np.arange(len(pivot))])
+        keys = np.round(directions * 1e9).astype(np.int64)
+        with np.errstate(over="ignore"):
+            hashes[chunk] = keys.T @ multipliers
+        norms[chunk] = norm
+    scale = norms.max(initial=0.0)
+    if scale == 0:
+        return np.arange(0)
+    nonconstant = np.flatnonzero(norms > 1e-10 * scale)
+    rounded = np.round(norms[nonconstant] / scale, 10)
+    first_hash, second_hash = hashes[nonconstant].T
+    order = np.lexsort((nonconstant, -rounded, second_hash, first_hash))
+    same = (first_hash[order[1:]] == first_hash[order[:-1]]) & (
+        second_hash[order[1:]] == second_hash[order[:-1]]
+    )
+    return np.sort(nonconstant[order[np.concatenate([[True], ~same])]])
+
+
+def continuous_family(
+    activation_name: str,
+    depth: int,
+    low: float,
+    high: float,
+    grid_size: int,
+    negative_slope: float = 0.01,
+    chunk_size: int = 4096,
+) -> Iterator[Features]:
+    """Chains whose breakpoints lie on a grid: the continuous family, sampled.
+
+    Monotone activations (ReLU, leaky ReLU): every sign pattern with its kinks
+    ``a_l`` on ``grid_size`` points of ``[low, high]``. Absolute value:
+    ``a`` on that grid and each level ``c_l`` on ``grid_size`` points of
+    ``[0, high − low]``. Threshold and sign: steps on the grid. Yields chunks
+    (chains only: :meth:`Features.evaluate` works, the expansion is empty).
+    """
+    grid = np.linspace(low, high, grid_size)
+    n_layers = depth - 1
+    if activation_name in STEP_ACTIVATIONS:
+        axes = [grid]
+        patterns = np.array([[1], [-1]], dtype=np.int8)
+    elif activation_name == "abs":
+        axes = [grid] + [np.linspace(0.0, high - low, grid_size)] * (n_layers - 1)
+        patterns = np.ones((1, n_layers), dtype=np.int8)
+    else:
+        axes = [grid] * n_layers
+        patterns = np.array(
+            list(itertools.product([1, -1], repeat=n_layers)), dtype=np.int8
+        )
+    total = grid_size ** len(axes)
+    for pattern in patterns:
+        for start in range(0, total, chunk_size):
+            flat = np.arange(start, min(start + chunk_size, total))
+            index = np.unravel_index(flat, [grid_size] * len(axes))
+            parameters = np.stack(
+                [axis[i] for axis, i in zip(axes, index, strict=True)], 1
+            )
+            signs = np.repeat(pattern[None, : parameters.shape[1]], len(flat), axis=0)
+            if activation_name in ("relu", "leaky_relu"):
+                levels = _kink_levels(
+                    activation_name, signs, parameters, negative_slope
+                )
+            else:
+                levels = parameters
+            signs, levels = _pad_identity(activation_name, signs, levels, depth)
+            yield _chains(activation_name, signs, levels, "grid", slope=negative_slope)
+
+
+# --------------------------------------------------------------------------
+# the implicit operator
+
+
+class BasisOperator(LinearOperator):
+    r"""The dictionary :math:`A_{ij} = \varphi_j(x_i)` applied through its expansion.
+
+    With :math:`\varphi_j(x) = a_j x + b_j + \sum_k \beta_{jk}\psi(x - t_{jk})`
+    and the knots merged into one sorted array :math:`t_1 < … < t_K`,
+
+    .. math::
+        A z = x\,(a^\top z) + \mathbf 1\,(b^\top z) + \Psi B z,
+
+        A^\top\theta = a\,(x^\top\theta) + b\,(\mathbf 1^\top\theta)
+        + B^\top\Psi^\top\theta,
+
+    where ``B`` scatters the knot weights and :math:`\Psi_{ik} = \psi(x_i - t_k)`.
+    For ramps :math:`(\Psi w)_i = x_i W^0_i - W^1_i` with prefix sums
+    :math:`W^0, W^1` of :math:`w_k, w_k t_k` over the knots left of
+    :math:`x_i`, and :math:`(\Psi^\top\theta)_k = T^1_k - t_k T^0_k` with suffix
+    sums :math:`T^0, T^1` of :math:`\theta_i, \theta_i x_i` over the data right
+    of :math:`t_k`; steps use :math:`W^0` and :math:`T^0` alone. A product costs
+    :math:`O(N + K + \text{nnz}(B))` after one sort. The data are shifted by
+    their midrange inside the operator for accuracy.
+
+    Parameters
+    ----------
+    features : Features
+        The columns.
+    x : tensor of shape (n_samples,)
+        The training inputs, sorted in increasing order.
+    """
+
+    def __init__(self, features: Features, x: torch.Tensor):
+        self.features = features
+        self.basis = features.basis
+        self.n_samples = len(x)
+        self.n_coefs = len(features)
+        options = {"dtype": x.dtype, "device": x.device}
+        centre = 0.5 * float(x[0] + x[-1]) if len(x) else 0.0
+        self.centre = centre
+        self.x = x - centre
+        knots, inverse = np.unique(features.knots, return_inverse=True)
+        self.knots = torch.as_tensor(knots - centre, **options)
+        self.knot_index = torch.as_tensor(
+            inverse.reshape(features.knots.shape), device=x.device
+        )
+        self.weights = torch.as_tensor(features.weights, **options)
+        self.slope = torch.as_tensor(features.slope, **options)
+        self.constant = torch.as_tensor(
+            features.constant + features.slope * centre, **options
+        )
+        # knots strictly left of x_i (ramps) or at most x_i (steps); data
+        # strictly right of t_k (ramps) or at least t_k (steps)
+        ramp = self.basis == "ramp"
+        self.data_position = torch.searchsorted(self.knots, self.x, right=not ramp)
+        self.knot_position = torch.searchsorted(self.x, self.knots, right=ramp)
+        self._norms: torch.Tensor | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.x.dtype
+
+    def subset(self, indices) -> BasisOperator:
+        """The operator of the columns ``indices``."""
+        indices = np.asarray(torch.as_tensor(indices).cpu())
+        return BasisOperator(self.features.take(indices), self.x + self.centre)
+
+    def restrict(self, group_size: int, blocks: torch.Tensor) -> BasisOperator | None:
+        """The columns ``blocks`` (working sets of the core solver), still implicit."""
+        return self.subset(blocks) if group_size == 1 else None
+
+    def block_norms(self, group_size: int) -> torch.Tensor | None:
+        """Euclidean norms of the columns (gap-safe screening), in closed form."""
+        if group_size != 1:
+            return None
+        if self._norms is None:
+            self._norms = self.column_norms(fit_intercept=False).to(self.dtype)
+        return self._norms
+
+    def block_outputs(
+        self, coef: torch.Tensor, group_size: int, blocks: torch.Tensor
+    ) -> torch.Tensor:
+        """Each selected column times its coefficients: ``(n_samples, k, c)``."""
+        if group_size != 1:
+            return super().block_outputs(coef, group_size, blocks)
+        sub = self.subset(blocks)
+        identity = torch.eye(len(blocks), dtype=self.dtype, device=self.device)
+        return sub.matvec(identity).unsqueeze(2) * coef[blocks].unsqueeze(0)
+
+    def matvec(self, coef: torch.Tensor) -> torch.Tensor:
+        n_outputs = coef.shape[1]
+        knot_weights = coef.new_zeros(len(self.knots), n_outputs)
+        knot_weights.index_add_(
+            0,
+            self.knot_index.reshape(-1),
+            (self.weights.unsqueeze(2) * coef.unsqueeze(1)).reshape(
+                self.knot_index.numel(), n_outputs
+            ),
+        )
+        out = self._basis_matvec(knot_weights)
+        out += self.x[:, None] * (self.slope @ coef) + self.constant @ coef
+        return out
+
+    def rmatvec(self, residual: torch.Tensor) -> torch.Tensor:
+        knot_values = self._basis_rmatvec(residual)
+        out = (self.weights.unsqueeze(2) * knot_values[self.knot_index]).sum(1)
+        out += self.slope[:, None] * (self.x @ residual) + self.constant[
+            :, None
+        ] * residual.sum(0)
+        return out
+
+    def gram(self, fit_intercept: bool, block_size: int = 4_000_000) -> torch.Tensor:
+        r"""The Gram matrix :math:`A^\top PA` in float64, in closed form.
+
+        The columns are combinations :math:`A = \Phi C` of the ``K + 2`` basis
+        functions ``x``, ``1`` and :math:`\psi(x - t_k)` (:meth:`_basis_inner`),
+        with ``C`` sparse, so :math:`A^\top PA = C^\top (E C)` where
+        :math:`E = (P\Phi)^\top P\Phi` is built in blocks of about
+        ``block_size`` entries: :math:`O(K^2 + K\,\mathrm{nnz}(C) + s\,
+        \mathrm{nnz}(C))` work for ``s`` columns, independently of the number
+        of samples.
+        """
+        index = self._extended_index()
+        coefficients = self._extended_coefficients()
+        size = len(self.knots) + 2
+        columns = torch.arange(self.n_coefs, device=self.device)[:, None].expand_as(
+            index
+        )
+        transposed = torch.sparse_coo_tensor(
+            torch.stack([columns.reshape(-1), index.reshape(-1)]),
+            coefficients.reshape(-1),
+            (self.n_coefs, size),
+            check_invariants=False,
+        ).coalesce()
+        extended = torch.arange(size, device=self.device)
+        EC = coefficients.new_empty(size, self.n_coefs)
+        rows = max(1, block_size // size)
+        for start in range(0, size, rows):
+            block = extended[start : start + rows]
+            E = self._basis_inner(block[:, None], extended[None, :], fit_intercept)
+            EC[start : start + rows] = torch.sparse.mm(transposed, E.T).T
+        G = torch.sparse.mm(transposed, EC)
+        return 0.5 * (G + G.T)
+
+    def column_norms(self, fit_intercept: bool) -> torch.Tensor:
+        """Euclidean norms of the (centred) columns, in closed form, float64."""
+        index = self._extended_index()
+        coefficients = self._extended_coefficients()
+        inner = self._basis_inner(index[:, :, None], index[:, None, :], fit_intercept)
+        squares = (coefficients[:, :, None] * inner * coefficients[:, None, :]).sum(
+            (1, 2)
+        )
+        return squares.clamp(min=0).sqrt()
+
+    def _extended_index(self) -> torch.Tensor:
+        """Per column, the basis functions it combines: ``x``, ``1``, its knots."""
+        m = self.n_coefs
+        fixed = torch.arange(2, device=self.device).expand(m, 2)
+        return torch.cat([fixed, self.knot_index + 2], dim=1)
+
+    def _extended_coefficients(self) -> torch.Tensor:
+        """Per column, the coefficients of :meth:`_extended_index`, float64."""
+        return torch.cat(
+            [self.slope[:, None], self.constant[:, None], self.weights], dim=1
+        ).to(torch.float64)
+
+    def _basis_inner(self, a, b, centred: bool) -> torch.Tensor:
+        r"""Inner products on the data of the basis functions ``a`` and ``b``.
+
+        Index 0 is ``x``, 1 is the constant and ``2 + k`` is
+        :math:`\psi(x - t_k)`. With suffix sums :math:`S_p` of :math:`x^p`
+        over the data right of a knot,
+        :math:`\langle (x - s)_+, (x - t)_+\rangle = S_2 - (s + t)S_1 + st\,S_0`
+        at :math:`\max(s, t)`, :math:`\langle x, (x - t)_+\rangle = S_2 - tS_1`,
+        :math:`\langle 1, (x - t)_+\rangle = S_1 - tS_0`; steps need
+        :math:`S_0, S_1` only. ``centred`` subtracts the product of the means.
+        """
+        x = self.x.to(torch.float64)
+        t = self.knots.to(torch.float64)
+        moments = [_suffix_sums(x[:, None] ** p)[:, 0] for p in range(3)]
+        S0, S1, S2 = (m[self.knot_position] for m in moments)
+        n = float(self.n_samples)
+        totals = torch.stack([moments[2][0], moments[1][0], x.new_tensor(n)])
+        low, high = torch.minimum(a, b), torch.maximum(a, b)
+        knot_high = (high - 2).clamp(min=0)
+        knot_low = (low - 2).clamp(min=0)
+        t_high, t_low = t[knot_high], t[knot_low]
+        # both of x and 1: Σx², Σx or n
+        plain = totals[(low + high).clamp(max=2)]
+        if self.basis == "step":
+            mixed = torch.where(low == 0, S1[knot_high], S0[knot_high])
+            knots = S0[knot_high]
+        else:
+            mixed = torch.where(
+                low == 0,
+                S2[knot_high] - t_high * S1[knot_high],
+                S1[knot_high] - t_high * S0[knot_high],
+            )
+            knots = (
+                S2[knot_high]
+                - (t_low + t_high) * S1[knot_high]
+                + t_low * t_high * S0[knot_high]
+            )
+        inner = torch.where(high <= 1, plain, torch.where(low <= 1, mixed, knots))
+        if centred:
+            inner = inner - self._basis_sum(a) * self._basis_sum(b) / n
+        return inner
+
+    def _basis_sum(self, a) -> torch.Tensor:
+        """``Σ_i φ_a(x_i)``: the inner product with the constant."""
+        return self._basis_inner(a, torch.ones_like(a), centred=False)
+
+    def _basis_matvec(self, knot_weights):
+        prefix = _prefix_sums(knot_weights)[self.data_position]
+        if self.basis == "step":
+            return prefix
+        moment = _prefix_sums(knot_weights * self.knots[:, None])[self.data_position]
+        return self.x[:, None] * prefix - moment
+
+    def _basis_rmatvec(self, residual):
+        suffix = _suffix_sums(residual)[self.knot_position]
+        if self.basis == "step":
+            return suffix
+        moment = _suffix_sums(residual * self.x[:, None])[self.knot_position]
+        return moment - self.knots[:, None] * suffix
+
+
+def _prefix_sums(values: torch.Tensor) -> torch.Tensor:
+    """``S[p] = Σ_{k<p} values[k]``, shape ``(len + 1, c)``."""
+    zero = values.new_zeros(1, values.shape[1])
+    return torch.cat([zero, values.cumsum(0)])
+
+
+def _suffix_sums(values: torch.Tensor) -> torch.Tensor:
+    """``S[q] = Σ_{i≥q} values[i]``, shape ``(len + 1, c)``."""
+    zero = values.new_zeros(1, values.shape[1])
+    return torch.cat([values.flip(0).cumsum(0).flip(0), zero])

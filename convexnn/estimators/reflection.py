@@ -1,0 +1,473 @@
+r"""Deep networks on one input feature, trained exactly as a Lasso (DESIGN.md §3.3).
+
+For scalar inputs :math:`x_1..x_N` a parallel network of ``m`` deep narrow
+units (every hidden layer of width one), depth ``L``, free biases and the
+weight penalty :math:`\frac\alpha L\sum|w|^L` is trained exactly by the Lasso
+
+.. math::
+    \min_{z, \xi}\; \frac1{2N}\|Az + \xi\mathbf 1 - y\|^2 + \alpha\|z\|_1
+
+over a finite dictionary ``A`` of features evaluated at the data (Zeger,
+Wang, Mishkin, Ergen, Candès & Pilanci, 2024, "A Library of Mirrors").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._backend import Backend, to_numpy
+from ..dictionaries import (
+    ACTIVATIONS,
+    STEP_ACTIVATIONS,
+    BasisOperator,
+    build_dictionary,
+    check_family,
+    continuous_family,
+)
+from ..networks import DeepNarrowNetwork
+from ..problems import L1, Certificate, Problem, SquaredLoss
+from ..solvers.optimal_set import SELECTIONS, select_solution
+from ..solvers.working_set import solve
+from ._base import RegressorOutputMixin, warn_not_converged
+
+DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
+"""Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
+number of grid axes (``L − 1``, or 1 for threshold and sign)."""
+
+
+@dataclass(frozen=True)
+class ContinuousCertificate:
+    """The dual constraint checked over a grid of the network's continuous features.
+
+    Attributes
+    ----------
+    max_correlation : float
+        :math:`\\max_\\varphi |\\varphi(x)^\\top\\theta|` over the grid features
+        (largest over the outputs), with :math:`\\theta = (y - \\hat y)/N`.
+    alpha : float
+        The regularisation strength.
+    violation : float
+        ``max(max_correlation / alpha - 1, 0)``: zero certifies the grid.
+    n_features : int
+        Number of grid features checked.
+    """
+
+    max_correlation: float
+    alpha: float
+    violation: float
+    n_features: int
+
+
+class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
+    r"""Deep narrow networks on one input feature, fitted to their global optimum.
+
+    The model is a parallel network of units of depth ``L = depth``, each a
+    chain of width one,
+
+    .. math::
+        \hat y(x) = \xi + \sum_j w_{jL}\,h^{(j)}_L(x), \qquad
+        h_1 = x,\quad h_{l+1} = \sigma(w_{jl}h_l + b_{jl}),
+
+    trained on the squared loss with the weight penalty
+
+    .. math::
+        \frac1{2N}\sum_i(\hat y(x_i) - y_i)^2
+        + \frac{\alpha}{L}\sum_j\sum_{l=1}^{L}|w_{jl}|^L
+
+    (ordinary weight decay :math:`\frac\alpha2\sum w^2` for ``depth=2``; biases
+    and :math:`\xi` are free). Rescaling the weights of a unit along its chain
+    leaves the unit unchanged, and the penalty is smallest when every
+    :math:`|w_{jl}|` equals :math:`|z_j|^{1/L}`, where it is
+    :math:`\alpha|z_j|` for the unit :math:`z_j\varphi_j` with unit weights.
+    Training is therefore the Lasso over every feature :math:`\varphi` a unit
+    can compute, and a finite dictionary of them reaches its optimum:
+
+    ==========  =====  ==============================================  ============
+    activation  depth  dictionary (kinks at the sorted inputs x_j)     columns
+    ==========  =====  ==============================================  ============
+    relu        2      ramps ``(x-x_j)+``, ``(x_j-x)+``                2N − 3
+    relu        ≥ 3    capped ramps ``clip(x-x_j, 0, x_k-x_j)``        N(N−1)/2
+    leaky_relu  2      ``σ(x-x_j)``, ``σ(x_j-x)``                      2N − 3
+    leaky_relu  ≥ 3    chains with their L−1 kinks at data points      ≤ (2N)^(L−1)
+    abs         2      ``|x-x_j|``                                     N − 1
+    abs         3      also reflections ``||x-x_i|-|x_j-x_i||``,       ≈ 1.5 N²
+                       mirrors ``||x-m_ij|-|x_j-x_i|/2||``
+    abs         4      also reflections of reflections                 O(N³)
+    threshold   any    steps ``1[x >= x_j]``                           N − 1
+    sign        any    ``sign(x-x_j)``                                 N − 1
+    ==========  =====  ==============================================  ============
+
+    Exactness. Every pair is exact for the architecture above (its optimum is
+    the network's), by the following arguments, each checked by the test
+    suite against CVXPY and scikit-learn Lassos over a much larger dictionary
+    of breakpoints, and by :meth:`certify`. With a free intercept the dual
+    vector :math:`\theta` sums to zero, so the correlation
+    :math:`g(t) = \theta^\top(x - t)_+` is piecewise linear in ``t`` with
+    kinks at the data and constant outside their range.
+
+    * Depth 2 (the paper's two-layer theorem): a unit is
+      :math:`\sigma(\pm(x - t))`; its correlation is linear in ``t`` between
+      data points, so its maximum is at one.
+    * ReLU, depth ≥ 3: a width-one ReLU chain is monotone and every layer
+      clips it, so a unit is a clipped ramp with at most two kinks ``a < b``
+      whatever the depth; its correlation :math:`g(a) - g(b)` is largest at
+      data points. Deeper ReLU chains add nothing, so depth 4 uses the depth-3
+      dictionary (the paper's depth-4 dictionary also has kinks at reflections
+      :math:`2x_j - x_i`; for this architecture they never lower the optimum).
+    * Leaky ReLU, depth ≥ 3: a chain is strictly monotone with kinks
+      :math:`a_1..a_{L-1}` and slopes fixed by their order, so its correlation
+      :math:`\sum_l \beta_l g(a_l)` is separable and largest at data points.
+    * Absolute value, depth 3 and 4: a unit is :math:`||x - a| - c|` (or
+      :math:`|||x-a|-c|-d|`); its correlation is piecewise linear in
+      :math:`(a, c, d)` with creases where a kink crosses a data point, so it
+      peaks at a vertex of that arrangement — data points, their reflections
+      about each other and the mirrors between them (the paper's reflection
+      features; depth 4 adds reflections of reflections).
+    * Threshold and sign: a width-one chain of steps is a single step (or its
+      complement), so every depth has the step dictionary. Their hidden
+      weights are scale-free, so instead of :math:`\frac\alpha L\sum|w|^L` the
+      penalty is :math:`\frac\alpha2(a_j^2 + w_{jL}^2)` on an amplitude
+      :math:`a_j` of the last hidden layer and the output weight (the paper's
+      wider sign networks, whose features switch several times, are not
+      implemented).
+
+    Deduplication removes columns that are constant on the data or a multiple
+    (factor at most 1 in magnitude) of another column up to a constant; they
+    cannot lower the objective. Products with ``A`` use cumulative sums over
+    the sorted data (:class:`~convexnn.dictionaries.BasisOperator`), so ``A``
+    is never formed: :math:`O(N)` per product for depth 2,
+    :math:`O(N^2)` (constant per column) for ReLU depth ≥ 3.
+
+    The Lasso is solved by the shared core
+    (:func:`~convexnn.solvers.working_set.solve`: proximal gradient with
+    working sets, gap-safe screening and polishing), which stops on the
+    relative duality gap of the whole dictionary; the operator restricts
+    itself to working sets without forming columns. Ties between columns
+    (reflections) make the coefficients of an optimum non-unique;
+    ``solution`` picks one (:mod:`convexnn.solvers.optimal_set`).
+
+    Parameters
+    ----------
+    depth : int, default=2
+        Number of layers ``L`` of each unit (``≥ 2``; at most 4 for "abs").
+    activation : {"relu", "leaky_relu", "abs", "threshold", "sign"}, default="relu"
+        ``threshold(0) = 1``, ``sign(0) = 1``.
+    alpha : float, default=1e-3
+        Regularisation strength (see the objective above).
+    negative_slope : float, default=0.01
+        Slope of the leaky ReLU for negative inputs (ignored otherwise).
+    fit_intercept : bool, default=True
+        Fit the free output bias :math:`\xi`. The equivalence with the network
+        (and :meth:`certify`) needs it: without it the dictionary Lasso is
+        fitted as such, while the network's free biases could still emulate a
+        constant.
+    solution : {"min_norm", "sparse"}, default="min_norm"
+        Which optimal solution to return when several are optimal:
+        ``"min_norm"`` is the one of least Euclidean norm (unique);
+        ``"sparse"`` is a vertex of the optimal set, whose columns are linearly
+        independent (a minimal set of units, not necessarily the smallest).
+    max_iter : int, default=10000
+        Budget of proximal-gradient iterations, all working sets together.
+    tol : float, default=1e-6
+        Target relative duality gap.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the solver runs.
+    dtype : {"float32", "float64"}, default=None
+        Solver precision; None is float64 on CPU and float32 on CUDA.
+    verbose : int, default=0
+        Print solver progress.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_active, n_outputs)
+        Nonzero Lasso coefficients ``z`` (rows: the columns used).
+    intercept_ : ndarray of shape (n_outputs,)
+        The output bias :math:`\xi`.
+    dictionary_ : Features
+        The columns used: their chains (for prediction and :meth:`to_torch`),
+        ``kind`` ("ramp", "capped ramp", "chain", "abs", "reflection", "mirror",
+        "step") and basis expansion.
+    support_ : ndarray of int, shape (n_active,)
+        Their indices in the full dictionary of the training inputs
+        (:func:`~convexnn.dictionaries.build_dictionary`).
+    breakpoints_ : ndarray of shape (n_active, max_breakpoints)
+        Kinks (jumps for threshold and sign) of each column, NaN-padded.
+    is_reflection_ : ndarray of bool, same shape as ``breakpoints_``
+        True for a breakpoint that is not a training input: a reflection of
+        one input about another, or the mirror between two.
+    n_neurons_ : int
+        Units of the equivalent network (nonzero entries of ``coef_``).
+    n_columns_ : int
+        Size of the full dictionary.
+    solution_ : str
+        The selection applied ("min_norm", "sparse"), or "solver" when the
+        selection would have raised the objective (numerical trouble) and the
+        solver's point was kept.
+    objective_ : float
+        The Lasso objective at the returned solution (equal to the network's
+        regularised objective).
+    dual_gap_ : float
+        Relative duality gap certifying it over the whole dictionary.
+    n_iter_ : int
+        Solver iterations.
+    converged_ : bool
+        Whether ``dual_gap_ <= tol``.
+    n_features_in_ : int
+        Always 1.
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names.
+
+    Notes
+    -----
+    Inputs are used as given (no rescaling): the dictionary lives on the
+    data's own scale, which is what the network sees.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convexnn import ReflectionLassoRegressor
+    >>> x = np.linspace(-1, 1, 30)[:, None]
+    >>> y = np.abs(x).ravel()
+    >>> model = ReflectionLassoRegressor(depth=3, activation="abs", alpha=1e-3)
+    >>> model.fit(x, y).dual_gap_ <= 1e-6
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "depth": [Interval(Integral, 2, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "negative_slope": [Interval(Real, 0, 1, closed="neither")],
+        "fit_intercept": ["boolean"],
+        "solution": [StrOptions(set(SELECTIONS))],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "dtype": [StrOptions({"float32", "float64"}), None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        depth=2,
+        activation="relu",
+        alpha=1e-3,
+        *,
+        negative_slope=0.01,
+        fit_intercept=True,
+        solution="min_norm",
+        max_iter=10_000,
+        tol=1e-6,
+        device="auto",
+        dtype=None,
+        verbose=0,
+    ):
+        self.depth = depth
+        self.activation = activation
+        self.alpha = alpha
+        self.negative_slope = negative_slope
+        self.fit_intercept = fit_intercept
+        self.solution = solution
+        self.max_iter = max_iter
+        self.tol = tol
+        self.device = device
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"{type(self).__name__} fits networks of one input feature (1-D "
+                f"data); X has {X.shape[1]} features. Pass a single column."
+            )
+        check_family(self.depth, self.activation)
+        backend = Backend.from_params(self.device, self.dtype)
+        order = np.argsort(X[:, 0], kind="stable")
+        x, Y = X[order, 0], Y[order]
+        features = build_dictionary(x, self.depth, self.activation, self.negative_slope)
+        operator = BasisOperator(features, backend.tensor(x))
+        problem = Problem(
+            operator,
+            SquaredLoss(backend.tensor(Y)),
+            L1(),
+            self.alpha,
+            self.fit_intercept,
+        )
+        result = solve(
+            problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+        )
+        certificate, solution = result.certificate, "solver"
+        if len(features):
+            selected = select_solution(problem, result.x, self.solution)
+            # the solver's lower bound certifies any point; no polishing here,
+            # which would move the selected point along the optimal face
+            Z = problem.matvec(selected)
+            primal = problem.objective(selected, Z)
+            candidate = Certificate(selected, Z, primal, certificate.dual)
+            if candidate.relative_gap <= max(self.tol, certificate.relative_gap):
+                certificate, solution = candidate, self.solution
+        coef, intercept = problem.split(certificate.x)
+        coef = to_numpy(coef)
+        support = np.flatnonzero(np.any(coef != 0, axis=1))
+        dictionary = features.take(support)
+        breakpoints = dictionary.breakpoints()
+
+        self.coef_ = coef[support]
+        self.intercept_ = (
+            np.zeros(Y.shape[1]) if intercept is None else to_numpy(intercept)
+        )
+        self.dictionary_ = dictionary
+        self.support_ = support
+        self.breakpoints_ = breakpoints
+        self.is_reflection_ = _off_data(breakpoints, np.unique(x))
+        self.n_neurons_ = int(np.count_nonzero(self.coef_))
+        self.n_columns_ = len(features)
+        self.solution_ = solution
+        self.objective_ = certificate.primal
+        self.dual_gap_ = certificate.relative_gap
+        self.n_iter_ = result.n_iter
+        self.converged_ = self.dual_gap_ <= self.tol
+        self._x_train = x
+        self._dual = to_numpy(problem.loss.gradient(certificate.Z))
+        if not self.converged_:
+            warn_not_converged(self, f"a relative duality gap of {self.dual_gap_:.3g}")
+
+    def fit(self, X, y):
+        """Fit the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 1) or (n_samples,)
+            The single input feature.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return super().fit(_as_column(X), y)
+
+    def predict(self, X) -> np.ndarray:
+        """Predict with the fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 1) or (n_samples,)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        return super().predict(_as_column(X))
+
+    def _outputs(self, X: np.ndarray) -> np.ndarray:
+        return self.dictionary_.evaluate(X[:, 0]) @ self.coef_ + self.intercept_
+
+    def certify(self, grid_size: int | None = None) -> ContinuousCertificate:
+        r"""Check the dual constraint over a grid of the network's continuous features.
+
+        The Lasso over the finite dictionary equals the network's problem when
+        the dual point :math:`\theta = (y - \hat y)/N` of the fit satisfies
+        :math:`|\varphi(x)^\top\theta| \le \alpha` for *every* feature
+        :math:`\varphi` a unit can compute, not only for the dictionary's
+        columns. This evaluates :math:`\varphi(x)^\top\theta` for the units
+        whose breakpoints (and, for "abs", levels) lie on ``grid_size``
+        equally spaced points of the data range widened by 10% on each side
+        — all sign patterns, ``grid_size^(L−1)`` parameter combinations each
+        — and reports the largest value. Together with ``dual_gap_`` it
+        certifies the continuous optimum up to the grid's resolution.
+
+        Parameters
+        ----------
+        grid_size : int, optional
+            Points per grid axis (default 2000, 120 and 24 for one, two and
+            three axes: depths 2, 3 and 4; threshold and sign have one axis).
+
+        Returns
+        -------
+        ContinuousCertificate
+        """
+        check_is_fitted(self)
+        if grid_size is None:
+            axes = 1 if self.activation in STEP_ACTIVATIONS else self.depth - 1
+            grid_size = DEFAULT_GRID_SIZES.get(axes, 12)
+        x = self._x_train
+        low, high = float(x.min()), float(x.max())
+        margin = 0.1 * (high - low)
+        largest, count = 0.0, 0
+        for chunk in continuous_family(
+            self.activation,
+            self.depth,
+            low - margin,
+            high + margin,
+            grid_size,
+            self.negative_slope,
+        ):
+            correlation = chunk.evaluate(x).T @ self._dual
+            largest = max(largest, float(np.abs(correlation).max(initial=0.0)))
+            count += len(chunk)
+        return ContinuousCertificate(
+            largest, self.alpha, max(largest / self.alpha - 1.0, 0.0), count
+        )
+
+    def to_torch(self) -> DeepNarrowNetwork:
+        """The fitted model as a :class:`~convexnn.networks.DeepNarrowNetwork`.
+
+        One unit per nonzero entry of ``coef_``; the network predicts what
+        the estimator predicts, and its regularised objective
+        ``loss + alpha * network.weight_decay()`` on the training data equals
+        ``objective_`` (float64, CPU).
+        """
+        check_is_fitted(self)
+        return DeepNarrowNetwork.from_lasso(
+            self.dictionary_, self.coef_, self.intercept_
+        )
+
+    def __sklearn_tags__(self):
+        # One input feature: X may be 1-D (the natural input) or one column.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        return tags
+
+
+def _off_data(points: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Whether each finite point is farther than rounding from every data point."""
+    tolerance = 1e-12 * max(float(np.abs(data).max(initial=0.0)), 1e-300)
+    position = np.searchsorted(data, points).clip(1, max(len(data) - 1, 1))
+    nearest = (
+        np.minimum(np.abs(points - data[position - 1]), np.abs(points - data[position]))
+        if len(data) > 1
+        else np.abs(points - data[0])
+    )
+    return np.isfinite(points) & ~(nearest <= tolerance)
+
+
+def _as_column(X):
+    """A 1-D array-like as one column; 2-D input unchanged; sparse input refused."""
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            "ReflectionLassoRegressor does not accept sparse input; pass X as a "
+            "dense array of one column (or a 1-D array)."
+        )
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged nested sequences: let validation report them
+            return X
+        shape = X.shape
+    return np.asarray(X).reshape(-1, 1) if len(shape) == 1 else X
+
+
+__all__ = ["ContinuousCertificate", "ReflectionLassoRegressor"]
