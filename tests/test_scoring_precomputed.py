@@ -51,7 +51,7 @@ def test_a_missing_name_is_an_error_that_names_it():
 
 def test_extra_names_are_ignored_with_a_warning_that_names_them():
     scores = {"age": 1.0, "income": 2.0, "zip": 2.0, "height": 5.0}
-    with pytest.warns(ScoringWarning, match=r"ignores 1 score.*'height'"):
+    with pytest.warns(ScoringWarning, match=r"ignores 1 name.*'height'"):
         result = PrecomputedScorer(scores).score(NAMES, "")
     np.testing.assert_allclose(result, [0.5, 1.0, 1.0])
 
@@ -67,7 +67,11 @@ def test_scores_must_be_finite_and_positive(bad):
 @pytest.mark.parametrize(
     ("scores", "error", "match"),
     [
-        ([1.0, 2.0], ValueError, r"shape \(3,\), one per feature; got shape \(2,\)"),
+        (
+            [1.0, 2.0],
+            ValueError,
+            r"one value per feature, shape \(3,\); got shape \(2,\)",
+        ),
         ([[1.0, 2.0, 3.0]], ValueError, r"got shape \(1, 3\)"),
         (["high", "low", "low"], TypeError, "real numbers"),
         ([True, False, True], TypeError, "real numbers"),

@@ -21,8 +21,6 @@ cross-validated fit over several penalty-factor candidates.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -34,6 +32,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._backend import Backend
+from .._features import values_by_feature
 from ._base import RegressorOutputMixin, warn_not_converged
 from ._cv_selection import select
 from ._lasso_cv import CVPaths, ScoreFn, cross_validate_paths, negative_error
@@ -47,43 +46,11 @@ def feature_names(estimator, n_features: int) -> list[str]:
     return [f"x{j}" for j in range(n_features)]
 
 
-def per_feature_values(values, names: list[str], parameter: str) -> np.ndarray:
-    """One float per feature from an array-like in column order or a mapping
-    keyed by feature name (every feature needs a value; other keys warn)."""
-    if isinstance(values, Mapping) or hasattr(values, "keys"):
-        mapping = dict(values.items())
-        missing = [name for name in names if name not in mapping]
-        if missing:
-            raise ValueError(
-                f"{parameter} has no value for {len(missing)} feature(s): "
-                f"{missing[:10]!r}."
-            )
-        unknown = sorted(set(map(str, mapping)) - set(names))
-        if unknown:
-            warnings.warn(
-                f"{parameter} ignores {len(unknown)} name(s) that are not features "
-                f"of X: {unknown[:10]!r}.",
-                UserWarning,
-                stacklevel=4,
-            )
-        values = [mapping[name] for name in names]
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{parameter} must hold real numbers.") from exc
-    if array.shape != (len(names),):
-        raise ValueError(
-            f"{parameter} must have one value per feature, shape ({len(names)},); "
-            f"got shape {array.shape}."
-        )
-    return array
-
-
 def check_penalty_factors(penalty_factors, names: list[str]) -> np.ndarray:
     """Resolve ``penalty_factors`` (``None`` is all ones) and check them."""
     if penalty_factors is None:
         return np.ones(len(names))
-    factors = per_feature_values(penalty_factors, names, "penalty_factors")
+    factors = values_by_feature(penalty_factors, names, "penalty_factors")
     if np.isnan(factors).any() or (factors < 0).any():
         raise ValueError(
             "penalty_factors must be nonnegative (0 = unpenalised, inf = excluded); "

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .._features import values_by_feature
 from ._base import ScoringWarning, check_feature_names
 
 
@@ -56,7 +55,13 @@ class PrecomputedScorer(BaseEstimator):
         advance. See :class:`~convexnn.scoring.Scorer` for the parameters.
         """
         names = check_feature_names(feature_names)
-        values = self._values_in_order(names)
+        values = values_by_feature(
+            self.scores,
+            names,
+            "PrecomputedScorer scores",
+            warning=ScoringWarning,
+            stacklevel=3,
+        )
         bad = {
             name: float(value)
             for name, value in zip(names, values, strict=True)
@@ -69,37 +74,3 @@ class PrecomputedScorer(BaseEstimator):
                 f"{len(bad)} are not: {shown!r}."
             )
         return values / values.max()
-
-    def _values_in_order(self, names: list[str]) -> np.ndarray:
-        """The raw values as float64, one per name, checked for completeness."""
-        if hasattr(self.scores, "keys"):
-            by_name = dict(self.scores.items())
-            missing = [name for name in names if name not in by_name]
-            if missing:
-                raise ValueError(
-                    f"PrecomputedScorer scores have no value for {len(missing)} "
-                    f"feature(s): {missing[:10]!r}."
-                )
-            extra = sorted(set(by_name) - set(names), key=str)
-            if extra:
-                warnings.warn(
-                    f"PrecomputedScorer ignores {len(extra)} score(s) for names that "
-                    f"are not features: {extra[:10]!r}.",
-                    ScoringWarning,
-                    stacklevel=3,
-                )
-            raw = [by_name[name] for name in names]
-        else:
-            raw = self.scores
-        values = np.asarray(raw)
-        if values.dtype.kind not in "iuf":
-            raise TypeError(
-                "PrecomputedScorer scores must be real numbers; got values of "
-                f"dtype {values.dtype}."
-            )
-        if values.shape != (len(names),):
-            raise ValueError(
-                f"PrecomputedScorer scores must have shape ({len(names)},), one per "
-                f"feature; got shape {values.shape}."
-            )
-        return values.astype(np.float64)
