@@ -179,7 +179,7 @@ _DOC = """{summary}
         Objective of the kept run at its best weights.
     restart_objectives_ : ndarray of shape (n_restarts,)
         Final objective of every run.
-    objective_curve_ : ndarray of shape (n_iter_,)
+    objective_curve_ : ndarray of shape (n_iter\\_,)
         Objective at each Adam step of the kept run.
     n_iter_ : int
     converged_ : bool

@@ -257,13 +257,13 @@ _PARAMETERS_DOC = """
 _ATTRIBUTES_DOC = """
     Attributes
     ----------
-    gates_ : ndarray of shape (n_patterns_, d̃)
+    gates_ : ndarray of shape (n_patterns\\_, d̃)
         Gate vectors; ``d̃ = n_features_in_ + hidden_bias``.
-    coef_ : ndarray of shape (2, n_patterns_, d̃, n_outputs)
+    coef_ : ndarray of shape (2, n_patterns\\_, d̃, n_outputs)
         ``coef_[0]`` holds the blocks ``v_i``, ``coef_[1]`` the ``w_i``.
     intercept_ : ndarray of shape (n_outputs,)
         Output intercept ``b`` (zeros when ``fit_intercept=False``).
-    multipliers_ : ndarray of shape (2, n_patterns_, n_samples, n_outputs)
+    multipliers_ : ndarray of shape (2, n_patterns\\_, n_samples, n_outputs)
         The solver's multipliers ``Λ ≥ 0`` of the constraints
         ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
         one per training sample.
