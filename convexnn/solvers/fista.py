@@ -35,6 +35,15 @@ too, :math:`\mathcal A y = \mathcal A x_k
   gap's observed linear rate: the next one comes halfway to where that rate
   predicts the gap reaches ``tol``, never sooner than ``check_every`` and never
   later than ``10 · check_every`` iterations.
+* **Newton finish.** Where :func:`~convexnn.solvers.newton.supports_newton`
+  allows (group penalties, one output, not too many samples), once the set of
+  nonzero blocks has not changed for ``NEWTON_PATIENCE`` iterations and the
+  last certified gap is below ``NEWTON_GAP``, damped Newton steps on those
+  blocks (:func:`~convexnn.solvers.newton.newton_finish`) replace the slow
+  tail of the first-order iterations; the result is certified like any
+  iterate. Newton's work, counted in iterations, never exceeds the
+  iterations done so far, so a problem where it does not pay costs at most
+  twice as much.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from dataclasses import dataclass
 import torch
 
 from ..problems import Certificate, Problem
+from .newton import newton_cost, newton_finish, supports_newton
 
 
 @dataclass
@@ -62,6 +72,10 @@ class SolverResult:
 _MAX_BACKTRACKS = 200
 #: Squared relative size of a step that rounding errors alone could make.
 _EPSILON_SQUARED = 1e-30
+#: Iterations with an unchanged support before a Newton finish is tried.
+NEWTON_PATIENCE = 10
+#: Largest relative gap (at the last checkpoint) at which it is tried.
+NEWTON_GAP = 0.1
 
 
 def _squared_norm(a: torch.Tensor) -> float:
@@ -81,6 +95,7 @@ def fista(
     lipschitz: float | None = None,
     check_every: int = 10,
     step_growth: float = 0.8,
+    newton: bool = True,
     verbose: int = 0,
 ) -> SolverResult:
     """Minimise ``problem`` to relative duality gap ``tol``.
@@ -101,6 +116,9 @@ def fista(
         Fewest iterations between two duality-gap evaluations.
     step_growth : float
         Factor (≤ 1) applied to ``L`` after each accepted step.
+    newton : bool
+        Finish with Newton steps on the nonzero blocks once they have stopped
+        changing (:mod:`convexnn.solvers.newton`), where the problem allows.
     verbose : int
         Print the gap at every check when positive.
 
@@ -119,6 +137,8 @@ def fista(
         return SolverResult(best.x, best, 0, True, L)
 
     curvature = problem.loss.lipschitz()
+    newton = newton and supports_newton(problem)
+    support, stable, newton_spent = problem.active_blocks(x), 0, 0.0
     y, Zy = x, Z
     n_iter, checked, next_check = 0, 0, check_every
     for n_iter in range(1, max_iter + 1):
@@ -152,6 +172,18 @@ def fista(
         x, Z = x_new, Z_new
         L = max(L * step_growth, L_floor)
 
+        if newton:
+            active = problem.active_blocks(x)
+            stable = stable + 1 if torch.equal(active, support) else 0
+            support = active
+            if (
+                stable >= NEWTON_PATIENCE
+                and best.relative_gap <= NEWTON_GAP
+                and newton_spent + newton_cost(problem, support) <= n_iter
+            ):
+                x, Z, spent = newton_finish(problem, x, Z, L, tol=tol**2)
+                y, Zy, newton_spent = x, Z, newton_spent + spent
+                support, stable, next_check = problem.active_blocks(x), 0, n_iter
         if n_iter == next_check or n_iter == max_iter:
             previous_gap = best.relative_gap
             best = best.improve(problem.certificate(x, Z))
