@@ -21,6 +21,8 @@ from .operators import LinearOperator
 from .penalties import Penalty
 
 TINY = 1e-300
+#: Relative rounding error of an objective accumulated in float64.
+ROUNDING = float(torch.finfo(torch.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,9 @@ class Certificate:
 
     @property
     def gap(self) -> float:
-        return max(self.primal - self.dual, 0.0)
+        """``primal − dual``, but never below the rounding error of the two
+        float64 objectives: a smaller gap cannot be certified."""
+        return max(self.primal - self.dual, ROUNDING * abs(self.primal))
 
     @property
     def relative_gap(self) -> float:
