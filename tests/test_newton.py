@@ -14,7 +14,12 @@ from convexnn.problems import (
     Problem,
 )
 from convexnn.solvers import fista
-from convexnn.solvers.newton import _NewtonSystem, newton_finish, supports_newton
+from convexnn.solvers.newton import (
+    _block_norms,
+    _NewtonSystem,
+    newton_finish,
+    supports_newton,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -77,6 +82,12 @@ def test_newton_applies_only_where_its_structure_is_there():
     assert not supports_newton(gated_problem(penalty=free))
 
 
+def _system(problem, x, Z, blocks):
+    scale = _block_norms(problem, x, blocks)
+    gram = problem.operator.sample_gram(problem.penalty.group_size, blocks, scale)
+    return _NewtonSystem(problem, x, Z, blocks, scale, gram)
+
+
 def smooth_objective(problem, x):
     """``F(x)`` as a differentiable function (every block nonzero)."""
     coef, intercept = problem.split(x)
@@ -95,7 +106,7 @@ def test_newton_step_solves_the_dense_hessian_system(loss, fit_intercept, n):
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
     blocks = torch.arange(problem.n_blocks)
-    step, decrement = _NewtonSystem(problem, x, Z, blocks).step(x, Z)
+    step, decrement = _system(problem, x, Z, blocks).step(x, Z)
 
     flat = x.view(-1).clone()
     gradient = torch.func.grad(lambda v: smooth_objective(problem, v.view(x.shape)))(
@@ -115,7 +126,7 @@ def test_newton_step_keeps_zero_blocks_at_zero():
     x[4:12] = 0  # blocks 1 and 2
     Z = problem.matvec(x)
     blocks = problem.active_blocks(x).nonzero().squeeze(1)
-    step, _ = _NewtonSystem(problem, x, Z, blocks).step(x, Z)
+    step, _ = _system(problem, x, Z, blocks).step(x, Z)
     assert bool((step[4:12] == 0).all()) and bool((step[:4] != 0).all())
 
 
@@ -149,3 +160,20 @@ def test_fista_with_newton_certifies_the_optimum_of_plain_fista(loss, fit_interc
         plain.certificate.primal, rel=2e-9
     )
     assert finished.n_iter < plain.n_iter
+
+
+class _NoGram(GatedOperator):
+    def sample_gram(self, group_size, blocks, weights):
+        return None
+
+
+def test_newton_finish_reports_infinite_work_without_a_gram_matrix():
+    problem = gated_problem()
+    operator = _NoGram(problem.operator.X, problem.operator.masks)
+    problem = Problem(operator, problem.loss, problem.penalty, problem.alpha)
+    x = tensor(RNG.standard_normal(problem.shape))
+    Z = problem.matvec(x)
+    finished, _, spent = newton_finish(problem, x, Z, 10.0, tol=1e-12)
+    assert spent == float("inf") and finished is x
+    result = fista(problem, tol=1e-8)  # tries once, then carries on without
+    assert result.converged

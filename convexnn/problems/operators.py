@@ -163,7 +163,7 @@ class GatedOperator(LinearOperator):
         self.n_samples, self.n_features = X.shape
         self.n_patterns = masks.shape[1]
         self.n_coefs = self.n_patterns * self.n_features
-        self._data_gram = None
+        self._data = {}  # products of X̃ alone, shared with restrictions
 
     @classmethod
     def from_gates(cls, X: torch.Tensor, gates: torch.Tensor) -> GatedOperator:
@@ -205,7 +205,9 @@ class GatedOperator(LinearOperator):
     def restrict(self, group_size, blocks):
         if group_size != self.n_features:
             return None
-        return GatedOperator(self.X, self.masks[:, blocks])
+        restricted = GatedOperator(self.X, self.masks[:, blocks])
+        restricted._data = self._data
+        return restricted
 
     def block_norms(self, group_size):
         r"""Frobenius norms :math:`\|D_i\tilde X\|_F`, which bound the spectral
@@ -221,10 +223,10 @@ class GatedOperator(LinearOperator):
         two ``n × n`` products, the first computed once."""
         if group_size != self.n_features:
             return None
-        if self._data_gram is None:
-            self._data_gram = self.X @ self.X.T
+        if "gram" not in self._data:
+            self._data["gram"] = self.X @ self.X.T
         masks = self.masks[:, blocks]
-        return self._data_gram * ((masks * weights) @ masks.T)
+        return self._data["gram"] * ((masks * weights) @ masks.T)
 
     def block_outputs(self, coef, group_size, blocks):
         if group_size != self.n_features:

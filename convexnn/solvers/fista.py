@@ -73,9 +73,9 @@ _MAX_BACKTRACKS = 200
 #: Squared relative size of a step that rounding errors alone could make.
 _EPSILON_SQUARED = 1e-30
 #: Iterations with an unchanged support before a Newton finish is tried.
-NEWTON_PATIENCE = 10
+NEWTON_PATIENCE = 3
 #: Largest relative gap (at the last checkpoint) at which it is tried.
-NEWTON_GAP = 0.1
+NEWTON_GAP = 0.3
 
 
 def _squared_norm(a: torch.Tensor) -> float:

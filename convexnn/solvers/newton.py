@@ -74,24 +74,19 @@ def newton_cost(problem: Problem, support: torch.Tensor) -> float:
 def supports_newton(problem: Problem) -> bool:
     """Whether :func:`newton_finish` applies to ``problem``: one output, at
     most ``MAX_SAMPLES`` samples, a Euclidean group penalty with positive
-    weights, a loss with a diagonal Hessian, and an operator that can form
-    its sample-space Gram matrix."""
+    weights, a loss with a diagonal Hessian, and an operator that can be
+    restricted to blocks. (Whether the operator can form its sample-space
+    Gram matrix shows at the first finish, see :func:`newton_finish`.)"""
     weights = problem.penalty.weights
     operator = problem.operator
-    everything = torch.arange(min(problem.n_blocks, 1), device=operator.device)
+    first = torch.arange(min(problem.n_blocks, 1), device=operator.device)
     return (
         problem.n_outputs == 1
         and operator.n_samples <= MAX_SAMPLES
         and problem.penalty.is_euclidean(1)
         and (weights is None or bool(((weights > 0) & (weights < math.inf)).all()))
         and problem.loss.hessian_diagonal(problem.loss.Y[:1]) is not None
-        and operator.restrict(problem.penalty.group_size, everything) is not None
-        and operator.sample_gram(
-            problem.penalty.group_size,
-            everything,
-            torch.ones(len(everything), dtype=operator.dtype, device=operator.device),
-        )
-        is not None
+        and operator.restrict(problem.penalty.group_size, first) is not None
     )
 
 
@@ -113,7 +108,9 @@ def newton_finish(
     ``problem`` must satisfy :func:`supports_newton`. Returns the new point
     (never worse than ``x``), its outputs, and the work done in
     proximal-gradient iterations: :func:`newton_cost` per factorisation and
-    ``STEP_COST`` per step.
+    ``STEP_COST`` per step; infinite work when the operator cannot form the
+    Gram matrix :meth:`~convexnn.problems.LinearOperator.sample_gram`, so
+    that a caller comparing work never tries again.
     """
     value = problem.objective(x, Z)
     system, previous, spent = None, math.inf, 0.0
@@ -122,7 +119,14 @@ def newton_finish(
         if len(blocks) == 0:
             break
         if system is None or not torch.equal(blocks, system.blocks):
-            system, previous = _NewtonSystem(problem, x, Z, blocks), math.inf
+            scale = _block_norms(problem, x, blocks)
+            gram = problem.operator.sample_gram(
+                problem.penalty.group_size, blocks, scale
+            )
+            if gram is None:
+                return x, Z, math.inf
+            system = _NewtonSystem(problem, x, Z, blocks, scale, gram)
+            previous = math.inf
             spent += newton_cost(problem, problem.active_blocks(x))
         spent += STEP_COST
         step, decrement = system.step(x, Z)
@@ -164,29 +168,35 @@ def _line_search(problem, x, Z, value, step, decrement):
     return x, Z, value
 
 
-class _NewtonSystem:
-    """The factorised Hessian of ``F`` at one point, on the blocks ``blocks``
-    (and the intercept), solving by the Woodbury identity of the module."""
+def _block_norms(problem, x, blocks):
+    """``‖u_g‖ / (α w_g)`` for ``blocks``: the inverse curvatures ``Λ⁻¹``."""
+    coef, _ = problem.split(x)
+    rows = problem.rows(blocks)
+    u = coef[rows].view(len(blocks), problem.penalty.group_size)
+    weights = problem.penalty.weights
+    weights = 1.0 if weights is None else weights[blocks].to(coef)
+    return torch.linalg.vector_norm(u, dim=1) / (problem.alpha * weights)
 
-    def __init__(self, problem: Problem, x, Z, blocks):
-        self.problem, self.blocks = problem, blocks
-        group_size, alpha = problem.penalty.group_size, problem.alpha
+
+class _NewtonSystem:
+    r"""The factorised Hessian of ``F`` at one point, on the blocks ``blocks``
+    (and the intercept), solving by the Woodbury identity of the module;
+    ``gram`` is :math:`A_S \Lambda^{-1} A_S^\top`."""
+
+    def __init__(self, problem: Problem, x, Z, blocks, scale, gram):
+        self.problem, self.blocks, self.scale = problem, blocks, scale
+        group_size = problem.penalty.group_size
         coef, _ = problem.split(x)
         self.operator = problem.operator.restrict(group_size, blocks)
-        weights = problem.penalty.weights
-        weights = (
-            coef.new_ones(len(blocks)) if weights is None else weights[blocks].to(coef)
-        )
-        self.penalty_weights = alpha * weights
         self.rows = problem.rows(blocks)
         u = coef[self.rows].view(len(blocks), group_size)
-        self.scale = torch.linalg.vector_norm(u, dim=1) / self.penalty_weights
-        self.directions = u / self.penalty_weights.unsqueeze(1)  # Λ⁻¹ R by block
+        norms = torch.linalg.vector_norm(u, dim=1, keepdim=True)
+        self.directions = u / norms * scale.unsqueeze(1)  # Λ⁻¹ R, block by block
 
         curvature = problem.loss.hessian_diagonal(Z)  # diagonal of Q, (n, 1)
         self.root = curvature.sqrt()
-        gram = problem.operator.sample_gram(group_size, blocks, self.scale)
-        K = (self.root * gram * self.root.T).to(torch.float64)
+        root = self.root.to(torch.float64)
+        K = gram.to(torch.float64).mul_(root).mul_(root.T)  # gram is ours to reuse
         K.diagonal().add_(1.0)
         self.factor = torch.linalg.cholesky_ex(K).L
         everything = torch.arange(len(blocks), device=blocks.device)
@@ -194,8 +204,8 @@ class _NewtonSystem:
             self.directions.view(-1, 1), group_size, everything
         )
         self.F = (self.root * outputs[:, :, 0]).to(torch.float64)  # Q^½ A Λ⁻¹ R
-        self.KF = torch.cholesky_solve(self.F, self.factor)
-        self.schur_factor = torch.linalg.cholesky_ex(self.F.T @ self.KF).L
+        self.LF = torch.linalg.solve_triangular(self.factor, self.F, upper=False)
+        self.schur_factor = torch.linalg.cholesky_ex(self.LF.T @ self.LF).L
         if problem.fit_intercept:
             # the intercept couples to u through a = A_Sᵀ q and has curvature Σ q
             self.coupling = self.operator.rmatvec(curvature).view_as(u)
@@ -209,25 +219,26 @@ class _NewtonSystem:
         r = V.shape[2]
         scale = self.scale.view(-1, 1, 1)
         scaled = scale * V  # Λ⁻¹ V
-        AV = self.root * self.operator.matvec(scaled.reshape(-1, r))
-        KAV = torch.cholesky_solve(AV.to(torch.float64), self.factor)
+        AV = (self.root * self.operator.matvec(scaled.reshape(-1, r))).to(torch.float64)
+        LAV = torch.linalg.solve_triangular(self.factor, AV, upper=False)
         projected = torch.einsum("kg,kgr->kr", self.directions, V).to(torch.float64)
-        W = torch.cholesky_solve(projected - self.F.T @ KAV, self.schur_factor)
-        inner = (KAV + self.KF @ W).to(V.dtype)
+        W = torch.cholesky_solve(projected - self.LF.T @ LAV, self.schur_factor)
+        inner = torch.cholesky_solve(AV + self.F @ W, self.factor).to(V.dtype)
         back = self.operator.rmatvec(self.root * inner).view(V.shape)
         along = self.directions.unsqueeze(2) * W.to(V.dtype).unsqueeze(1)
         return scaled + along - scale * back
 
     def step(self, x, Z) -> tuple[torch.Tensor, float]:
         """The step ``H⁻¹ ∇F(x)`` (zero off the blocks) in the layout of ``x``,
-        and the decrement ``∇Fᵀ H⁻¹ ∇F``."""
+        and the decrement ``∇Fᵀ H⁻¹ ∇F``; ``x`` may differ from the point the
+        Hessian was formed at, but not in its nonzero blocks."""
         problem = self.problem
         coef, _ = problem.split(x)
         u = coef[self.rows].view(len(self.blocks), -1)
         dual = problem.loss.gradient(Z)
-        norms = torch.linalg.vector_norm(u, dim=1, keepdim=True)
-        gradient = self.operator.rmatvec(dual).view_as(u)
-        gradient = gradient + self.penalty_weights.unsqueeze(1) * u / norms
+        # the gradient of α w_g ‖u_g‖ is α w_g u_g / ‖u_g‖ at the current u
+        scale = _block_norms(problem, x, self.blocks).unsqueeze(1)
+        gradient = self.operator.rmatvec(dual).view_as(u) + u / scale
         delta = self.solve(gradient.unsqueeze(2))[:, :, 0]
         decrement = float((gradient * delta).sum())
         step = coef.new_zeros(coef.shape)
