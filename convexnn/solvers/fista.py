@@ -181,7 +181,9 @@ def fista(
                 and best.relative_gap <= NEWTON_GAP
                 and newton_spent + newton_cost(problem, support) <= n_iter
             ):
-                x, Z, spent = newton_finish(problem, x, Z, L, tol=tol**2)
+                x, Z, spent = newton_finish(
+                    problem, x, Z, L, tol=tol**2, budget=n_iter - newton_spent
+                )
                 y, Zy, newton_spent = x, Z, newton_spent + spent
                 support, stable, next_check = problem.active_blocks(x), 0, n_iter
         if n_iter == next_check or n_iter == max_iter:
