@@ -179,7 +179,7 @@ def fista(
             if (
                 stable >= NEWTON_PATIENCE
                 and best.relative_gap <= NEWTON_GAP
-                and newton_spent + newton_cost(problem, support) <= n_iter
+                and newton_spent + newton_cost(problem, int(support.sum())) <= n_iter
             ):
                 x, Z, spent = newton_finish(
                     problem, x, Z, L, tol=tol**2, budget=n_iter - newton_spent

@@ -70,11 +70,11 @@ REFRESH = 0.25
 MAX_SAMPLES = 4096
 
 
-def newton_cost(problem: Problem, support: torch.Tensor) -> float:
-    """The cost of factorising a Newton system on ``support`` (a mask of
-    blocks), in proximal-gradient iterations (two products with ``A``)."""
+def newton_cost(problem: Problem, n_blocks: int) -> float:
+    """The cost of factorising a Newton system on ``n_blocks`` blocks, in
+    proximal-gradient iterations (two products with ``A`` and their overhead)."""
     n = problem.operator.n_samples
-    factorisation = n * n * (n / 3 + int(support.sum()))
+    factorisation = n * n * (n / 3 + n_blocks)
     iteration = 4 * n * problem.operator.n_coefs * problem.n_outputs
     return factorisation / max(iteration, ITERATION_FLOPS)
 
@@ -128,7 +128,7 @@ def newton_finish(
         if len(blocks) == 0:
             break
         if system is None or not torch.equal(blocks, system.blocks):
-            cost = newton_cost(problem, problem.active_blocks(x))
+            cost = newton_cost(problem, len(blocks))
             if spent > 0 and spent + cost > budget:
                 break
             spent += cost
