@@ -82,6 +82,21 @@ def _squared_norm(a: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(a)) ** 2
 
 
+def _measures(
+    step: torch.Tensor, output_step: torch.Tensor, drift: torch.Tensor
+) -> tuple[float, float, float]:
+    """``‖step‖²``, ``‖output_step‖²`` and ``⟨step, drift⟩``, read from the
+    device in one synchronisation."""
+    values = torch.stack(
+        [
+            torch.linalg.vector_norm(step),
+            torch.linalg.vector_norm(output_step),
+            torch.vdot(step.view(-1), drift.view(-1)),
+        ]
+    ).tolist()
+    return values[0] ** 2, values[1] ** 2, values[2]
+
+
 def _inner(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.vdot(a.view(-1), b.view(-1)))
 
@@ -148,8 +163,8 @@ def fista(
             x_new = problem.prox(torch.add(y, gradient, alpha=-1.0 / L), 1.0 / L)
             Z_new = problem.matvec(x_new)
             step = x_new - y
-            step_norm = _squared_norm(step)
-            if curvature * _squared_norm(Z_new - Zy) <= L * step_norm:
+            step_norm, output_norm, uphill = _measures(step, Z_new - Zy, x_new - x)
+            if curvature * output_norm <= L * step_norm:
                 break
             if step_norm <= _EPSILON_SQUARED * _squared_norm(y):
                 break  # a fixed point: the test only measures rounding errors
@@ -166,7 +181,7 @@ def fista(
             )
 
         # full momentum, dropped for one step when it points uphill
-        momentum = 0.0 if _inner(step, x_new - x) < 0 else 1.0
+        momentum = 0.0 if uphill < 0 else 1.0
         y = torch.lerp(x_new, x, -momentum)  # x⁺ + β (x⁺ − x)
         Zy = torch.lerp(Z_new, Z, -momentum)
         x, Z = x_new, Z_new

@@ -257,7 +257,10 @@ class _NewtonSystem:
         if not problem.fit_intercept:
             step[self.rows] = delta.reshape(-1, 1)
             return step, decrement
-        # eliminate the intercept by its Schur complement
+        # eliminate the intercept by its Schur complement, positive unless the
+        # blocks' outputs span the constants to rounding (then give up)
+        if not self.intercept_curvature > 1e-12 * float(self.root.square().sum()):
+            return step, math.nan
         intercept_gradient = float(dual.sum())
         intercept_step = (
             intercept_gradient - float((self.coupling * delta).sum())
