@@ -21,6 +21,8 @@ from .operators import LinearOperator
 from .penalties import Penalty
 
 TINY = 1e-300
+#: Relative rounding error of an objective accumulated in float64.
+ROUNDING = float(torch.finfo(torch.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,9 @@ class Certificate:
 
     @property
     def gap(self) -> float:
-        return max(self.primal - self.dual, 0.0)
+        """``primal − dual``, but never below the rounding error of the two
+        float64 objectives: a smaller gap cannot be certified."""
+        return max(self.primal - self.dual, ROUNDING * abs(self.primal))
 
     @property
     def relative_gap(self) -> float:
@@ -115,7 +119,8 @@ class Problem:
         penalty = self.penalty.restrict(blocks)
         return Problem(operator, self.loss, penalty, self.alpha, self.fit_intercept)
 
-    def _rows(self, blocks: torch.Tensor) -> torch.Tensor:
+    def rows(self, blocks: torch.Tensor) -> torch.Tensor:
+        """Indices of the coefficient rows of ``blocks``, block after block."""
         size = self.penalty.group_size
         offsets = torch.arange(size, device=blocks.device)
         return (blocks.unsqueeze(1) * size + offsets).view(-1)
@@ -123,13 +128,13 @@ class Problem:
     def take(self, x: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
         """The variable of :meth:`restrict` ``(blocks)`` holding ``x``'s values."""
         coef, intercept = self.split(x)
-        coef = coef[self._rows(blocks)]
+        coef = coef[self.rows(blocks)]
         return coef if intercept is None else torch.cat([coef, intercept[None]])
 
     def put(self, x: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`take`: the full variable, zero off ``blocks``."""
         full = self.zeros()
-        rows = self._rows(blocks)
+        rows = self.rows(blocks)
         full[rows] = x[: len(rows)]
         if self.fit_intercept:
             full[-1] = x[-1]
@@ -243,7 +248,7 @@ class Problem:
         free = torch.zeros(self.n_blocks, dtype=torch.bool, device=coef.device)
         if weights is not None:
             free = weights == 0
-        free_rows = self._rows(free.nonzero().squeeze(1))
+        free_rows = self.rows(free.nonzero().squeeze(1))
         n_free = len(free_rows) * n_outputs
         scaled = (self.active_blocks(x) & ~free).nonzero().squeeze(1)
         for candidate in (scaled, scaled[:0]):

@@ -59,6 +59,11 @@ class Loss:
         """
         raise NotImplementedError
 
+    def hessian_diagonal(self, Z: torch.Tensor) -> torch.Tensor | None:
+        r"""Return ``H`` of ``Z``'s shape with :math:`\nabla^2 f(Z)[V] = H \odot V`
+        when the loss is a sum over entries of ``Z``, ``None`` otherwise."""
+        return None
+
     def conjugate(self, Theta: torch.Tensor) -> float:
         r"""Return :math:`f^*(\Theta)`; ``Θ`` must be a scaled gradient
         :math:`s\nabla f(Z)` with ``0 ≤ s ≤ 1`` (always in the conjugate's domain)."""
@@ -87,6 +92,9 @@ class SquaredLoss(Loss):
     def hessian_product(self, Z, V):
         return V / self.n_samples
 
+    def hessian_diagonal(self, Z):
+        return torch.full_like(Z, 1.0 / self.n_samples)
+
     def conjugate(self, Theta):
         return 0.5 * self.n_samples * _float64_sum(Theta**2) + _float64_sum(
             Theta * self.Y
@@ -111,8 +119,11 @@ class LogisticLoss(Loss):
         return (torch.sigmoid(Z) - self.Y) / self.n_samples
 
     def hessian_product(self, Z, V):
+        return self.hessian_diagonal(Z).unsqueeze(1) * V
+
+    def hessian_diagonal(self, Z):
         p = torch.sigmoid(Z)
-        return (p * (1 - p) / self.n_samples).unsqueeze(1) * V
+        return p * (1 - p) / self.n_samples
 
     def conjugate(self, Theta):
         p = (self.n_samples * Theta + self.Y).to(torch.float64).clamp(0.0, 1.0)

@@ -57,6 +57,16 @@ class LinearOperator:
         ``None`` when this operator cannot be restricted."""
         return None
 
+    def sample_gram(
+        self, group_size: int, blocks: torch.Tensor, weights: torch.Tensor
+    ) -> torch.Tensor | None:
+        r"""The ``(n_samples, n_samples)`` matrix
+        :math:`\sum_j \lambda_j A_{g_j} A_{g_j}^\top` over the row blocks
+        ``g_j = blocks[j]`` with weights ``λ = weights``, or ``None`` when this
+        operator has no cheap way to form it (the active-set Newton step of
+        :mod:`convexnn.solvers.newton` is then skipped)."""
+        return None
+
     def block_norms(self, group_size: int) -> torch.Tensor | None:
         """Upper bounds on the spectral norm of each block's operator ``A_g``
         (for gap-safe screening), or ``None`` when none are available."""
@@ -153,6 +163,7 @@ class GatedOperator(LinearOperator):
         self.n_samples, self.n_features = X.shape
         self.n_patterns = masks.shape[1]
         self.n_coefs = self.n_patterns * self.n_features
+        self._data = {}  # products of X̃ alone, shared with restrictions
 
     @classmethod
     def from_gates(cls, X: torch.Tensor, gates: torch.Tensor) -> GatedOperator:
@@ -194,7 +205,9 @@ class GatedOperator(LinearOperator):
     def restrict(self, group_size, blocks):
         if group_size != self.n_features:
             return None
-        return GatedOperator(self.X, self.masks[:, blocks])
+        restricted = GatedOperator(self.X, self.masks[:, blocks])
+        restricted._data = self._data
+        return restricted
 
     def block_norms(self, group_size):
         r"""Frobenius norms :math:`\|D_i\tilde X\|_F`, which bound the spectral
@@ -203,6 +216,17 @@ class GatedOperator(LinearOperator):
             return None
         squared_rows = (self.X**2).sum(1)
         return (squared_rows @ self.masks).clamp(min=0).sqrt()
+
+    def sample_gram(self, group_size, blocks, weights):
+        r""":math:`\sum_j \lambda_j D_j\tilde X\tilde X^\top D_j
+        = (\tilde X\tilde X^\top) \odot (M_S \operatorname{diag}(\lambda) M_S^\top)`:
+        two ``n × n`` products, the first computed once."""
+        if group_size != self.n_features:
+            return None
+        if "gram" not in self._data:
+            self._data["gram"] = self.X @ self.X.T
+        masks = self.masks[:, blocks]
+        return self._data["gram"] * ((masks * weights) @ masks.T)
 
     def block_outputs(self, coef, group_size, blocks):
         if group_size != self.n_features:

@@ -59,6 +59,13 @@ class Penalty:
         """The penalty on the blocks ``blocks`` only."""
         raise NotImplementedError
 
+    def is_euclidean(self, n_outputs: int) -> bool:
+        r"""Whether each term is :math:`w_g\|W_g\|_F`, smooth at a nonzero block
+        with Hessian :math:`\frac{w_g}{\|W_g\|_F}(I - \hat w_g\hat w_g^\top)`,
+        :math:`\hat w_g = W_g/\|W_g\|_F` (what the active-set Newton step of
+        :mod:`convexnn.solvers.newton` needs)."""
+        return False
+
     def block_values(self, coef: torch.Tensor) -> torch.Tensor:
         """The penalty term of each block, shape ``(n_coefs // group_size,)``."""
         norms = self._norms(coef)
@@ -149,6 +156,9 @@ class GroupLasso(Penalty):
         weights = None if self.weights is None else self.weights[blocks]
         return GroupLasso(self.group_size, weights)
 
+    def is_euclidean(self, n_outputs):
+        return True
+
 
 class NuclearGroupLasso(Penalty):
     r"""Sum of nuclear norms of row blocks, :math:`\sum_g \|W_g\|_*`.
@@ -184,3 +194,6 @@ class NuclearGroupLasso(Penalty):
 
     def restrict(self, blocks):
         return NuclearGroupLasso(self.group_size)
+
+    def is_euclidean(self, n_outputs):
+        return n_outputs == 1

@@ -35,6 +35,15 @@ too, :math:`\mathcal A y = \mathcal A x_k
   gap's observed linear rate: the next one comes halfway to where that rate
   predicts the gap reaches ``tol``, never sooner than ``check_every`` and never
   later than ``10 · check_every`` iterations.
+* **Newton finish.** Where :func:`~convexnn.solvers.newton.supports_newton`
+  allows (group penalties, one output, not too many samples), once the set of
+  nonzero blocks has not changed for ``NEWTON_PATIENCE`` iterations and the
+  last certified gap is below ``NEWTON_GAP``, damped Newton steps on those
+  blocks (:func:`~convexnn.solvers.newton.newton_finish`) replace the slow
+  tail of the first-order iterations; the result is certified like any
+  iterate. Newton's work, counted in iterations, never exceeds the
+  iterations done so far, so a problem where it does not pay costs at most
+  twice as much.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from dataclasses import dataclass
 import torch
 
 from ..problems import Certificate, Problem
+from .newton import newton_cost, newton_finish, supports_newton
 
 
 @dataclass
@@ -62,10 +72,29 @@ class SolverResult:
 _MAX_BACKTRACKS = 200
 #: Squared relative size of a step that rounding errors alone could make.
 _EPSILON_SQUARED = 1e-30
+#: Iterations with an unchanged support before a Newton finish is tried.
+NEWTON_PATIENCE = 3
+#: Largest relative gap (at the last checkpoint) at which it is tried.
+NEWTON_GAP = 0.3
 
 
 def _squared_norm(a: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(a)) ** 2
+
+
+def _measures(
+    step: torch.Tensor, output_step: torch.Tensor, drift: torch.Tensor
+) -> tuple[float, float, float]:
+    """``‖step‖²``, ``‖output_step‖²`` and ``⟨step, drift⟩``, read from the
+    device in one synchronisation."""
+    values = torch.stack(
+        [
+            torch.linalg.vector_norm(step),
+            torch.linalg.vector_norm(output_step),
+            torch.vdot(step.view(-1), drift.view(-1)),
+        ]
+    ).tolist()
+    return values[0] ** 2, values[1] ** 2, values[2]
 
 
 def _inner(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -81,6 +110,7 @@ def fista(
     lipschitz: float | None = None,
     check_every: int = 10,
     step_growth: float = 0.8,
+    newton: bool = True,
     verbose: int = 0,
 ) -> SolverResult:
     """Minimise ``problem`` to relative duality gap ``tol``.
@@ -101,6 +131,9 @@ def fista(
         Fewest iterations between two duality-gap evaluations.
     step_growth : float
         Factor (≤ 1) applied to ``L`` after each accepted step.
+    newton : bool
+        Finish with Newton steps on the nonzero blocks once they have stopped
+        changing (:mod:`convexnn.solvers.newton`), where the problem allows.
     verbose : int
         Print the gap at every check when positive.
 
@@ -119,6 +152,8 @@ def fista(
         return SolverResult(best.x, best, 0, True, L)
 
     curvature = problem.loss.lipschitz()
+    newton = newton and supports_newton(problem)
+    support, stable, newton_spent = problem.active_blocks(x), 0, 0.0
     y, Zy = x, Z
     n_iter, checked, next_check = 0, 0, check_every
     for n_iter in range(1, max_iter + 1):
@@ -128,8 +163,8 @@ def fista(
             x_new = problem.prox(torch.add(y, gradient, alpha=-1.0 / L), 1.0 / L)
             Z_new = problem.matvec(x_new)
             step = x_new - y
-            step_norm = _squared_norm(step)
-            if curvature * _squared_norm(Z_new - Zy) <= L * step_norm:
+            step_norm, output_norm, uphill = _measures(step, Z_new - Zy, x_new - x)
+            if curvature * output_norm <= L * step_norm:
                 break
             if step_norm <= _EPSILON_SQUARED * _squared_norm(y):
                 break  # a fixed point: the test only measures rounding errors
@@ -146,12 +181,26 @@ def fista(
             )
 
         # full momentum, dropped for one step when it points uphill
-        momentum = 0.0 if _inner(step, x_new - x) < 0 else 1.0
+        momentum = 0.0 if uphill < 0 else 1.0
         y = torch.lerp(x_new, x, -momentum)  # x⁺ + β (x⁺ − x)
         Zy = torch.lerp(Z_new, Z, -momentum)
         x, Z = x_new, Z_new
         L = max(L * step_growth, L_floor)
 
+        if newton:
+            active = problem.active_blocks(x)
+            stable = stable + 1 if torch.equal(active, support) else 0
+            support = active
+            if (
+                stable >= NEWTON_PATIENCE
+                and best.relative_gap <= NEWTON_GAP
+                and newton_spent + newton_cost(problem, int(support.sum())) <= n_iter
+            ):
+                x, Z, spent = newton_finish(
+                    problem, x, Z, L, tol=tol**2, budget=n_iter - newton_spent
+                )
+                y, Zy, newton_spent = x, Z, newton_spent + spent
+                support, stable, next_check = problem.active_blocks(x), 0, n_iter
         if n_iter == next_check or n_iter == max_iter:
             previous_gap = best.relative_gap
             best = best.improve(problem.certificate(x, Z))

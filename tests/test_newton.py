@@ -1,0 +1,179 @@
+"""The active-set Newton finish: its pieces against dense algebra, its results
+against plain proximal gradient."""
+
+import numpy as np
+import pytest
+import torch
+
+from convexnn.problems import (
+    L1,
+    LOSSES,
+    GatedOperator,
+    GroupLasso,
+    NuclearGroupLasso,
+    Problem,
+)
+from convexnn.solvers import fista
+from convexnn.solvers.newton import (
+    _block_norms,
+    _NewtonSystem,
+    newton_finish,
+    supports_newton,
+)
+
+RNG = np.random.default_rng(0)
+
+
+def tensor(array):
+    return torch.as_tensor(np.asarray(array, dtype=np.float64))
+
+
+def gated_problem(loss="squared", n=15, d=4, P=6, c=1, fit_intercept=True, **kw):
+    """A small gated ReLU problem; ``n < P·d`` by default, the regime where
+    the Newton system is solved in sample space."""
+    rng = np.random.default_rng(n + P + c)
+    X = tensor(rng.standard_normal((n, d)))
+    operator = GatedOperator.from_gates(X, tensor(rng.standard_normal((P, d))))
+    if loss == "squared":
+        Y = rng.standard_normal((n, c))
+    else:
+        Y = (rng.standard_normal((n, c)) > 0).astype(float)
+    penalty = kw.pop("penalty", GroupLasso(d))
+    return Problem(operator, LOSSES[loss](tensor(Y)), penalty, 0.05, fit_intercept)
+
+
+def dense_blocks(operator):
+    """The block matrices ``D_i X̃`` of a gated operator."""
+    return [operator.masks[:, [i]] * operator.X for i in range(operator.n_patterns)]
+
+
+def test_sample_gram_is_the_weighted_sum_of_block_grams():
+    operator = gated_problem().operator
+    blocks = torch.tensor([0, 2, 5])
+    weights = tensor([0.5, 2.0, 3.0])
+    gram = operator.sample_gram(operator.n_features, blocks, weights)
+    matrices = dense_blocks(operator)
+    expected = sum(
+        w * matrices[b] @ matrices[b].T for b, w in zip(blocks, weights, strict=True)
+    )
+    torch.testing.assert_close(gram, expected)
+    assert operator.sample_gram(1, blocks, weights) is None
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_hessian_diagonal_matches_the_hessian_product(loss):
+    problem = gated_problem(loss, c=2)
+    Z = tensor(RNG.standard_normal((15, 2)))
+    V = tensor(RNG.standard_normal((15, 3, 2)))
+    diagonal = problem.loss.hessian_diagonal(Z)
+    torch.testing.assert_close(
+        problem.loss.hessian_product(Z, V), diagonal.unsqueeze(1) * V
+    )
+
+
+def test_newton_applies_only_where_its_structure_is_there():
+    assert supports_newton(gated_problem())
+    assert supports_newton(gated_problem("logistic"))
+    assert supports_newton(gated_problem(penalty=NuclearGroupLasso(4)))
+    assert not supports_newton(gated_problem(penalty=NuclearGroupLasso(4), c=2))
+    assert not supports_newton(gated_problem(penalty=L1()))
+    assert not supports_newton(gated_problem("multinomial", c=3))
+    free = GroupLasso(4, tensor([1.0, 0.0, 1.0, 1.0, 1.0, 1.0]))
+    assert not supports_newton(gated_problem(penalty=free))
+
+
+def _system(problem, x, Z, blocks):
+    scale = _block_norms(problem, x, blocks)
+    gram = problem.operator.sample_gram(problem.penalty.group_size, blocks, scale)
+    return _NewtonSystem(problem, x, Z, blocks, scale, gram)
+
+
+def smooth_objective(problem, x):
+    """``F(x)`` as a differentiable function (every block nonzero)."""
+    coef, intercept = problem.split(x)
+    Z = problem.operator.matvec(coef)
+    if intercept is not None:
+        Z = Z + intercept
+    norms = torch.linalg.vector_norm(coef.view(problem.n_blocks, -1), dim=1)
+    return problem.loss(Z) + problem.alpha * norms.sum()
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("n", [15, 60])
+def test_newton_step_solves_the_dense_hessian_system(loss, fit_intercept, n):
+    problem = gated_problem(loss, n=n, fit_intercept=fit_intercept)
+    x = tensor(RNG.standard_normal(problem.shape))
+    Z = problem.matvec(x)
+    blocks = torch.arange(problem.n_blocks)
+    step, decrement = _system(problem, x, Z, blocks).step(x, Z)
+
+    flat = x.view(-1).clone()
+    gradient = torch.func.grad(lambda v: smooth_objective(problem, v.view(x.shape)))(
+        flat
+    )
+    hessian = torch.func.hessian(lambda v: smooth_objective(problem, v.view(x.shape)))(
+        flat
+    )
+    expected = torch.linalg.solve(hessian, gradient)
+    torch.testing.assert_close(step.view(-1), expected, rtol=1e-7, atol=1e-9)
+    assert decrement == pytest.approx(float(gradient @ expected), rel=1e-7)
+
+
+def test_newton_step_keeps_zero_blocks_at_zero():
+    problem = gated_problem(fit_intercept=False)
+    x = tensor(RNG.standard_normal(problem.shape))
+    x[4:12] = 0  # blocks 1 and 2
+    Z = problem.matvec(x)
+    blocks = problem.active_blocks(x).nonzero().squeeze(1)
+    step, _ = _system(problem, x, Z, blocks).step(x, Z)
+    assert bool((step[4:12] == 0).all()) and bool((step[:4] != 0).all())
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_newton_finish_only_lowers_the_objective(loss):
+    problem = gated_problem(loss, n=40)
+    x = tensor(RNG.standard_normal(problem.shape))
+    Z = problem.matvec(x)
+    finished, finished_Z, spent = newton_finish(problem, x, Z, 10.0, tol=1e-12)
+    torch.testing.assert_close(finished_Z, problem.matvec(finished))
+    assert problem.objective(finished, finished_Z) < problem.objective(x, Z)
+    assert spent > 0
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_fista_with_newton_certifies_the_optimum_of_plain_fista(loss, fit_intercept):
+    rng = np.random.default_rng(3)
+    X = tensor(rng.standard_normal((80, 5)))
+    operator = GatedOperator.from_gates(X, tensor(rng.standard_normal((30, 5))))
+    if loss == "squared":
+        Y = X[:, :1] ** 2 - X[:, 1:2] + 0.1 * tensor(rng.standard_normal((80, 1)))
+    else:
+        Y = (X[:, :1] * X[:, 1:2] > 0).to(torch.float64)
+    problem = Problem(operator, LOSSES[loss](Y), GroupLasso(5), 0.02, fit_intercept)
+    plain = fista(problem, tol=1e-9, newton=False, max_iter=100_000)
+    finished = fista(problem, tol=1e-9)
+    assert plain.converged and finished.converged
+    assert finished.certificate.relative_gap <= 1e-9
+    assert finished.certificate.primal == pytest.approx(
+        plain.certificate.primal, rel=2e-9
+    )
+    assert finished.n_iter < plain.n_iter
+
+
+class _NoGram(GatedOperator):
+    def sample_gram(self, group_size, blocks, weights):
+        return None
+
+
+def test_newton_finish_reports_infinite_work_without_a_gram_matrix():
+    problem = gated_problem()
+    operator = _NoGram(problem.operator.X, problem.operator.masks)
+    problem = Problem(operator, problem.loss, problem.penalty, problem.alpha)
+    x = tensor(RNG.standard_normal(problem.shape))
+    Z = problem.matvec(x)
+    finished, _, spent = newton_finish(problem, x, Z, 10.0, tol=1e-12)
+    assert spent == float("inf") and finished is x
+    result = fista(problem, tol=1e-8)  # tries once, then carries on without
+    assert result.converged
