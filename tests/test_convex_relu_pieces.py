@@ -265,3 +265,21 @@ def test_pruning_keeps_predictions_and_never_raises_the_penalty():
     )
     active = int((np.linalg.norm(pruned, axis=2) > 0).sum())
     assert active <= len(X) and removed == 20 - active
+
+
+def test_augmented_lagrangian_never_expands_the_constraint_rows(monkeypatch):
+    # the per-block outputs of the cone operator are n·2P × blocks: polishing
+    # the inner problems would build them (out of memory at n = 20 000)
+    from convexnn.solvers import augmented_lagrangian
+
+    def refuse(*args):
+        raise AssertionError("ConeOperator.block_outputs was called")
+
+    monkeypatch.setattr(ConeOperator, "block_outputs", refuse)
+    X, masks, generator = data()
+    y = torch.randn(N_SAMPLES, 1, generator=generator, dtype=torch.float64)
+    problem = convex_relu_problem(X, masks, SquaredLoss(y), 0.1)
+    result = augmented_lagrangian(problem, tol=1e-5, max_iter=20_000)
+    assert result.converged
+    assert result.kkt.largest <= 1e-5
+    assert result.kkt.relative_gap <= 1e-4
