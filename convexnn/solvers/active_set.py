@@ -77,7 +77,7 @@ def refine(
     tight: float,
     tol: float,
     reduced_tol: float = 1e-13,
-    max_rounds: int = 4,
+    max_rounds: int = 30,
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Re-solve ``problem`` on the structure of ``x``.
 
@@ -117,28 +117,59 @@ def refine(
         return None
     rows = constraint.block_rows(active)  # (m, n, d)
     values = (rows @ blocks[active].unsqueeze(2)).squeeze(2)  # (m, n)
-    threshold = tight * float(values.abs().max())
+    # relative to each block's own scale, so small blocks keep their structure
+    threshold = tight * values.abs().amax(1, keepdim=True)
     tight_rows = values <= threshold
+    feasible = None  # the last reduced solution that met every constraint
     for _ in range(max_rounds):
         new_x = _reduced_solve(
             objective, blocks, active, rows, tight_rows, x, reduced_tol
         )
-        new_coef, _ = objective.split(new_x)
-        new_values = rows @ new_coef.view(-1, group_size)[active].unsqueeze(2)
-        violated = new_values.squeeze(2) < -threshold
+        new_values = _values(objective, rows, active, new_x)
+        # the KKT violation is relative to the largest constraint value
+        violated = new_values < -0.5 * tol * float(new_values.abs().max())
         if bool(violated.any()):  # constraints believed inactive: make them tight
-            tight_rows |= violated
-            x = new_x
+            if feasible is None:
+                tight_rows |= violated
+                x = new_x
+            else:  # step from the feasible point to the first row it meets
+                x, blocking = _first_hit(
+                    objective, rows, active, feasible, new_x, violated, threshold
+                )
+                tight_rows |= blocking & violated
             continue
+        feasible = new_x
         new_multipliers, released = _multipliers(
             problem, new_x, multipliers, active, rows, tight_rows, tol
         )
-        if not released:
+        if not released or problem.kkt(new_x, new_multipliers).largest <= tol:
             return new_x, new_multipliers
         x = new_x
     if bool(violated.any()):
         return None  # the last round left the constraints violated
     return new_x, new_multipliers
+
+
+def _values(objective, rows, active, x):
+    """Constraint values ``(m, n)`` of the ``active`` blocks of ``x``."""
+    coef, _ = objective.split(x)
+    blocks = coef.view(-1, rows.shape[2])[active]
+    return (rows @ blocks.unsqueeze(2)).squeeze(2)
+
+
+def _first_hit(objective, rows, active, start, end, violated, threshold):
+    """The point of the segment from the feasible ``start`` towards ``end``
+    where the first ``violated`` row reaches zero, and the rows tight there
+    (the step of a primal active-set method)."""
+    before = _values(objective, rows, active, start)
+    after = _values(objective, rows, active, end)
+    falling = violated & (before > after)
+    fraction = torch.where(
+        falling, before.clamp(min=0) / (before - after).clamp(min=1e-300), 1.0
+    )
+    step = float(fraction.min())
+    point = torch.lerp(start, end, step)
+    return point, _values(objective, rows, active, point) <= threshold
 
 
 def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
@@ -193,34 +224,40 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
     targets = gradient + alpha * blocks / norms.clamp(min=1e-300)
     per_block = constraint.per_block(multipliers.clone())  # (B, n, 1)
     current = constraint.rmatvec(multipliers).view(-1, group_size)
-    is_active = torch.zeros(len(blocks), dtype=torch.bool, device=blocks.device)
-    is_active[active] = True
+    nonzero = norms.squeeze(1) > 0
     needs = torch.where(
-        is_active,
+        nonzero,
         torch.linalg.vector_norm(current - targets, dim=1) > 0.1 * tol * alpha,
         torch.linalg.vector_norm(current - gradient, dim=1) > alpha,
     )
     position_of = {int(block): position for position, block in enumerate(active)}
     released = False
     for block in needs.nonzero().squeeze(1).tolist():
-        if block in position_of:
-            position = position_of[block]
-            support = tight_rows[position]
-            matrix = rows[position]
-        else:
+        position = position_of.get(block)
+        if position is None:
             matrix = constraint.block_rows(torch.tensor([block]))[0]  # (n, d)
+        else:
+            matrix = rows[position]
+        if bool(nonzero[block]):  # stationarity on the tight rows, exactly
+            support, allowed = tight_rows[position], 0.5 * tol * alpha
+        else:  # a zero block: within alpha, with every row
             support = torch.ones(len(matrix), dtype=torch.bool, device=matrix.device)
+            allowed = alpha * (1 + 0.5 * tol)
         weights = np.zeros(len(support))
         if bool(support.any()):
+            chosen = support.cpu().numpy()
             system = matrix[support].T.double().cpu().numpy()
             target = targets[block].double().cpu().numpy()
-            weights[support.cpu().numpy()], residual = nnls(system, target)
-            if block in position_of and residual > 0.5 * tol * alpha:
-                # release the row whose unconstrained multiplier is most negative
-                signed = np.linalg.lstsq(system, target, rcond=None)[0]
-                if signed.min() < 0:
+            weights[chosen], residual = nnls(system, target)
+            if position is not None and residual > allowed:
+                # along r = K_Tᵀλ − target the objective decreases and the
+                # rows of the support stay feasible (K_T r ≥ 0 at the NNLS
+                # optimum): release the tight rows it leaves, K_T r > 0
+                leaving = system.T @ (system @ weights[chosen] - target)
+                if leaving.max() > 0:
                     indices = support.nonzero().squeeze(1)
-                    tight_rows[position, indices[int(signed.argmin())]] = False
+                    freed = torch.from_numpy(leaving > 1e-3 * leaving.max())
+                    tight_rows[position, indices[freed.to(indices.device)]] = False
                     released = True
         per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
     return per_block.transpose(0, 1).reshape(multipliers.shape), released
