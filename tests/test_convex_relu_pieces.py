@@ -303,3 +303,19 @@ def test_newton_group_lasso_reaches_the_optimum_on_the_right_support(fit_interce
     certificate = problem.certificate(exact, problem.matvec(exact))
     assert certificate.relative_gap <= 1e-12
     assert 0 < int(problem.active_blocks(exact).sum()) < 8
+
+
+def test_closed_form_kernel_of_the_admm_step():
+    from convexnn.solvers.admm import _gated_kernel
+
+    operator = operators()["difference"]
+    generator = torch.Generator().manual_seed(5)
+    root = torch.randn(N_FEATURES, N_FEATURES, generator=generator, dtype=torch.float64)
+    root = root @ root.T  # symmetric, like H^{-1/2}
+    dense = operator.matvec(torch.eye(operator.n_coefs, dtype=torch.float64))
+    inverse = torch.block_diag(*[root @ root] * (operator.n_coefs // N_FEATURES))
+    expected = dense @ inverse @ dense.T
+    torch.testing.assert_close(
+        _gated_kernel(operator, root), expected, rtol=1e-12, atol=1e-10
+    )
+    assert _gated_kernel(operators()["cone"], root) is None
