@@ -53,6 +53,10 @@ SMALLEST_TOL = 1e-7
 """The reduced solve pins relative stationarity to about this level; tighter
 targets are left to the first-order solvers."""
 
+ROUGH_TOL = 1e-8
+"""Relative duality gap of the proximal-gradient solve that finds the support
+of a reduced problem when Newton from the previous point cannot."""
+
 TIGHT = (1e-4,)
 """Relative thresholds below which a constraint value is guessed tight."""
 
@@ -153,7 +157,8 @@ def refine(
         )
         if not released or problem.kkt(new_x, new_multipliers).largest <= tol:
             return new_x, new_multipliers
-        x = new_x
+        # blocks whose multipliers already fit are not solved for again
+        x, multipliers = new_x, new_multipliers
     if bool(violated.any()):
         return None  # the last round left the constraints violated
     return new_x, new_multipliers
@@ -211,8 +216,11 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
     if intercept is not None:
         start = torch.cat([start, intercept.view(1, 1)])
     solution = _newton_group_lasso(reduced, start)
-    if solution is None:
-        solution = fista(reduced, start, tol=tol, max_iter=10_000).x
+    if solution is None:  # a rough solve for the support, then Newton on it
+        rough = fista(reduced, start, tol=ROUGH_TOL, max_iter=10_000).x
+        solution = _newton_group_lasso(reduced, rough)
+        if solution is None:
+            solution = fista(reduced, rough, tol=tol, max_iter=10_000).x
     z, intercept = reduced.split(solution)
     new_blocks = torch.zeros_like(blocks)
     new_blocks[active] = (bases @ z.view(-1, group_size, 1)).squeeze(2)
