@@ -193,7 +193,9 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
     for position in range(len(active)):
         selected = rows[position][tight_rows[position]]
         if len(selected) == 0:
-            bases[position] = torch.eye(group_size, dtype=blocks.dtype)
+            bases[position] = torch.eye(
+                group_size, dtype=blocks.dtype, device=blocks.device
+            )
             continue
         _, singular, Vh = torch.linalg.svd(selected, full_matrices=True)
         rank = int((singular > 1e-10 * singular[0]).sum())
@@ -298,7 +300,7 @@ def _newton_on_support(
         return loss.value((matrix @ w)[:, None]) + alpha * float(norms_of(w).sum())
 
     current = value(variables)
-    leaving = torch.zeros(n_penalised, dtype=torch.bool)
+    leaving = torch.zeros(n_penalised, dtype=torch.bool, device=matrix.device)
     for _ in range(max_iter):
         Z = (matrix @ variables)[:, None]
         penalised = variables[:n_penalised]
