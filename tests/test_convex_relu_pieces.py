@@ -265,3 +265,57 @@ def test_pruning_keeps_predictions_and_never_raises_the_penalty():
     )
     active = int((np.linalg.norm(pruned, axis=2) > 0).sum())
     assert active <= len(X) and removed == 20 - active
+
+
+def test_augmented_lagrangian_never_expands_the_constraint_rows(monkeypatch):
+    # the per-block outputs of the cone operator are n·2P × blocks: polishing
+    # the inner problems would build them (out of memory at n = 20 000)
+    from convexnn.solvers import augmented_lagrangian
+
+    def refuse(*args):
+        raise AssertionError("ConeOperator.block_outputs was called")
+
+    monkeypatch.setattr(ConeOperator, "block_outputs", refuse)
+    X, masks, generator = data()
+    y = torch.randn(N_SAMPLES, 1, generator=generator, dtype=torch.float64)
+    problem = convex_relu_problem(X, masks, SquaredLoss(y), 0.1)
+    result = augmented_lagrangian(problem, tol=1e-5, max_iter=20_000)
+    assert result.converged
+    assert result.kkt.largest <= 1e-5
+    assert result.kkt.relative_gap <= 1e-4
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_newton_group_lasso_reaches_the_optimum_on_the_right_support(fit_intercept):
+    from convexnn.problems import MatrixOperator, Problem
+    from convexnn.solvers import fista
+    from convexnn.solvers.active_set import _newton_group_lasso
+
+    generator = torch.Generator().manual_seed(4)
+    A = torch.randn(40, 24, generator=generator, dtype=torch.float64)
+    y = torch.randn(40, 1, generator=generator, dtype=torch.float64)
+    problem = Problem(
+        MatrixOperator(A), SquaredLoss(y), GroupLasso(3), 0.15, fit_intercept
+    )
+    rough = fista(problem, tol=1e-3).x  # the support, not the digits
+    exact = _newton_group_lasso(problem, rough)
+    assert exact is not None
+    certificate = problem.certificate(exact, problem.matvec(exact))
+    assert certificate.relative_gap <= 1e-12
+    assert 0 < int(problem.active_blocks(exact).sum()) < 8
+
+
+def test_closed_form_kernel_of_the_admm_step():
+    from convexnn.solvers.admm import _gated_kernel
+
+    operator = operators()["difference"]
+    generator = torch.Generator().manual_seed(5)
+    root = torch.randn(N_FEATURES, N_FEATURES, generator=generator, dtype=torch.float64)
+    root = root @ root.T  # symmetric, like H^{-1/2}
+    dense = operator.matvec(torch.eye(operator.n_coefs, dtype=torch.float64))
+    inverse = torch.block_diag(*[root @ root] * (operator.n_coefs // N_FEATURES))
+    expected = dense @ inverse @ dense.T
+    torch.testing.assert_close(
+        _gated_kernel(operator, root), expected, rtol=1e-12, atol=1e-10
+    )
+    assert _gated_kernel(operators()["cone"], root) is None

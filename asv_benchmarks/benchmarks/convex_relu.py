@@ -84,3 +84,31 @@ class ConvexReLUClassifierBenchmark:
 
     def track_objective(self, alpha):
         return _fit(self.model, self.X, self.y).objective_
+
+
+class ConvexReLUIssueTargetBenchmark:
+    """Issue 3's target: breast cancer, 100 gates, squared loss on ±1 targets,
+    the gated benchmark's alpha, KKT residuals ≤ 1e-6 (goal: under 2 s)."""
+
+    timeout = 600
+
+    def setup(self):
+        self.X, self.y = breast_cancer()
+        self.model = ConvexReLURegressor(
+            alpha=0.02385,
+            n_patterns=100,
+            fit_intercept=False,
+            hidden_bias=False,
+            tol=1e-6,
+            random_state=0,
+            device="cpu",
+        )
+
+    def time_fit(self):
+        _fit(self.model, self.X, self.y)
+
+    def track_largest_residual(self):
+        model = _fit(self.model, self.X, self.y)
+        return max(
+            model.stationarity_, model.constraint_violation_, model.complementarity_
+        )

@@ -74,6 +74,13 @@ class ConeOperator(LinearOperator):
         return blocks.permute(1, 0, 2).reshape(self.n_coefs, n_outputs)
 
     def block_outputs(self, coef, group_size, blocks):
+        """Each block's constraint values on its own rows, zero elsewhere.
+
+        The contract asks for ``(n·B, len(blocks), c)``, mostly zeros: no
+        solver calls this on the cone rows (the augmented Lagrangian's inner
+        problems skip polishing, the active-set finish uses
+        :meth:`block_rows`); it is here for completeness and small problems.
+        """
         n_outputs = coef.shape[1]
         if group_size != self.n_features:
             return super().block_outputs(coef, group_size, blocks)

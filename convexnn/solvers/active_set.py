@@ -14,16 +14,22 @@ smooth:
    :math:`W_i = N_iz_i` with :math:`N_i` an orthonormal basis of
    :math:`\ker K_{T_i}`, and the remaining constraints are inactive, so
    :math:`\min_z f(\sum_i AN_iz_i) + \alpha\sum_i\|z_i\|` is a group lasso over
-   a dense ``n × Σ dim N_i`` matrix, which the shared solver finishes to
-   machine precision (its polishing Newton step does the work);
+   a dense ``n × Σ dim N_i`` matrix, solved to machine precision by damped
+   Newton on its support (the shared proximal-gradient solver when Newton
+   cannot certify that support);
 2. the multipliers follow block by block from the stationarity condition
    :math:`K_i^\top\lambda_i = (A^\top\nabla f)_i + \alpha W_i/\|W_i\|`, by
    nonnegative least squares on the tight rows (on every row for a zero block,
    whose condition is :math:`\|K_i^\top\lambda_i - (A^\top\nabla f)_i\| \le
    \alpha`).
 
-:func:`refine` returns the new pair, or ``None`` when the guessed structure was
-wrong (a constraint outside :math:`T_i` ends up violated); the caller measures
+The guessed structure is then corrected as in a primal active-set method:
+a reduced solution that violates rows is cut back to the first row it meets
+on the way from the last feasible one, and that row becomes tight; a block
+whose least-squares residual is too large releases the tight rows that the
+residual direction leaves (moving along it lowers the objective and keeps
+the other tight rows feasible). :func:`refine` returns the new pair, or
+``None`` when the rounds run out with rows violated; the caller measures
 its KKT residuals and keeps whichever pair is better. It needs the constraint
 to expose its per-block matrices (``block_rows``, as
 :class:`~convexnn.problems.cone.ConeOperator` does), and one output column.
@@ -46,6 +52,10 @@ try divides their next threshold by three."""
 SMALLEST_TOL = 1e-7
 """The reduced solve pins relative stationarity to about this level; tighter
 targets are left to the first-order solvers."""
+
+ROUGH_TOL = 1e-8
+"""Relative duality gap of the proximal-gradient solve that finds the support
+of a reduced problem when Newton from the previous point cannot."""
 
 TIGHT = (1e-4,)
 """Relative thresholds below which a constraint value is guessed tight."""
@@ -77,13 +87,15 @@ def refine(
     tight: float,
     tol: float,
     reduced_tol: float = 1e-13,
-    max_rounds: int = 4,
+    max_rounds: int = 15,
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Re-solve ``problem`` on the structure of ``x``.
 
-    Rows that the reduced solution violates are made tight, and a tight row
-    whose least-squares multiplier comes out negative is released; the
-    reduced problem is then solved again, up to ``max_rounds`` times.
+    Rows that the reduced solution violates are made tight (the first one
+    met once a feasible solution exists), and tight rows that a block's
+    nonnegative least-squares residual leaves are released; the reduced
+    problem is then solved again, up to ``max_rounds`` times, until the
+    multipliers need no release or the KKT residuals meet ``tol``.
 
     Parameters
     ----------
@@ -94,7 +106,8 @@ def refine(
     multipliers : tensor
         The current multipliers (kept for blocks that need no new ones).
     tight : float
-        A constraint value ``≤ tight · max|KW|`` counts as tight.
+        A constraint value ``≤ tight · max|K_iW_i|`` (over the block's own
+        rows) counts as tight.
     tol : float
         The KKT target: a block whose stationarity residual (relative to
         ``alpha``) is below it keeps its tight rows.
@@ -117,28 +130,60 @@ def refine(
         return None
     rows = constraint.block_rows(active)  # (m, n, d)
     values = (rows @ blocks[active].unsqueeze(2)).squeeze(2)  # (m, n)
-    threshold = tight * float(values.abs().max())
+    # relative to each block's own scale, so small blocks keep their structure
+    threshold = tight * values.abs().amax(1, keepdim=True)
     tight_rows = values <= threshold
+    feasible = None  # the last reduced solution that met every constraint
     for _ in range(max_rounds):
         new_x = _reduced_solve(
             objective, blocks, active, rows, tight_rows, x, reduced_tol
         )
-        new_coef, _ = objective.split(new_x)
-        new_values = rows @ new_coef.view(-1, group_size)[active].unsqueeze(2)
-        violated = new_values.squeeze(2) < -threshold
+        new_values = _values(objective, rows, active, new_x)
+        # the KKT violation is relative to the largest constraint value
+        violated = new_values < -0.5 * tol * float(new_values.abs().max())
         if bool(violated.any()):  # constraints believed inactive: make them tight
-            tight_rows |= violated
-            x = new_x
+            if feasible is None:
+                tight_rows |= violated
+                x = new_x
+            else:  # step from the feasible point to the first row it meets
+                x, blocking = _first_hit(
+                    objective, rows, active, feasible, new_x, violated, threshold
+                )
+                tight_rows |= blocking & violated
             continue
+        feasible = new_x
         new_multipliers, released = _multipliers(
             problem, new_x, multipliers, active, rows, tight_rows, tol
         )
-        if not released:
+        if not released or problem.kkt(new_x, new_multipliers).largest <= tol:
             return new_x, new_multipliers
-        x = new_x
+        # blocks whose multipliers already fit are not solved for again
+        x, multipliers = new_x, new_multipliers
     if bool(violated.any()):
         return None  # the last round left the constraints violated
     return new_x, new_multipliers
+
+
+def _values(objective, rows, active, x):
+    """Constraint values ``(m, n)`` of the ``active`` blocks of ``x``."""
+    coef, _ = objective.split(x)
+    blocks = coef.view(-1, rows.shape[2])[active]
+    return (rows @ blocks.unsqueeze(2)).squeeze(2)
+
+
+def _first_hit(objective, rows, active, start, end, violated, threshold):
+    """The point of the segment from the feasible ``start`` towards ``end``
+    where the first ``violated`` row reaches zero, and the rows tight there
+    (the step of a primal active-set method)."""
+    before = _values(objective, rows, active, start)
+    after = _values(objective, rows, active, end)
+    falling = violated & (before > after)
+    fraction = torch.where(
+        falling, before.clamp(min=0) / (before - after).clamp(min=1e-300), 1.0
+    )
+    step = float(fraction.min())
+    point = torch.lerp(start, end, step)
+    return point, _values(objective, rows, active, point) <= threshold
 
 
 def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
@@ -148,7 +193,9 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
     for position in range(len(active)):
         selected = rows[position][tight_rows[position]]
         if len(selected) == 0:
-            bases[position] = torch.eye(group_size, dtype=blocks.dtype)
+            bases[position] = torch.eye(
+                group_size, dtype=blocks.dtype, device=blocks.device
+            )
             continue
         _, singular, Vh = torch.linalg.svd(selected, full_matrices=True)
         rank = int((singular > 1e-10 * singular[0]).sum())
@@ -170,10 +217,130 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
     start = (bases.transpose(1, 2) @ current).reshape(-1, 1)
     if intercept is not None:
         start = torch.cat([start, intercept.view(1, 1)])
-    z, intercept = reduced.split(fista(reduced, start, tol=tol, max_iter=10_000).x)
+    solution = _newton_group_lasso(reduced, start)
+    if solution is None:  # a rough solve for the support, then Newton on it
+        rough = fista(reduced, start, tol=ROUGH_TOL, max_iter=10_000).x
+        solution = _newton_group_lasso(reduced, rough)
+        if solution is None:
+            solution = fista(reduced, rough, tol=tol, max_iter=10_000).x
+    z, intercept = reduced.split(solution)
     new_blocks = torch.zeros_like(blocks)
     new_blocks[active] = (bases @ z.view(-1, group_size, 1)).squeeze(2)
     return objective.pack(new_blocks.view(-1, 1), intercept)
+
+
+def _newton_group_lasso(problem: Problem, x: torch.Tensor, max_iter: int = 50):
+    r"""The group lasso ``problem`` solved by damped Newton on the groups
+    nonzero in ``x``, or ``None`` when that support is not optimal.
+
+    On a fixed support the objective is smooth, with gradient
+    :math:`M^\top\nabla f + \alpha z_g/\|z_g\|` and Hessian
+    :math:`M^\top\nabla^2 f\,M + \alpha(I - u_gu_g^\top)/\|z_g\|`,
+    :math:`u_g = z_g/\|z_g\|`; Newton converges quadratically where the
+    proximal-gradient solver needs hundreds of steps for the last digits.
+    Only nonzero columns are kept (the null-space bases are padded with
+    zeros). A group that a step would shrink to zero leaves the support.
+    The result is returned only if the zero groups then meet their
+    optimality condition :math:`\|M_g^\top\nabla f\| \le \alpha`.
+    """
+    group_size, alpha, loss = problem.penalty.group_size, problem.alpha, problem.loss
+    columns = problem.operator.X.to(torch.float64)
+    coef, intercept = problem.split(x.to(torch.float64))
+    coef = coef.view(-1)
+    nonzero_groups = torch.linalg.vector_norm(coef.view(-1, group_size), dim=1) > 0
+    used = torch.linalg.vector_norm(columns, dim=0) > 0
+    kept = (nonzero_groups.repeat_interleave(group_size) & used).nonzero().squeeze(1)
+    for _ in range(max_iter):
+        if len(kept) == 0:
+            return None
+        result = _newton_on_support(
+            loss, columns, kept, group_size, alpha, coef, intercept, max_iter
+        )
+        if result is None:
+            return None
+        coef, intercept, leaving = result
+        if not bool(leaving.any()):
+            break
+        kept = kept[~leaving]
+    else:
+        return None
+    Z = (columns @ coef)[:, None]
+    if intercept is not None:
+        Z = Z + intercept
+    excess = torch.linalg.vector_norm(
+        (columns.T @ loss.gradient(Z)).view(-1, group_size), dim=1
+    )
+    excess[kept // group_size] = 0
+    if float(excess.max()) > alpha * (1 + 1e-12):
+        return None
+    return problem.pack(coef, intercept).to(x.dtype)
+
+
+def _newton_on_support(
+    loss, columns, kept, group_size, alpha, coef, intercept, max_iter
+):
+    """Damped Newton on the coordinates ``kept``; returns the coefficients, the
+    intercept and which kept coordinates belong to a group heading for zero
+    (``None`` if Newton fails)."""
+    matrix = columns[:, kept]
+    if intercept is not None:
+        matrix = torch.cat([matrix, matrix.new_ones(len(matrix), 1)], 1)
+    _, group = torch.unique(kept // group_size, return_inverse=True)
+    n_groups, n_penalised = int(group.max()) + 1, len(kept)
+    same = group.unsqueeze(1) == group.unsqueeze(0)
+    variables = coef[kept]
+    if intercept is not None:
+        variables = torch.cat([variables, intercept.reshape(1)])
+
+    def norms_of(w):
+        squares = w.new_zeros(n_groups).index_add_(0, group, w[:n_penalised] ** 2)
+        return squares.sqrt()
+
+    def value(w):
+        return loss.value((matrix @ w)[:, None]) + alpha * float(norms_of(w).sum())
+
+    current = value(variables)
+    leaving = torch.zeros(n_penalised, dtype=torch.bool, device=matrix.device)
+    for _ in range(max_iter):
+        Z = (matrix @ variables)[:, None]
+        penalised = variables[:n_penalised]
+        norms = norms_of(variables)[group]
+        gradient = matrix.T @ loss.gradient(Z)[:, 0]
+        gradient[:n_penalised] += alpha * penalised / norms
+        hessian = matrix.T @ loss.hessian_product(Z, matrix.unsqueeze(2))[:, :, 0]
+        block = hessian[:n_penalised, :n_penalised]
+        block -= same * (alpha * penalised.unsqueeze(1) * penalised / norms**3)
+        block.diagonal().add_(alpha / norms)
+        hessian.diagonal().add_(1e-14 * float(hessian.diagonal().max()))
+        step = torch.linalg.solve(hessian, gradient)
+        decrement = float(gradient @ step)
+        if not decrement >= 0:
+            return None
+        if decrement <= 1e-15 * max(abs(current), 1e-300):
+            break
+        size = 1.0
+        while size > 1e-10:
+            candidate = variables - size * step
+            shrunk = norms_of(candidate)[group] < 1e-6 * norms
+            if bool(shrunk.any()):  # drop those groups and start again
+                leaving = shrunk
+                break
+            trial = value(candidate)
+            if trial <= current - 0.25 * size * decrement:
+                break
+            size *= 0.5
+        else:
+            return None
+        if bool(leaving.any()):
+            break
+        variables, current = candidate, trial
+    else:
+        return None
+    coef = torch.zeros_like(coef)
+    coef[kept[~leaving]] = variables[:n_penalised][~leaving]
+    if intercept is not None:
+        intercept = variables[-1:].clone()
+    return coef, intercept, leaving
 
 
 def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
@@ -193,34 +360,40 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
     targets = gradient + alpha * blocks / norms.clamp(min=1e-300)
     per_block = constraint.per_block(multipliers.clone())  # (B, n, 1)
     current = constraint.rmatvec(multipliers).view(-1, group_size)
-    is_active = torch.zeros(len(blocks), dtype=torch.bool, device=blocks.device)
-    is_active[active] = True
+    nonzero = norms.squeeze(1) > 0
     needs = torch.where(
-        is_active,
+        nonzero,
         torch.linalg.vector_norm(current - targets, dim=1) > 0.1 * tol * alpha,
         torch.linalg.vector_norm(current - gradient, dim=1) > alpha,
     )
     position_of = {int(block): position for position, block in enumerate(active)}
     released = False
     for block in needs.nonzero().squeeze(1).tolist():
-        if block in position_of:
-            position = position_of[block]
-            support = tight_rows[position]
-            matrix = rows[position]
-        else:
+        position = position_of.get(block)
+        if position is None:
             matrix = constraint.block_rows(torch.tensor([block]))[0]  # (n, d)
+        else:
+            matrix = rows[position]
+        if bool(nonzero[block]):  # stationarity on the tight rows, exactly
+            support, allowed = tight_rows[position], 0.5 * tol * alpha
+        else:  # a zero block: within alpha, with every row
             support = torch.ones(len(matrix), dtype=torch.bool, device=matrix.device)
+            allowed = alpha * (1 + 0.5 * tol)
         weights = np.zeros(len(support))
         if bool(support.any()):
+            chosen = support.cpu().numpy()
             system = matrix[support].T.double().cpu().numpy()
             target = targets[block].double().cpu().numpy()
-            weights[support.cpu().numpy()], residual = nnls(system, target)
-            if block in position_of and residual > 0.5 * tol * alpha:
-                # release the row whose unconstrained multiplier is most negative
-                signed = np.linalg.lstsq(system, target, rcond=None)[0]
-                if signed.min() < 0:
+            weights[chosen], residual = nnls(system, target)
+            if position is not None and residual > allowed:
+                # along r = K_Tᵀλ − target the objective decreases and the
+                # rows of the support stay feasible (K_T r ≥ 0 at the NNLS
+                # optimum): release the tight rows it leaves, K_T r > 0
+                leaving = system.T @ (system @ weights[chosen] - target)
+                if leaving.max() > 0:
                     indices = support.nonzero().squeeze(1)
-                    tight_rows[position, indices[int(signed.argmin())]] = False
+                    freed = torch.from_numpy(leaving > 1e-3 * leaving.max())
+                    tight_rows[position, indices[freed.to(indices.device)]] = False
                     released = True
         per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
     return per_block.transpose(0, 1).reshape(multipliers.shape), released
