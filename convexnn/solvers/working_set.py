@@ -34,6 +34,7 @@ import torch
 
 from ..problems import Certificate, Problem
 from .fista import SolverResult, fista
+from .gram import gram_form
 
 #: Fewest blocks in a working set.
 MIN_SIZE = 10
@@ -41,6 +42,8 @@ MIN_SIZE = 10
 MIN_BLOCKS = 100
 #: Each round solves its working set to this fraction of the current gap.
 INNER_FRACTION = 0.3
+#: Largest working set solved in Gram form.
+MAX_GRAM_SIZE = 4000
 
 
 def solve(
@@ -88,8 +91,9 @@ def solve(
         certificate for the whole problem (with the point's ``violations``).
     """
     everything = torch.arange(problem.n_blocks, device=problem.operator.device)
+    gram = gram_form(problem) if working_sets else None
     whole = not working_sets or problem.n_blocks <= MIN_BLOCKS
-    if whole or problem.restrict(everything[:1]) is None:
+    if gram is None and (whole or problem.restrict(everything[:1]) is None):
         return fista(
             problem,
             x0,
@@ -98,7 +102,12 @@ def solve(
             lipschitz=lipschitz,
             verbose=verbose,
         )
-    norms = problem.operator.block_norms(problem.penalty.group_size)
+    lines = problem.operator.lines(problem.penalty.group_size)
+    # exact subproblems take the peaks of the violations, which screening
+    # would not change: its norms are not worth their cost there
+    norms = None
+    if gram is None or not lines:
+        norms = problem.operator.block_norms(problem.penalty.group_size)
     weights = problem.penalty.weights
     if weights is None:
         weights = torch.ones(problem.n_blocks, dtype=problem.operator.dtype)
@@ -107,10 +116,9 @@ def solve(
     screened = torch.zeros_like(everything, dtype=torch.bool)
 
     x = problem.zeros() if x0 is None else x0.clone()
-    active = problem.active_blocks(x).nonzero().squeeze(1)
-    Z = problem.restrict(active).matvec(problem.take(x, active))  # x is sparse
+    Z = _outputs(problem, x, problem.active_blocks(x).nonzero().squeeze(1))
     best_x, best_Z, best_primal, lower, gap = x, Z, math.inf, -math.inf, math.inf
-    n_iter, size, violations = 0, 0, hint
+    n_iter, size, violations, working = 0, 0, hint, everything[:0]
     while True:
         if violations is None:  # certify the whole problem at the current point
             certificate = problem.certificate(x, Z)
@@ -132,13 +140,40 @@ def solve(
                 radius = math.sqrt(radius_factor * slack)
                 screened |= violations + radius * norms / (problem.alpha * weights) < 1
 
+        active = problem.active_blocks(x)
         priority = violations.masked_fill(screened, -math.inf)
-        priority[problem.active_blocks(x) | (weights == 0)] = math.inf
+        n_peaks = 0
+        if lines:  # one block per violated region first
+            # certificates scale the dual point into the feasible set, so
+            # violating blocks are those above the active ones (at the bound)
+            level = float(violations[active].max()) if bool(active.any()) else 0.0
+            peaks = _peaks(violations, level, lines) & ~screened
+            priority = torch.where(peaks, priority + float(violations.max()), priority)
+            n_peaks = int(peaks.sum())
+        priority[active | (weights == 0)] = math.inf
         n_active = int((priority == math.inf).sum())
         candidates = problem.n_blocks - int(screened.sum())
-        size = min(max(2 * n_active, 2 * size, MIN_SIZE), candidates)
+        previous = working
+        if gram is not None and lines:  # exact solves: the support and the peaks
+            size = min(max(n_active + 2 * n_peaks, MIN_SIZE), candidates)
+            working = torch.topk(priority, size).indices
+            if bool(torch.isin(working, previous).all()):  # nothing new: grow
+                size = min(2 * len(previous), candidates)
+                working = torch.topk(priority, size).indices
+        else:
+            size = min(max(2 * n_active, 2 * size, MIN_SIZE), candidates)
+            working = torch.topk(priority, size).indices
+        working = working.sort().values
+        if gram is not None and torch.equal(working, previous):
+            gram = None  # solved exactly already: rounding limits it, FISTA takes over
+        if gram is not None and size <= MAX_GRAM_SIZE:
+            x, Z, steps = gram.solve(x, working)
+            n_iter += max(steps, 1)  # a round counts, so max_iter bounds them
+            violations = None
+            continue
         inner_tol = tol / 2 if math.isinf(gap) else max(INNER_FRACTION * gap, tol / 2)
-        if size == problem.n_blocks:  # the whole problem: no copy of the operator
+        restricted = None if size == problem.n_blocks else problem.restrict(working)
+        if restricted is None:  # the whole problem: no copy of the operator
             result = fista(
                 problem,
                 x,
@@ -150,9 +185,8 @@ def solve(
             x = result.x
             lower = max(lower, result.certificate.dual)
         else:
-            working = torch.topk(priority, size).indices.sort().values
             result = fista(
-                problem.restrict(working),
+                restricted,
                 problem.take(x, working),
                 tol=inner_tol,
                 max_iter=max_iter - n_iter,
@@ -166,3 +200,31 @@ def solve(
 
     certificate = Certificate(best_x, best_Z, best_primal, lower, best_violations)
     return SolverResult(best_x, certificate, n_iter, gap <= tol, lipschitz or 0.0)
+
+
+def _peaks(violations: torch.Tensor, level: float, lines) -> torch.Tensor:
+    """Blocks that violate their dual constraint (``violations > level``) and
+    are the largest of their run of consecutive violating blocks along every
+    grid line through them: about one block per violated region."""
+    violating = violations > level
+    peaks = violating.clone()
+    for order, starts in lines:
+        values, inside = violations[order], violating[order]
+        # a run starts at a line's start or after a block that does not violate
+        previous = torch.cat([inside.new_zeros(1), inside[:-1]])
+        run = torch.cumsum(starts | ~previous, 0) - 1
+        largest = torch.full(
+            (int(run[-1]) + 1,), -math.inf, dtype=values.dtype, device=values.device
+        )
+        largest.scatter_reduce_(0, run, values, reduce="amax")
+        peaks[order] &= values >= largest[run]
+    return peaks
+
+
+def _outputs(problem: Problem, x: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
+    """``problem.matvec(x)`` for ``x`` zero off ``blocks``, through the
+    restricted operator when there is one."""
+    restricted = problem.restrict(blocks)
+    if restricted is None:
+        return problem.matvec(x)
+    return restricted.matvec(problem.take(x, blocks))
