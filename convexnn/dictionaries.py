@@ -772,6 +772,7 @@ class BasisOperator(LinearOperator):
         options = {"dtype": x.dtype, "device": x.device}
         centre = 0.5 * float(x[0] + x[-1]) if len(x) else 0.0
         self.centre = centre
+        self.inputs = x  # as given: x - centre + centre may round differently
         self.x = x - centre
         knots, inverse = np.unique(features.knots, return_inverse=True)
         self.knots = torch.as_tensor(knots - centre, **options)
@@ -816,7 +817,7 @@ class BasisOperator(LinearOperator):
     def subset(self, indices) -> BasisOperator:
         """The operator of the columns ``indices``."""
         indices = np.asarray(torch.as_tensor(indices).cpu())
-        return BasisOperator(self.features.take(indices), self.x + self.centre)
+        return BasisOperator(self.features.take(indices), self.inputs)
 
     def restrict(self, group_size: int, blocks: torch.Tensor) -> BasisOperator | None:
         """The columns ``blocks`` (working sets of the core solver), still implicit."""

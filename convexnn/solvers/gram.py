@@ -41,7 +41,7 @@ from ..problems import L1, Problem, SquaredLoss
 
 RIDGE = 1e-12
 """Ridge added to the unit diagonal of the scaled Gram matrix."""
-RTOL = 1e-13
+RTOL = 1e-14
 """Optimality conditions hold to this fraction of the largest threshold (the
 duality gap that remains is of the order of this fraction)."""
 
@@ -69,11 +69,8 @@ class GramLasso:
     def __init__(self, problem: Problem):
         self.problem = problem
         operator = problem.operator
-        n = operator.n_samples
-        Y = problem.loss.Y.to(torch.float64)
-        self.Y_mean = Y.mean(0) if problem.fit_intercept else torch.zeros_like(Y[0])
-        centred = (Y - self.Y_mean).to(operator.dtype)
-        self.correlations = operator.rmatvec(centred).to(torch.float64) / n
+        Y = problem.loss.Y
+        self.centred_targets = Y - Y.mean(0) if problem.fit_intercept else Y
         weights = problem.penalty.weights
         if weights is None:
             weights = torch.ones(operator.n_coefs, dtype=torch.float64)
@@ -100,6 +97,16 @@ class GramLasso:
             G[:, new] = rows.T
         self._columns, self._gram = columns, G
         return G
+
+    def _correlations(self, columns: torch.Tensor) -> torch.Tensor:
+        """:math:`A_W^\top PY/n`, float64, through the restricted operator."""
+        operator = self.problem.operator
+        restricted = operator.restrict(1, columns)
+        if restricted is None:
+            correlations = operator.rmatvec(self.centred_targets)[columns]
+        else:
+            correlations = restricted.rmatvec(self.centred_targets)
+        return correlations.to(torch.float64) / operator.n_samples
 
     def solve(
         self, x: torch.Tensor, columns: torch.Tensor
@@ -128,7 +135,7 @@ class GramLasso:
         scale = torch.where(diagonal > 0, diagonal.rsqrt(), torch.ones_like(diagonal))
         G_scaled = G * scale[:, None] * scale
         G_scaled.diagonal().add_(RIDGE)
-        b = self.correlations[columns] * scale[:, None]
+        b = self._correlations(columns) * scale[:, None]
         thresholds = self.thresholds[columns] * scale
         coef, _ = problem.split(x)
         start = coef[columns].to(torch.float64) / scale[:, None]
@@ -191,9 +198,10 @@ def feature_sign(
     max_steps = 4 * size + 10 if max_steps is None else max_steps
     free = thresholds == 0
     finite = thresholds[torch.isfinite(thresholds)]
-    scale = float(finite.max()) if len(finite) else 0.0
-    tolerance = rtol * (scale if scale > 0 else float(b.abs().max()))
+    scale = max(float(finite.max()) if len(finite) else 0.0, float(b.abs().max()))
+    tolerance = rtol * scale
     u[torch.isinf(thresholds)] = 0.0
+    stalled, flat = False, 0
     for step in range(max_steps):
         signs = u.sign()
         support = (u != 0) | free
@@ -201,13 +209,14 @@ def feature_sign(
         residual = gradient[support] + torch.where(
             free[support], 0.0, thresholds[support] * signs[support]
         )
-        if residual.numel() == 0 or float(residual.abs().max()) <= tolerance:
+        if stalled or residual.numel() == 0 or residual.abs().max() <= tolerance:
             violation = gradient.abs() - thresholds
             violation[support] = -torch.inf
             j = int(violation.argmax())
             if not float(violation[j]) > tolerance:
                 return u, step
             u[j] = -gradient[j].sign() * violation[j] / G[j, j]
+            stalled, flat = False, 0
             continue
         direction = torch.zeros_like(u)
         indices = support.nonzero().squeeze(1)
@@ -215,7 +224,10 @@ def feature_sign(
         if int(info) != 0:
             return u, step
         direction[indices] = -torch.cholesky_solve(residual[:, None], factor)[:, 0]
-        u = _best_on_segment(G, thresholds, free, u, direction, gradient)
+        u, decrease = _best_on_segment(G, thresholds, free, u, direction, gradient)
+        # twice no descent on this support (rounding): let a coordinate enter
+        flat = flat + 1 if not decrease > 0 else 0
+        stalled = flat >= 2
     return u, max_steps
 
 
@@ -223,7 +235,9 @@ def _best_on_segment(G, thresholds, free, start, direction, gradient):
     """The best of ``start + τ·direction``, ``τ ∈ (0, 1]``: its end or a sign
     change; coordinates crossing zero at the chosen point are set to zero.
 
-    ``gradient`` is the gradient of the quadratic part at ``start``.
+    ``gradient`` is the gradient of the quadratic part at ``start``. Returns
+    the point and the decrease of the objective (rounding-level or negative
+    when the step has stalled).
     """
     moving = (direction != 0) & (start != 0) & ~free
     crossing = torch.full_like(start, torch.inf)
@@ -238,6 +252,7 @@ def _best_on_segment(G, thresholds, free, start, direction, gradient):
     values = (
         taus * (direction @ gradient)
         + 0.5 * taus**2 * curvature
-        + points.abs() @ penalties
+        + (points.abs() - start.abs()) @ penalties
     )
-    return points[int(values.argmin())]
+    best = int(values.argmin())
+    return points[best], -float(values[best])

@@ -1,9 +1,9 @@
-r"""Working sets and gap-safe screening around the proximal-gradient loop.
+r"""Working sets and gap-safe screening around the subproblem solvers.
 
-Sparse problems have few nonzero blocks at the optimum. :func:`solve` runs
-:func:`~convexnn.solvers.fista` on a *working set* of blocks — the nonzero ones
-and those whose dual constraint is closest to active — and grows the set until
-the certificate of the whole problem closes (Johnson & Guestrin's Blitz,
+Sparse problems have few nonzero blocks at the optimum. :func:`solve` solves
+the problem restricted to a *working set* of blocks — the nonzero ones and
+those whose dual constraint is closest to active — and grows the set until the
+certificate of the whole problem closes (Johnson & Guestrin's Blitz,
 Massias, Gramfort & Salmon's celer, skglm):
 
 1. certify the current point on the whole problem (:meth:`Problem.certificate`);
@@ -14,16 +14,32 @@ Massias, Gramfort & Salmon's celer, skglm):
    :math:`n/\kappa`-strongly concave for a loss of curvature :math:`\kappa`,
    so block ``g`` is zero when
    :math:`\omega^*(A_g^\top\theta) + r\|A_g\|_2 < \alpha w_g`;
-3. solve the problem restricted to the ``size`` most promising blocks to a
-   fraction of the current gap, where ``size`` is at least twice the number of
-   nonzero blocks and doubles from one round to the next.
+3. solve the problem restricted to the working set.
+
+Subproblems are solved in one of two ways:
+
+* a squared loss with an :math:`\ell_1` penalty is solved *exactly* in Gram
+  form (:mod:`~convexnn.solvers.gram`: feature-sign search on
+  :math:`A_W^\top PA_W/n`), which needs no iteration count to separate
+  nearly parallel columns;
+* anything else runs :func:`~convexnn.solvers.fista` to a fraction of the
+  current gap.
+
+The working set holds the nonzero blocks and at least as many others; it
+doubles from one round to the next, except when the operator's blocks lie on
+grid lines (:meth:`~convexnn.problems.LinearOperator.lines`: dictionaries of
+features at neighbouring data points, nearly equal to each other) and
+subproblems are exact: then it takes one block per violated region — the
+*peaks* of the dual constraint's violations along every line — which is all
+an exact solve needs, and grows only when no new block would enter.
 
 Every round's certificate is a certificate of the whole problem, so the
 returned gap is as honest as plain FISTA's. (Screened blocks stay in the
 certificate's products: copying the operator without them would cost more
-than the products it saves.) Problems with few blocks
-(at most ``MIN_BLOCKS``), or whose operator cannot be restricted, are handed to
-FISTA directly: there the rounds cost more than they save.
+than the products it saves. Peaks make screening redundant, so it is skipped
+there.) Other problems with few blocks (at most ``MIN_BLOCKS``), or whose
+operator cannot be restricted, are handed to FISTA directly: there the rounds
+cost more than they save.
 """
 
 from __future__ import annotations
