@@ -42,8 +42,9 @@ from ..problems import L1, Problem, SquaredLoss
 RIDGE = 1e-12
 """Ridge added to the unit diagonal of the scaled Gram matrix."""
 RTOL = 1e-14
-"""Optimality conditions hold to this fraction of the largest threshold (the
-duality gap that remains is of the order of this fraction)."""
+"""Optimality conditions hold to this fraction of the largest threshold or
+correlation ``max(λ, |b|)``; two steps without descent end a support's
+iterations earlier (rounding)."""
 
 
 def gram_form(problem: Problem) -> GramLasso | None:
@@ -99,7 +100,7 @@ class GramLasso:
         return G
 
     def _correlations(self, columns: torch.Tensor) -> torch.Tensor:
-        """:math:`A_W^\top PY/n`, float64, through the restricted operator."""
+        r""":math:`A_W^\top PY/n`, float64, through the restricted operator."""
         operator = self.problem.operator
         restricted = operator.restrict(1, columns)
         if restricted is None:
