@@ -167,3 +167,21 @@ def test_restricted_dictionary_operator_agrees_with_the_whole(activation):
     whole = operator.rmatvec(residual)[columns]
     restricted = operator.restrict(1, columns).rmatvec(residual)
     np.testing.assert_allclose(restricted.numpy(), whole.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize(("depth", "activation"), [(2, "relu"), (3, "relu")])
+def test_dictionary_lines_join_neighbouring_kinks(depth, activation):
+    x, _, _ = _ramps(9)
+    features = build_dictionary(x, depth, activation)
+    coordinates = features.coordinates
+    lines = features.lines()
+    assert len(lines) == coordinates.shape[1]
+    for axis, (order, starts) in enumerate(lines):
+        assert sorted(order.tolist()) == list(range(len(features)))
+        ordered = coordinates[order]
+        within = ~starts[1:]
+        steps = ordered[1:] - ordered[:-1]
+        # inside a line only this axis moves, by one grid step
+        assert np.all(steps[within, axis] == 1)
+        assert np.all(np.delete(steps[within], axis, axis=1) == 0)
+        assert within.any()
