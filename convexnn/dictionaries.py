@@ -97,6 +97,11 @@ class Features:
         The affine part :math:`a x + b` of the expansion.
     negative_slope : float
         Slope of the leaky ReLU for negative inputs.
+    coordinates : ndarray of int, shape (m, d), optional
+        Position of each feature on the family's grid (a block number and the
+        indices of its kinks among the sorted inputs): features one step apart
+        are *neighbours*, which lets a solver pick one column per peak of the
+        dual correlations (:meth:`BasisOperator.lines`).
     """
 
     def __init__(
@@ -112,6 +117,7 @@ class Features:
         slope,
         constant,
         negative_slope: float = 0.01,
+        coordinates=None,
     ):
         self.activation = activation
         self.negative_slope = float(negative_slope)
@@ -124,6 +130,7 @@ class Features:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.slope = np.asarray(slope, dtype=np.float64)
         self.constant = np.asarray(constant, dtype=np.float64)
+        self.coordinates = None if coordinates is None else np.asarray(coordinates)
 
     @property
     def depth(self) -> int:
@@ -152,6 +159,7 @@ class Features:
             self.slope[indices],
             self.constant[indices],
             self.negative_slope,
+            None if self.coordinates is None else self.coordinates[indices],
         )
 
     def hidden(self, x) -> np.ndarray:
@@ -167,6 +175,41 @@ class Features:
     def evaluate(self, x) -> np.ndarray:
         """Evaluate every feature at ``x`` through its chain: shape ``(len(x), m)``."""
         return self.offset + self.orient * self.hidden(x)
+
+    def with_coordinates(self, coordinates) -> Features:
+        """These features with their grid ``coordinates`` set (None: no grid)."""
+        if coordinates is not None:
+            coordinates = np.asarray(coordinates, dtype=np.int64)
+        self.coordinates = coordinates
+        return self
+
+    def lines(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The grid lines of the family, one ordering per grid axis.
+
+        Along axis ``a``, features that differ only in their ``a``-th
+        coordinate, by one step at a time, form a *line* (neighbouring kinks:
+        nearly equal features).
+
+        Returns
+        -------
+        list of (order, starts)
+            Per axis, ``order`` lists the features line after line, each line
+            in increasing coordinate, and ``starts`` (bool, same length) marks
+            the first feature of each line. Empty when the family has no grid.
+        """
+        if self.coordinates is None:
+            return []
+        coordinates = self.coordinates
+        lines = []
+        for axis in range(coordinates.shape[1]):
+            others = np.delete(coordinates, axis, axis=1)
+            order = np.lexsort((coordinates[:, axis], *others.T[::-1]))
+            ordered = coordinates[order]
+            step = np.diff(ordered[:, axis]) != 1
+            moved = np.any(np.diff(np.delete(ordered, axis, axis=1), axis=0), axis=1)
+            starts = np.concatenate([[True], step | moved])
+            lines.append((order, starts))
+        return lines
 
     def breakpoints(self) -> np.ndarray:
         """Sorted kinks (ramp basis) or jumps (step basis) of each feature.
@@ -320,7 +363,10 @@ def _ramps(u, depth, activation_name, negative_slope):
         at[:, None],
         negative_slope,
     )
-    return features
+    block = np.concatenate([np.zeros(len(right)), np.ones(len(left))])
+    return features.with_coordinates(
+        np.stack([block, np.concatenate([right, left])], axis=1)
+    )
 
 
 def _capped_ramps(u, depth):
@@ -363,10 +409,10 @@ def _capped_ramps(u, depth):
     features = _with_expansion(
         "relu", signs, levels, orient, offset, kind, candidates, 0.0
     )
-    return features
+    return features.with_coordinates(np.stack([j, k], axis=1))
 
 
-def _chains(activation_name, signs, levels, kind, slope=0.01):
+def _chains(activation_name, signs, levels, kind, coordinates=None, slope=0.01):
     """Features given by their chains only (``φ = h_L``; no basis expansion yet)."""
     m = len(signs)
     empty = np.zeros((m, 0))
@@ -382,6 +428,7 @@ def _chains(activation_name, signs, levels, kind, slope=0.01):
         np.zeros(m),
         np.zeros(m),
         slope,
+        coordinates,
     )
 
 
@@ -397,7 +444,9 @@ def _monotone_chains(u, depth, negative_slope):
     signs = np.repeat(patterns, len(at), axis=0)
     kinks = u[np.tile(at, (len(patterns), 1))]
     levels = _kink_levels("leaky_relu", signs, kinks, negative_slope)
-    chains = _chains("leaky_relu", signs, levels, "chain", negative_slope)
+    pattern = np.repeat(np.arange(len(patterns)), len(at))
+    coordinates = np.column_stack([pattern, np.tile(at, (len(patterns), 1))])
+    chains = _chains("leaky_relu", signs, levels, "chain", coordinates, negative_slope)
     return chains, kinks
 
 
@@ -487,7 +536,7 @@ def _steps(u, depth, activation_name):
         at[:, None],
         0.0,
     )
-    return features
+    return features.with_coordinates(np.arange(1, len(u))[:, None])
 
 
 # --------------------------------------------------------------------------
@@ -580,7 +629,7 @@ def build_dictionary(
     if deduplicate:
         keep = duplicate_free(chains, u)
         chains, candidates = chains.take(keep), candidates[keep]
-    return _with_expansion(
+    features = _with_expansion(
         chains.activation,
         chains.signs,
         chains.levels,
@@ -590,6 +639,7 @@ def build_dictionary(
         candidates,
         negative_slope,
     )
+    return features.with_coordinates(chains.coordinates)
 
 
 def duplicate_free(features: Features, x: np.ndarray, chunk_size: int = 8192):
@@ -722,6 +772,7 @@ class BasisOperator(LinearOperator):
         options = {"dtype": x.dtype, "device": x.device}
         centre = 0.5 * float(x[0] + x[-1]) if len(x) else 0.0
         self.centre = centre
+        self.inputs = x  # as given: x - centre + centre may round differently
         self.x = x - centre
         knots, inverse = np.unique(features.knots, return_inverse=True)
         self.knots = torch.as_tensor(knots - centre, **options)
@@ -739,6 +790,7 @@ class BasisOperator(LinearOperator):
         self.data_position = torch.searchsorted(self.knots, self.x, right=not ramp)
         self.knot_position = torch.searchsorted(self.x, self.knots, right=ramp)
         self._norms: torch.Tensor | None = None
+        self._lines: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -748,10 +800,24 @@ class BasisOperator(LinearOperator):
     def dtype(self) -> torch.dtype:
         return self.x.dtype
 
+    def lines(self, group_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The grid lines of the dictionary (:meth:`Features.lines`), as tensors."""
+        if group_size != 1:
+            return []
+        if self._lines is None:  # computed once per operator
+            self._lines = [
+                (
+                    torch.as_tensor(order, device=self.device),
+                    torch.as_tensor(starts, device=self.device),
+                )
+                for order, starts in self.features.lines()
+            ]
+        return self._lines
+
     def subset(self, indices) -> BasisOperator:
         """The operator of the columns ``indices``."""
         indices = np.asarray(torch.as_tensor(indices).cpu())
-        return BasisOperator(self.features.take(indices), self.x + self.centre)
+        return BasisOperator(self.features.take(indices), self.inputs)
 
     def restrict(self, group_size: int, blocks: torch.Tensor) -> BasisOperator | None:
         """The columns ``blocks`` (working sets of the core solver), still implicit."""
@@ -797,7 +863,25 @@ class BasisOperator(LinearOperator):
         ] * residual.sum(0)
         return out
 
-    def gram(self, fit_intercept: bool, block_size: int = 4_000_000) -> torch.Tensor:
+    def gram(
+        self,
+        indices: torch.Tensor,
+        centred: bool,
+        others: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        r"""Inner products of columns :math:`A_I^\top PA_J`, in closed form (float64).
+
+        As :meth:`LinearOperator.gram`, from the Gram matrix of the columns
+        ``I ∪ J`` (:meth:`full_gram`): the cost depends on the number of
+        columns and of their knots, not on the number of samples.
+        """
+        if others is None:
+            return self.subset(indices).full_gram(centred)
+        union = torch.cat([torch.as_tensor(indices), torch.as_tensor(others)])
+        G = self.subset(union).full_gram(centred)
+        return G[: len(indices), len(indices) :]
+
+    def full_gram(self, centred: bool, block_size: int = 4_000_000) -> torch.Tensor:
         r"""The Gram matrix :math:`A^\top PA` in float64, in closed form.
 
         The columns are combinations :math:`A = \Phi C` of the ``K + 2`` basis
@@ -825,7 +909,7 @@ class BasisOperator(LinearOperator):
         rows = max(1, block_size // size)
         for start in range(0, size, rows):
             block = extended[start : start + rows]
-            E = self._basis_inner(block[:, None], extended[None, :], fit_intercept)
+            E = self._basis_inner(block[:, None], extended[None, :], centred)
             EC[start : start + rows] = torch.sparse.mm(transposed, E.T).T
         G = torch.sparse.mm(transposed, EC)
         return 0.5 * (G + G.T)

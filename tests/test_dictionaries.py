@@ -69,7 +69,7 @@ def test_closed_form_gram_and_norms(depth, activation, fit_intercept):
         A = A - A.mean(0)
     G = A.T @ A
     np.testing.assert_allclose(
-        operator.gram(fit_intercept).numpy(), G, atol=1e-12 * np.abs(G).max()
+        operator.full_gram(fit_intercept).numpy(), G, atol=1e-12 * np.abs(G).max()
     )
     np.testing.assert_allclose(
         operator.column_norms(fit_intercept).numpy(),

@@ -32,16 +32,7 @@ from convexnn.dictionaries import ACTIVATIONS, build_dictionary
 from convexnn.networks import DeepNarrowNetwork
 from convexnn.problems import SquaredLoss
 
-SLOW_FAMILIES = ((4, "abs"), (4, "leaky_relu"))
-FAMILIES = [
-    pytest.param(
-        depth,
-        activation,
-        marks=[pytest.mark.slow] if (depth, activation) in SLOW_FAMILIES else [],
-    )
-    for activation in ACTIVATIONS
-    for depth in (2, 3, 4)
-]
+FAMILIES = [(depth, activation) for activation in ACTIVATIONS for depth in (2, 3, 4)]
 property_settings = settings(derandomize=True, deadline=None, max_examples=5)
 
 
@@ -130,7 +121,6 @@ def test_certificate_finds_no_better_feature_off_the_dictionary(depth, activatio
     assert certificate.max_correlation <= model.alpha * (1 + 1e-6)
 
 
-@pytest.mark.slow
 def test_certificate_flags_a_dictionary_that_is_too_small():
     """A depth-2 optimum is not optimal for depth-3 networks: certify says so."""
     model, _, _ = _fit(2, "relu", alpha=1e-2, n=30)
@@ -140,7 +130,6 @@ def test_certificate_flags_a_dictionary_that_is_too_small():
     assert model.certify(grid_size=60).violation > 1e-2
 
 
-@pytest.mark.slow
 def test_large_inputs_use_the_implicit_operator():
     """40 000 columns on 20 000 points: the dense dictionary would need 6.4 GB."""
     X, y = _data(20_000, seed=3)
@@ -183,7 +172,6 @@ def test_to_torch_with_several_outputs():
     assert objective == pytest.approx(model.objective_, rel=1e-10)
 
 
-@pytest.mark.slow
 def test_several_outputs_are_independent_fits():
     X, Y = _data(20, outputs=2)
     params = {"tol": 1e-10, "max_iter": 100_000}
@@ -257,7 +245,7 @@ def test_min_norm_solution_is_the_least_norm_optimum():
     z, intercept = cp.Variable(A.shape[1]), cp.Variable()
     constraints = [
         cp.norm(A @ z + intercept - fitted) <= 1e-9 * np.linalg.norm(fitted),
-        cp.norm1(z) <= np.abs(coef).sum() * (1 + 1e-10),
+        cp.norm1(z) <= np.abs(coef).sum() * (1 + 1e-9),
     ]
     cp.Problem(cp.Minimize(cp.sum_squares(z)), constraints).solve(solver=cp.CLARABEL)
     assert np.linalg.norm(coef) <= np.linalg.norm(z.value) * (1 + 1e-5)

@@ -39,3 +39,26 @@ class ReflectionLassoBenchmark:
 
     def track_iterations(self, network, n_samples):
         return self.model.fit(self.x, self.y).n_iter_
+
+
+class ReflectionLassoTargets:
+    """The issue's sizes: depth-2 ReLU on N = 100 000 (target 5 s, 1 GB) and
+    depth 3 on N = 2 000 (target 30 s), ``alpha = 1e-3``, gap 1e-6."""
+
+    params = ["2-100000", "3-2000"]
+    param_names = ["depth_n_samples"]
+    timeout = 300
+
+    def setup(self, depth_n_samples):
+        depth, n_samples = map(int, depth_n_samples.split("-"))
+        self.x, self.y = _signal(n_samples)
+        self.model = ReflectionLassoRegressor(depth, "relu", 1e-3, device="cpu")
+
+    def time_fit(self, depth_n_samples):
+        self.model.fit(self.x, self.y)
+
+    def peakmem_fit(self, depth_n_samples):
+        self.model.fit(self.x, self.y)
+
+    def track_dual_gap(self, depth_n_samples):
+        return self.model.fit(self.x, self.y).dual_gap_

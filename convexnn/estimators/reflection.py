@@ -148,10 +148,11 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
     :math:`O(N^2)` (constant per column) for ReLU depth ≥ 3.
 
     The Lasso is solved by the shared core
-    (:func:`~convexnn.solvers.working_set.solve`: proximal gradient with
-    working sets, gap-safe screening and polishing), which stops on the
-    relative duality gap of the whole dictionary; the operator restricts
-    itself to working sets without forming columns. Ties between columns
+    (:func:`~convexnn.solvers.working_set.solve`): working sets of one column
+    per peak of the dual correlations, each solved exactly in Gram form (the
+    operator gives :math:`A_W^\top PA_W` in closed form) by an active-set
+    method; it stops on the relative duality gap of the whole dictionary.
+    Ties between columns
     (reflections) make the coefficients of an optimum non-unique;
     ``solution`` picks one (:mod:`convexnn.solvers.optimal_set`).
 
@@ -176,7 +177,8 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         ``"sparse"`` is a vertex of the optimal set, whose columns are linearly
         independent (a minimal set of units, not necessarily the smallest).
     max_iter : int, default=10000
-        Budget of proximal-gradient iterations, all working sets together.
+        Budget of solver iterations (active-set steps), all working sets
+        together.
     tol : float, default=1e-6
         Target relative duality gap.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"

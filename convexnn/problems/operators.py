@@ -67,10 +67,52 @@ class LinearOperator:
         :mod:`convexnn.solvers.newton` is then skipped)."""
         return None
 
+    def columns(self, indices: torch.Tensor) -> torch.Tensor:
+        """The columns ``indices`` of the matrix of this operator, dense:
+        ``(n_samples, len(indices))``, from :meth:`block_outputs` (one product)."""
+        ones = torch.ones(self.n_coefs, 1, dtype=self.dtype, device=self.device)
+        return self.block_outputs(ones, 1, indices)[:, :, 0]
+
+    def gram(
+        self,
+        indices: torch.Tensor,
+        centred: bool,
+        others: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        r"""Inner products of columns, :math:`A_I^\top P A_J`, in float64.
+
+        ``I = indices``, ``J = others`` (default ``I``: the Gram matrix of the
+        columns ``I``), and ``P`` the centring projection
+        :math:`I - \mathbf 1\mathbf 1^\top/n` when ``centred`` (the identity
+        otherwise). This generic version forms the columns densely
+        (:meth:`columns`), :math:`O(n(|I| + |J|))` memory and
+        :math:`O(n|I||J|)` work; operators with a closed form override it.
+        """
+        left = self.columns(indices).to(torch.float64)
+        if centred:
+            left = left - left.mean(0)
+        if others is None:
+            return left.T @ left
+        # P is a projection: A_Iᵀ P A_J = (P A_I)ᵀ A_J
+        return left.T @ self.columns(others).to(torch.float64)
+
     def block_norms(self, group_size: int) -> torch.Tensor | None:
         """Upper bounds on the spectral norm of each block's operator ``A_g``
         (for gap-safe screening), or ``None`` when none are available."""
         return None
+
+    def lines(self, group_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Lines of neighbouring blocks, one ordering of the blocks per axis.
+
+        Operators whose blocks discretise a continuous family (a feature per
+        grid point, nearly equal to the next) return, per grid axis, a pair
+        ``(order, starts)``: ``order`` lists the blocks line after line, each
+        line in grid order, and the boolean ``starts`` marks where a line
+        begins. Working sets then take one block per peak of the dual
+        constraint's violations instead of many near-copies of the worst
+        block. The default is no grid (an empty list).
+        """
+        return []
 
     @property
     def device(self) -> torch.device:
@@ -133,6 +175,9 @@ class MatrixOperator(LinearOperator):
         columns = columns.reshape(self.n_samples, len(blocks), group_size)
         weights = coef.view(-1, group_size, coef.shape[1])[blocks]
         return torch.einsum("nkg,kgc->nkc", columns, weights)
+
+    def columns(self, indices):
+        return self._columns(1, indices)
 
 
 class GatedOperator(LinearOperator):

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from ..problems import LinearOperator, Problem
+from ..problems import Problem
 
 NULL_RTOL = 1e-10
 """Singular values below this fraction of the largest count as zero (ties)."""
@@ -122,11 +122,12 @@ def _equicorrelation_candidates(problem, correlation, coef, thresholds, radius):
     candidates = torch.nonzero(near).ravel()
     if len(candidates) == 0:
         return candidates
-    sub = _columns(problem, candidates)
+    sub = problem.operator.restrict(1, candidates)
     if hasattr(sub, "column_norms"):
         norms = sub.column_norms(problem.fit_intercept)
     else:
-        norms = _gram(sub, problem.fit_intercept).diagonal().clamp(min=0).sqrt()
+        G = problem.operator.gram(candidates, problem.fit_intercept)
+        norms = G.diagonal().clamp(min=0).sqrt()
     ratio = correlation[candidates].abs().to(torch.float64) / thresholds[candidates]
     reach = ratio + norms * radius / thresholds[candidates]
     ratio[coef[candidates] != 0] = math.inf
@@ -144,18 +145,16 @@ def _column_space(problem, candidates, signs):
     from the eigendecomposition of their Gram matrix; singular values below
     :data:`NULL_RTOL` times the largest count as zero.
     """
-    sub = _columns(problem, candidates)
     n, size = problem.operator.n_samples, len(candidates)
     if n * size**2 <= DENSE_LIMIT:
-        identity = torch.eye(size, dtype=sub.dtype, device=sub.device)
-        columns = sub.matvec(identity).to(torch.float64)
+        columns = problem.operator.columns(candidates).to(torch.float64)
         if problem.fit_intercept:
             columns = columns - columns.mean(0)
         columns = (columns * signs).cpu().numpy()
         _, singular, Vt = np.linalg.svd(columns, full_matrices=n < size)
         singular = np.concatenate([singular, np.zeros(len(Vt) - len(singular))])
     else:
-        G = _gram(sub, problem.fit_intercept)
+        G = problem.operator.gram(candidates, problem.fit_intercept)
         G = (signs[:, None] * G * signs[None, :]).cpu().numpy()
         eigenvalues, V = np.linalg.eigh(G)
         singular, Vt = np.sqrt(np.maximum(eigenvalues, 0.0)), V.T
@@ -185,40 +184,6 @@ def _select_on_face(span, kernel, start, weights, selection):
         return vertex.x
     B = np.vstack([span.T, weights[None, :]])
     return _least_norm_nonnegative(B, vertex.x)
-
-
-def _columns(problem: Problem, indices: torch.Tensor) -> LinearOperator:
-    """The operator of the columns ``indices`` (L1 blocks are single columns)."""
-    sub = problem.operator.restrict(1, indices)
-    if sub is None:
-        raise TypeError(
-            f"{type(problem.operator).__name__} cannot be restricted to a subset of "
-            "its columns; optimal-set selection needs restrict(1, indices)."
-        )
-    return sub
-
-
-def _gram(operator: LinearOperator, fit_intercept: bool, chunk_size: int = 64):
-    """``AᵀPA`` in float64 (``P`` centres when there is an intercept).
-
-    Uses ``operator.gram(fit_intercept)`` when the operator has a closed form,
-    otherwise products with blocks of unit vectors.
-    """
-    if hasattr(operator, "gram"):
-        return operator.gram(fit_intercept)
-    n_coefs = operator.n_coefs
-    G = torch.empty(n_coefs, n_coefs, dtype=torch.float64, device=operator.device)
-    for start in range(0, n_coefs, chunk_size):
-        stop = min(start + chunk_size, n_coefs)
-        block = torch.zeros(
-            n_coefs, stop - start, dtype=operator.dtype, device=operator.device
-        )
-        block[torch.arange(start, stop), torch.arange(stop - start)] = 1
-        columns = operator.matvec(block)
-        if fit_intercept:
-            columns = columns - columns.mean(0)
-        G[:, start:stop] = operator.rmatvec(columns).to(torch.float64)
-    return 0.5 * (G + G.T)
 
 
 def _least_norm_nonnegative(B, start, max_steps=None, rtol=1e-12):
