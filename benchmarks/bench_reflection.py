@@ -89,7 +89,10 @@ def _cvxpy(n_samples, depth):
 
 
 def _child(queue, function, arguments):
-    queue.put(function(*arguments))
+    try:
+        queue.put(function(*arguments))
+    except MemoryError as error:  # reported as a result, not a traceback
+        queue.put({"error": f"out of memory: {error}"})
 
 
 def isolated(function, arguments, budget):
@@ -109,7 +112,10 @@ def isolated(function, arguments, budget):
 
 def report(name, result):
     if result is None:
-        print(f"  {name:9s} did not finish (over its time budget, or out of memory)")
+        print(f"  {name:9s} did not finish within its time budget")
+        return
+    if "error" in result:
+        print(f"  {name:9s} {result['error']}")
         return
     gap = f"  gap {result['gap']:.1e}" if "gap" in result else ""
     print(
@@ -140,8 +146,9 @@ def main(argv=None):
             theirs = None
             if cvxpy_alive:
                 theirs = isolated(_cvxpy, (n_samples, depth), args.cvxpy_budget)
-                cvxpy_alive = theirs is not None
                 report("cvxpy", theirs)
+                theirs = None if theirs is None or "error" in theirs else theirs
+                cvxpy_alive = theirs is not None
             if ours is not None and theirs is not None:
                 print(
                     f"  ratios    time {theirs['seconds'] / ours['seconds']:.1f}x, "
