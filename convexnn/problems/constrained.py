@@ -74,6 +74,13 @@ class KKTResiduals:
         violation."""
         return max(self.objective - self.dual, 0.0) / max(abs(self.objective), TINY)
 
+    def __str__(self) -> str:
+        return (
+            f"objective {self.objective:.10e}  stationarity {self.stationarity:.2e}  "
+            f"violation {self.violation:.2e}  complementarity "
+            f"{self.complementarity:.2e}"
+        )
+
 
 class ConstrainedProblem:
     """A :class:`Problem` with the constraints ``K W ≥ 0`` on its coefficients.

@@ -298,11 +298,7 @@ def admm(
             _norm(mu_y + K.rmatvec(mu_s)), 1e-300
         )
         if verbose:
-            print(
-                f"iter {n_iter:6d}  rho {rho:.2e}  objective {kkt.objective:.10e}  "
-                f"stationarity {kkt.stationarity:.2e}  violation "
-                f"{kkt.violation:.2e}  complementarity {kkt.complementarity:.2e}"
-            )
+            print(f"iter {n_iter:6d}  rho {rho:.2e}  {kkt}")
         if kkt.largest <= finish_below:
             finish_below = kkt.largest / 3
             finished = finish(problem, kkt.x, multipliers, tol)

@@ -160,12 +160,7 @@ def augmented_lagrangian(
         multipliers = (multipliers - rho * constrained).clamp(min=0)
         kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
         if verbose:
-            print(
-                f"step {n_outer:3d}  inner iter {result.n_iter:5d}  rho {rho:.2e}  "
-                f"objective {kkt.objective:.10e}  stationarity "
-                f"{kkt.stationarity:.2e}  violation {kkt.violation:.2e}  "
-                f"complementarity {kkt.complementarity:.2e}"
-            )
+            print(f"step {n_outer:3d}  inner {result.n_iter:5d}  rho {rho:.2e}  {kkt}")
         if kkt.largest <= finish_below:
             finish_below = kkt.largest / 3
             finished = finish(problem, kkt.x, multipliers, tol)
