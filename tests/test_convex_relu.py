@@ -275,7 +275,7 @@ def test_active_set_finish_reaches_the_optimum_from_a_rough_point(monkeypatch):
         LOSSES["squared"](torch.from_numpy(y[:, None])),
         0.02,
     )
-    module = importlib.import_module("convexnn.solvers.admm")
+    module = importlib.import_module("convexnn.solvers.active_set")
     monkeypatch.setattr(module, "FINISH_BELOW", 0.0)  # ADMM alone
     rough = admm(problem, tol=1e-3)
     assert rough.kkt.largest > 1e-6

@@ -79,6 +79,24 @@ def finish(
     return None
 
 
+class FinishSchedule:
+    """When the constrained solvers try :func:`finish`: once their largest KKT
+    residual is ``≤ FINISH_BELOW``, then whenever it has fallen to a third of
+    its value at the last failed try."""
+
+    def __init__(self, problem: ConstrainedProblem, tol: float):
+        self.problem, self.tol, self.below = problem, tol, FINISH_BELOW
+
+    def attempt(
+        self, kkt: KKTResiduals, multipliers: torch.Tensor
+    ) -> tuple[KKTResiduals, torch.Tensor] | None:
+        """:func:`finish` from ``kkt.x`` when the schedule says so, else ``None``."""
+        if kkt.largest > self.below:
+            return None
+        self.below = kkt.largest / 3
+        return finish(self.problem, kkt.x, multipliers, self.tol)
+
+
 def refine(
     problem: ConstrainedProblem,
     x: torch.Tensor,

@@ -57,7 +57,7 @@ import torch
 from ..problems import GatedOperator
 from ..problems.composite import DifferenceOperator
 from ..problems.constrained import ConstrainedProblem
-from .active_set import FINISH_BELOW, finish
+from .active_set import FinishSchedule
 from .augmented_lagrangian import ConstrainedResult
 from .nystrom import NystromPreconditioner, pcg
 
@@ -265,7 +265,7 @@ def admm(
     mu_s = torch.zeros_like(s)
 
     kkt = problem.kkt(objective.pack(y, intercept), -rho * mu_s)
-    n_iter, finish_below = 0, FINISH_BELOW
+    n_iter, schedule = 0, FinishSchedule(problem, tol)
     while kkt.largest > tol and n_iter < max_iter:
         for _ in range(min(check_every, max_iter - n_iter)):
             n_iter += 1
@@ -299,12 +299,10 @@ def admm(
         )
         if verbose:
             print(f"iter {n_iter:6d}  rho {rho:.2e}  {kkt}")
-        if kkt.largest <= finish_below:
-            finish_below = kkt.largest / 3
-            finished = finish(problem, kkt.x, multipliers, tol)
-            if finished is not None:
-                kkt, multipliers = finished
-                break
+        finished = schedule.attempt(kkt, multipliers)
+        if finished is not None:
+            kkt, multipliers = finished
+            break
         if primal > balance * dual or dual > balance * primal:
             factor = min(max(math.sqrt(primal / max(dual, 1e-300)), 0.2), 5.0)
             rho *= factor

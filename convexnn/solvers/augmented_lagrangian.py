@@ -50,7 +50,7 @@ from ..problems.constrained import (
     ConstrainedProblem,
     KKTResiduals,
 )
-from .active_set import FINISH_BELOW, finish
+from .active_set import FinishSchedule
 from .fista import fista
 
 
@@ -137,7 +137,7 @@ def augmented_lagrangian(
     previous_violation = float("inf")
     n_iter = n_outer = 0
     kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
-    finish_below = FINISH_BELOW
+    schedule = FinishSchedule(problem, tol)
     while kkt.largest > tol and n_iter < max_iter:
         inner = _UnpolishedProblem(
             operator,
@@ -161,12 +161,10 @@ def augmented_lagrangian(
         kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
         if verbose:
             print(f"step {n_outer:3d}  inner {result.n_iter:5d}  rho {rho:.2e}  {kkt}")
-        if kkt.largest <= finish_below:
-            finish_below = kkt.largest / 3
-            finished = finish(problem, kkt.x, multipliers, tol)
-            if finished is not None:
-                kkt, multipliers = finished
-                break
+        finished = schedule.attempt(kkt, multipliers)
+        if finished is not None:
+            kkt, multipliers = finished
+            break
         if kkt.violation > max(tol, violation_decrease * previous_violation):
             rho *= rho_growth
             lipschitz *= rho_growth
