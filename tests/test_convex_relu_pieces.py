@@ -285,26 +285,6 @@ def test_augmented_lagrangian_never_expands_the_constraint_rows(monkeypatch):
     assert result.kkt.relative_gap <= 1e-4
 
 
-@pytest.mark.parametrize("fit_intercept", [False, True])
-def test_newton_group_lasso_reaches_the_optimum_on_the_right_support(fit_intercept):
-    from convexnn.problems import MatrixOperator, Problem
-    from convexnn.solvers import fista
-    from convexnn.solvers.active_set import _newton_group_lasso
-
-    generator = torch.Generator().manual_seed(4)
-    A = torch.randn(40, 24, generator=generator, dtype=torch.float64)
-    y = torch.randn(40, 1, generator=generator, dtype=torch.float64)
-    problem = Problem(
-        MatrixOperator(A), SquaredLoss(y), GroupLasso(3), 0.15, fit_intercept
-    )
-    rough = fista(problem, tol=1e-3).x  # the support, not the digits
-    exact = _newton_group_lasso(problem, rough)
-    assert exact is not None
-    certificate = problem.certificate(exact, problem.matvec(exact))
-    assert certificate.relative_gap <= 1e-12
-    assert 0 < int(problem.active_blocks(exact).sum()) < 8
-
-
 def test_closed_form_kernel_of_the_admm_step():
     from convexnn.solvers.admm import _gated_kernel
 

@@ -10,6 +10,7 @@ from convexnn.problems import (
     LOSSES,
     GatedOperator,
     GroupLasso,
+    MatrixOperator,
     NuclearGroupLasso,
     Problem,
 )
@@ -58,6 +59,33 @@ def test_sample_gram_is_the_weighted_sum_of_block_grams():
     )
     torch.testing.assert_close(gram, expected)
     assert operator.sample_gram(1, blocks, weights) is None
+
+
+def test_dense_sample_gram_is_the_weighted_sum_of_block_grams():
+    A = tensor(RNG.standard_normal((10, 12)))
+    blocks, weights = torch.tensor([1, 3]), tensor([0.5, 2.0])
+    gram = MatrixOperator(A).sample_gram(3, blocks, weights)
+    expected = 0.5 * A[:, 3:6] @ A[:, 3:6].T + 2.0 * A[:, 9:12] @ A[:, 9:12].T
+    torch.testing.assert_close(gram, expected)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_dense_group_lasso_reaches_machine_precision_with_newton(fit_intercept):
+    # the reduced problems of the convex ReLU active-set finish are these
+    rng = np.random.default_rng(4)
+    A, y = tensor(rng.standard_normal((40, 24))), tensor(rng.standard_normal((40, 1)))
+    problem = Problem(
+        MatrixOperator(A), LOSSES["squared"](y), GroupLasso(3), 0.15, fit_intercept
+    )
+    assert supports_newton(problem)
+    finished = fista(problem, tol=1e-13)
+    plain = fista(problem, tol=1e-13, newton=False, max_iter=100_000)
+    assert finished.converged and finished.certificate.relative_gap <= 1e-13
+    assert 0 < int(problem.active_blocks(finished.x).sum()) < 8
+    assert finished.n_iter < plain.n_iter
+    assert finished.certificate.primal == pytest.approx(
+        plain.certificate.primal, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("loss", ["squared", "logistic"])

@@ -159,6 +159,10 @@ class MatrixOperator(LinearOperator):
     def restrict(self, group_size, blocks):
         return MatrixOperator(self._columns(group_size, blocks))
 
+    def sample_gram(self, group_size, blocks, weights):
+        columns = self._columns(group_size, blocks)
+        return (columns * weights.repeat_interleave(group_size)) @ columns.T
+
     def block_norms(self, group_size):
         if group_size not in self._block_norms:  # computed once per operator
             if group_size == 1:

@@ -14,9 +14,9 @@ smooth:
    :math:`W_i = N_iz_i` with :math:`N_i` an orthonormal basis of
    :math:`\ker K_{T_i}`, and the remaining constraints are inactive, so
    :math:`\min_z f(\sum_i AN_iz_i) + \alpha\sum_i\|z_i\|` is a group lasso over
-   a dense ``n × Σ dim N_i`` matrix, solved to machine precision by damped
-   Newton on its support (the shared proximal-gradient solver when Newton
-   cannot certify that support);
+   a dense ``n × Σ dim N_i`` matrix, solved to machine precision by the
+   shared proximal-gradient solver and its Newton finish
+   (:mod:`convexnn.solvers.newton`);
 2. the multipliers follow block by block from the stationarity condition
    :math:`K_i^\top\lambda_i = (A^\top\nabla f)_i + \alpha W_i/\|W_i\|`, by
    nonnegative least squares on the tight rows (on every row for a zero block,
@@ -53,9 +53,9 @@ SMALLEST_TOL = 1e-7
 """The reduced solve pins relative stationarity to about this level; tighter
 targets are left to the first-order solvers."""
 
-ROUGH_TOL = 1e-8
-"""Relative duality gap of the proximal-gradient solve that finds the support
-of a reduced problem when Newton from the previous point cannot."""
+REDUCED_TOL = 1e-13
+"""Relative duality gap of the reduced group lasso: its Newton finish
+(:mod:`convexnn.solvers.newton`) makes the last digits cheap."""
 
 TIGHT = (1e-4,)
 """Relative thresholds below which a constraint value is guessed tight."""
@@ -235,130 +235,11 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
     start = (bases.transpose(1, 2) @ current).reshape(-1, 1)
     if intercept is not None:
         start = torch.cat([start, intercept.view(1, 1)])
-    solution = _newton_group_lasso(reduced, start)
-    if solution is None:  # a rough solve for the support, then Newton on it
-        rough = fista(reduced, start, tol=ROUGH_TOL, max_iter=10_000).x
-        solution = _newton_group_lasso(reduced, rough)
-        if solution is None:
-            solution = fista(reduced, rough, tol=tol, max_iter=10_000).x
+    solution = fista(reduced, start, tol=REDUCED_TOL, max_iter=10_000).x
     z, intercept = reduced.split(solution)
     new_blocks = torch.zeros_like(blocks)
     new_blocks[active] = (bases @ z.view(-1, group_size, 1)).squeeze(2)
     return objective.pack(new_blocks.view(-1, 1), intercept)
-
-
-def _newton_group_lasso(problem: Problem, x: torch.Tensor, max_iter: int = 50):
-    r"""The group lasso ``problem`` solved by damped Newton on the groups
-    nonzero in ``x``, or ``None`` when that support is not optimal.
-
-    On a fixed support the objective is smooth, with gradient
-    :math:`M^\top\nabla f + \alpha z_g/\|z_g\|` and Hessian
-    :math:`M^\top\nabla^2 f\,M + \alpha(I - u_gu_g^\top)/\|z_g\|`,
-    :math:`u_g = z_g/\|z_g\|`; Newton converges quadratically where the
-    proximal-gradient solver needs hundreds of steps for the last digits.
-    Only nonzero columns are kept (the null-space bases are padded with
-    zeros). A group that a step would shrink to zero leaves the support.
-    The result is returned only if the zero groups then meet their
-    optimality condition :math:`\|M_g^\top\nabla f\| \le \alpha`.
-    """
-    group_size, alpha, loss = problem.penalty.group_size, problem.alpha, problem.loss
-    columns = problem.operator.X.to(torch.float64)
-    coef, intercept = problem.split(x.to(torch.float64))
-    coef = coef.view(-1)
-    nonzero_groups = torch.linalg.vector_norm(coef.view(-1, group_size), dim=1) > 0
-    used = torch.linalg.vector_norm(columns, dim=0) > 0
-    kept = (nonzero_groups.repeat_interleave(group_size) & used).nonzero().squeeze(1)
-    for _ in range(max_iter):
-        if len(kept) == 0:
-            return None
-        result = _newton_on_support(
-            loss, columns, kept, group_size, alpha, coef, intercept, max_iter
-        )
-        if result is None:
-            return None
-        coef, intercept, leaving = result
-        if not bool(leaving.any()):
-            break
-        kept = kept[~leaving]
-    else:
-        return None
-    Z = (columns @ coef)[:, None]
-    if intercept is not None:
-        Z = Z + intercept
-    excess = torch.linalg.vector_norm(
-        (columns.T @ loss.gradient(Z)).view(-1, group_size), dim=1
-    )
-    excess[kept // group_size] = 0
-    if float(excess.max()) > alpha * (1 + 1e-12):
-        return None
-    return problem.pack(coef, intercept).to(x.dtype)
-
-
-def _newton_on_support(
-    loss, columns, kept, group_size, alpha, coef, intercept, max_iter
-):
-    """Damped Newton on the coordinates ``kept``; returns the coefficients, the
-    intercept and which kept coordinates belong to a group heading for zero
-    (``None`` if Newton fails)."""
-    matrix = columns[:, kept]
-    if intercept is not None:
-        matrix = torch.cat([matrix, matrix.new_ones(len(matrix), 1)], 1)
-    _, group = torch.unique(kept // group_size, return_inverse=True)
-    n_groups, n_penalised = int(group.max()) + 1, len(kept)
-    same = group.unsqueeze(1) == group.unsqueeze(0)
-    variables = coef[kept]
-    if intercept is not None:
-        variables = torch.cat([variables, intercept.reshape(1)])
-
-    def norms_of(w):
-        squares = w.new_zeros(n_groups).index_add_(0, group, w[:n_penalised] ** 2)
-        return squares.sqrt()
-
-    def value(w):
-        return loss.value((matrix @ w)[:, None]) + alpha * float(norms_of(w).sum())
-
-    current = value(variables)
-    leaving = torch.zeros(n_penalised, dtype=torch.bool, device=matrix.device)
-    for _ in range(max_iter):
-        Z = (matrix @ variables)[:, None]
-        penalised = variables[:n_penalised]
-        norms = norms_of(variables)[group]
-        gradient = matrix.T @ loss.gradient(Z)[:, 0]
-        gradient[:n_penalised] += alpha * penalised / norms
-        hessian = matrix.T @ loss.hessian_product(Z, matrix.unsqueeze(2))[:, :, 0]
-        block = hessian[:n_penalised, :n_penalised]
-        block -= same * (alpha * penalised.unsqueeze(1) * penalised / norms**3)
-        block.diagonal().add_(alpha / norms)
-        hessian.diagonal().add_(1e-14 * float(hessian.diagonal().max()))
-        step = torch.linalg.solve(hessian, gradient)
-        decrement = float(gradient @ step)
-        if not decrement >= 0:
-            return None
-        if decrement <= 1e-15 * max(abs(current), 1e-300):
-            break
-        size = 1.0
-        while size > 1e-10:
-            candidate = variables - size * step
-            shrunk = norms_of(candidate)[group] < 1e-6 * norms
-            if bool(shrunk.any()):  # drop those groups and start again
-                leaving = shrunk
-                break
-            trial = value(candidate)
-            if trial <= current - 0.25 * size * decrement:
-                break
-            size *= 0.5
-        else:
-            return None
-        if bool(leaving.any()):
-            break
-        variables, current = candidate, trial
-    else:
-        return None
-    coef = torch.zeros_like(coef)
-    coef[kept[~leaving]] = variables[:n_penalised][~leaving]
-    if intercept is not None:
-        intercept = variables[-1:].clone()
-    return coef, intercept, leaving
 
 
 def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
