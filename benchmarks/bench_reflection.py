@@ -143,6 +143,7 @@ def main(argv=None):
             print(f"depth {depth}, ReLU, N = {n_samples}")
             ours = isolated(_convexnn, (n_samples, depth, args.max_iter), args.budget)
             report("convexnn", ours)
+            ours = None if ours is None or "error" in ours else ours
             theirs = None
             if cvxpy_alive:
                 theirs = isolated(_cvxpy, (n_samples, depth), args.cvxpy_budget)

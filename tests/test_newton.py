@@ -170,6 +170,16 @@ def test_newton_finish_only_lowers_the_objective(loss):
 
 
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_newton_finish_from_a_rough_point_reaches_the_optimum(loss):
+    problem = gated_problem(loss, n=40)
+    rough = fista(problem, tol=1e-4, newton=False)  # the support, not the digits
+    finished, Z, _ = newton_finish(
+        problem, rough.x, problem.matvec(rough.x), rough.lipschitz, tol=1e-24
+    )
+    assert problem.certificate(finished, Z).relative_gap <= 1e-10
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_fista_with_newton_certifies_the_optimum_of_plain_fista(loss, fit_intercept):
     rng = np.random.default_rng(3)

@@ -122,12 +122,7 @@ class _BaseConvexReLU(BaseEstimator):
         self.converged_ = result.converged
         self.n_neurons_removed_ = 0
         if not result.converged:
-            warn_not_converged(
-                self,
-                f"KKT residuals stationarity={self.stationarity_:.2g}, "
-                f"violation={self.constraint_violation_:.2g}, "
-                f"complementarity={self.complementarity_:.2g}",
-            )
+            warn_not_converged(self, f"KKT residuals: {result.kkt}")
         self.n_active_neurons_ = int((np.linalg.norm(self.coef_, axis=2) > 0).sum())
         if self.max_neurons is not None:
             self._prune(X_lifted)
