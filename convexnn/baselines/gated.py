@@ -17,7 +17,6 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -25,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._backend import CPU64, Backend, to_numpy
 from ..estimators._base import (
     ClassifierOutputMixin,
+    NetworkOutputsMixin,
     RegressorOutputMixin,
     warn_not_converged,
 )
@@ -35,7 +35,7 @@ from ..problems import LOSSES
 from ._adam import train_adam
 
 
-class _BaseNonconvexGatedReLU(BaseEstimator):
+class _BaseNonconvexGatedReLU(NetworkOutputsMixin, BaseEstimator):
     _parameter_constraints = {
         **GATED_PARAMETERS,
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -117,10 +117,6 @@ class _BaseNonconvexGatedReLU(BaseEstimator):
             CPU64.tensor(self.intercept_).clone(),
             self.hidden_bias,
         )
-
-    def _outputs(self, X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return to_numpy(self.to_torch()(CPU64.tensor(X)))
 
 
 _DOC = r"""{summary}

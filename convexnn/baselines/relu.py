@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._backend import CPU64, Backend, to_numpy
 from ..estimators._base import (
     ClassifierOutputMixin,
+    NetworkOutputsMixin,
     RegressorOutputMixin,
     warn_not_converged,
 )
@@ -34,7 +35,7 @@ from ..problems import LOSSES
 from ._adam import train_adam
 
 
-class _BaseNonconvexReLU(BaseEstimator):
+class _BaseNonconvexReLU(NetworkOutputsMixin, BaseEstimator):
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "n_neurons": [Interval(Integral, 1, None, closed="left")],
@@ -137,10 +138,6 @@ class _BaseNonconvexReLU(BaseEstimator):
             CPU64.tensor(self.intercept_).clone(),
             self.hidden_bias,
         )
-
-    def _outputs(self, X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return to_numpy(self.to_torch()(CPU64.tensor(X)))
 
 
 _DOC = """{summary}

@@ -20,12 +20,15 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
+import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._backend import CPU64, to_numpy
 
 FLOAT_DTYPES = (np.float64, np.float32)
 CROSS_ENTROPY = ("logistic", "multinomial")
@@ -65,6 +68,16 @@ def restored_on_failure(estimator):
         vars(estimator).clear()
         vars(estimator).update(snapshot)
         raise
+
+
+class NetworkOutputsMixin:
+    """``_outputs`` from the fitted network itself (:meth:`to_torch`), on the
+    CPU in float64: for models whose network is the simplest way to evaluate
+    them."""
+
+    def _outputs(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return to_numpy(self.to_torch()(CPU64.tensor(X)))
 
 
 class RegressorOutputMixin(RegressorMixin):

@@ -22,12 +22,11 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import CPU64, Backend, to_numpy
+from .._backend import Backend, to_numpy
 from ..networks import ReLUNetwork
 from ..patterns import activation_patterns, lift, resolve_gates
 from ..problems import LOSSES, GatedOperator, Problem
@@ -37,6 +36,7 @@ from ..pruning import prune_cone_coefficients
 from ..solvers import CONSTRAINED_SOLVERS, select_constrained_solver, solve
 from ._base import (
     ClassifierOutputMixin,
+    NetworkOutputsMixin,
     RegressorOutputMixin,
     validate_predict_input,
     warn_not_converged,
@@ -44,7 +44,7 @@ from ._base import (
 from .gated import GATED_PARAMETERS
 
 
-class _BaseConvexReLU(BaseEstimator):
+class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
     _parameter_constraints = {
         **GATED_PARAMETERS,
         "solver": [StrOptions({"auto", "admm", "augmented_lagrangian"})],
@@ -200,10 +200,6 @@ class _BaseConvexReLU(BaseEstimator):
         return ReLUNetwork.from_cone_coefficients(
             self.coef_, self.intercept_, self.hidden_bias
         )
-
-    def _outputs(self, X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return to_numpy(self.to_torch()(CPU64.tensor(X)))
 
 
 _PARAMETERS_DOC = """

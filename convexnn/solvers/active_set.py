@@ -53,30 +53,22 @@ SMALLEST_TOL = 1e-7
 """The reduced solve pins relative stationarity to about this level; tighter
 targets are left to the first-order solvers."""
 
-REDUCED_TOL = 1e-13
-"""Relative duality gap of the reduced group lasso: its Newton finish
-(:mod:`convexnn.solvers.newton`) makes the last digits cheap."""
-
-TIGHT = (1e-4,)
-"""Relative thresholds below which a constraint value is guessed tight."""
+TIGHT = 1e-4
+"""Relative threshold below which a constraint value is guessed tight."""
 
 
 def finish(
     problem: ConstrainedProblem, x: torch.Tensor, multipliers: torch.Tensor, tol: float
 ) -> tuple[KKTResiduals, torch.Tensor] | None:
-    """Try :func:`refine` with each threshold of ``TIGHT``; the KKT residuals
-    (holding the new point) and multipliers of the first whose residuals are
-    ``≤ tol``, or ``None``."""
+    """:func:`refine` from ``x``: its KKT residuals (holding the new point) and
+    multipliers when the residuals are ``≤ tol``, else ``None``."""
     if tol < SMALLEST_TOL:
         return None
-    for tight in TIGHT:
-        refined = refine(problem, x, multipliers, tight=tight, tol=tol)
-        if refined is None:
-            continue
-        kkt = problem.kkt(*refined)
-        if kkt.largest <= tol:
-            return kkt, refined[1]
-    return None
+    refined = refine(problem, x, multipliers, tight=TIGHT, tol=tol)
+    if refined is None:
+        return None
+    kkt = problem.kkt(*refined)
+    return (kkt, refined[1]) if kkt.largest <= tol else None
 
 
 class FinishSchedule:
@@ -130,7 +122,8 @@ def refine(
         The KKT target: a block whose stationarity residual (relative to
         ``alpha``) is below it keeps its tight rows.
     reduced_tol : float
-        Relative duality gap of the reduced solve.
+        Relative duality gap of the reduced solve (the shared solver's Newton
+        finish makes the last digits cheap).
     max_rounds : int
         Reduced solves at most.
 
@@ -235,7 +228,7 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
     start = (bases.transpose(1, 2) @ current).reshape(-1, 1)
     if intercept is not None:
         start = torch.cat([start, intercept.view(1, 1)])
-    solution = fista(reduced, start, tol=REDUCED_TOL, max_iter=10_000).x
+    solution = fista(reduced, start, tol=tol, max_iter=10_000).x
     z, intercept = reduced.split(solution)
     new_blocks = torch.zeros_like(blocks)
     new_blocks[active] = (bases @ z.view(-1, group_size, 1)).squeeze(2)
