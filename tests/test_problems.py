@@ -213,3 +213,24 @@ def test_polish_solves_a_lasso_exactly_once_support_and_signs_are_right():
     guess[:3, 0] = tensor([1.0, -1.0, 1.0])  # right support and signs only
     certificate = problem.certificate(guess, problem.matvec(guess))
     assert certificate.relative_gap < 1e-12
+
+
+@pytest.mark.parametrize("name, c", LOSS_SHAPES)
+def test_certificate_without_rescaling_still_bounds_the_optimum(name, c):
+    operator = gated_operator(n=40)
+    loss = LOSSES[name](tensor(targets(name, 40, c)))
+    problem = Problem(operator, loss, NuclearGroupLasso(4), alpha=0.05)
+    x = tensor(RNG.standard_normal(problem.shape))
+    Z = problem.matvec(x)
+    # on a rough point the intercept is still re-optimised, so the bound holds
+    rough = problem.certificate(x, Z, rescale=False)
+    assert np.isfinite(rough.dual)
+    np.testing.assert_allclose(loss.gradient(rough.Z).sum(0).numpy(), 0, atol=1e-12)
+    optimum = problem.certificate(x, Z)  # any certificate's primal bounds it
+    assert rough.dual <= optimum.primal
+    # on a polished point, skipping the rescaling changes nothing
+    polished, polished_Z, _ = problem.polish(x, Z)
+    again = problem.certificate(polished, polished_Z, rescale=False)
+    full = problem.certificate(polished, polished_Z)
+    np.testing.assert_allclose(again.primal, full.primal, rtol=1e-12)
+    np.testing.assert_allclose(again.dual, full.dual, rtol=1e-10)

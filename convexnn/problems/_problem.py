@@ -208,7 +208,7 @@ class Problem:
         return self.loss.lipschitz() * squared_norm
 
     def polish(
-        self, x: torch.Tensor, Z: torch.Tensor
+        self, x: torch.Tensor, Z: torch.Tensor, *, rescale: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor, bool]:
         r"""Re-optimise block scales and the unpenalised coordinates exactly.
 
@@ -232,7 +232,7 @@ class Problem:
         :meth:`certificate` closes at the speed of the primal objective instead
         of its square root. When Newton does not converge or a scale would turn
         nonpositive (far from the optimum), only the free coordinates are
-        re-optimised.
+        re-optimised, as they are when ``rescale`` is false.
 
         Returns
         -------
@@ -251,7 +251,7 @@ class Problem:
         free_rows = self.rows(free.nonzero().squeeze(1))
         n_free = len(free_rows) * n_outputs
         scaled = (self.active_blocks(x) & ~free).nonzero().squeeze(1)
-        for candidate in (scaled, scaled[:0]):
+        for candidate in (scaled, scaled[:0]) if rescale else (scaled[:0],):
             if len(candidate) == 0 and n_free == 0 and not self.fit_intercept:
                 break
             directions, penalties = self._polish_directions(coef, candidate, free_rows)
@@ -296,7 +296,9 @@ class Problem:
         directions = torch.cat(directions, dim=1).to(torch.float64)
         return directions, torch.cat(weights).to(torch.float64)
 
-    def certificate(self, x: torch.Tensor, Z: torch.Tensor) -> Certificate:
+    def certificate(
+        self, x: torch.Tensor, Z: torch.Tensor, *, rescale: bool = True
+    ) -> Certificate:
         r"""Duality gap at the polished ``x`` (outputs ``Z``).
 
         After :meth:`polish`, the gradient :math:`\Theta = \nabla f(Z)` is
@@ -305,8 +307,14 @@ class Problem:
         :math:`-f^*(s\Theta)` is a lower bound on the optimum. When polishing
         could not make the intercept optimal, :math:`\Theta` violates the
         intercept's dual constraint and no bound is claimed (``dual = -inf``).
+
+        ``rescale=False`` skips re-optimising the block scales, the costly part
+        of polishing, for an ``x`` whose scales are optimal already: the
+        output of :meth:`polish` on a restriction of this problem that keeps
+        its nonzero blocks. The free coordinates are re-optimised regardless,
+        so the bound stays valid whatever ``x`` is.
         """
-        x, Z, exact = self.polish(x, Z)
+        x, Z, exact = self.polish(x, Z, rescale=rescale)
         Theta = self.loss.gradient(Z)
         dual_norms = self.penalty.block_dual_norms(self.operator.rmatvec(Theta))
         dual_norm = float(dual_norms.max()) if dual_norms.numel() else 0.0

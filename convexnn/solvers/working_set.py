@@ -149,9 +149,10 @@ def solve(
     Z = _outputs(problem, x, problem.active_blocks(x).nonzero().squeeze(1))
     best_x, best_Z, best_primal, lower, gap = x, Z, math.inf, -math.inf, math.inf
     n_iter, size, violations, working = 0, 0, hint, everything[:0]
+    rescale = True  # whether the block scales of x may be suboptimal
     while True:
         if violations is None:  # certify the whole problem at the current point
-            certificate = problem.certificate(x, Z)
+            certificate = problem.certificate(x, Z, rescale=rescale)
             x, Z, violations = certificate.x, certificate.Z, certificate.violations
             if certificate.primal < best_primal:
                 best_x, best_Z, best_primal = x, Z, certificate.primal
@@ -199,7 +200,7 @@ def solve(
         if gram is not None and size <= MAX_GRAM_SIZE:
             x, Z, steps = gram.solve(x, working)
             n_iter += max(steps, 1)  # a round counts, so max_iter bounds them
-            violations = None
+            violations, rescale = None, True
             continue
         inner_tol = tol / 2 if math.isinf(gap) else max(INNER_FRACTION * gap, tol / 2)
         restricted = None if size == problem.n_blocks else problem.restrict(working)
@@ -226,7 +227,9 @@ def solve(
             x = problem.put(result.x, working)
         Z, lipschitz = result.certificate.Z, result.lipschitz
         n_iter += result.n_iter
-        violations = None
+        # a converged solve returns a polished point: the working set holds its
+        # nonzero blocks, so polishing it on the whole problem would repeat that
+        violations, rescale = None, not result.converged
 
     certificate = Certificate(best_x, best_Z, best_primal, lower, best_violations)
     return SolverResult(best_x, certificate, n_iter, gap <= tol, lipschitz or 0.0)
