@@ -28,37 +28,17 @@ def lift_tensor(X: torch.Tensor, hidden_bias: bool) -> torch.Tensor:
     return torch.cat([X, X.new_ones(X.shape[0], 1)], dim=1)
 
 
-class GatedReLUNetwork(nn.Module):
-    """Gated ReLU network with fixed gates (buffers) and trainable weights.
+class _TwoLayerNetwork(nn.Module):
+    """The trainable weights ``w_j``, ``a_j``, ``b`` of a two-layer network
+    and their weight decay (parameters as in :class:`ReLUNetwork`);
+    subclasses define ``forward``."""
 
-    Parameters
-    ----------
-    gates : tensor of shape (m, d̃)
-        Gate vector of each neuron.
-    hidden_weight : tensor of shape (m, d̃)
-        First-layer weights ``w_j``.
-    output_weight : tensor of shape (m, c)
-        Second-layer weights ``a_j``.
-    bias : tensor of shape (c,)
-        Output intercept ``b`` (not penalised).
-    hidden_bias : bool
-        Whether inputs are lifted with a column of ones.
-    """
-
-    def __init__(self, gates, hidden_weight, output_weight, bias, hidden_bias: bool):
+    def __init__(self, hidden_weight, output_weight, bias, hidden_bias: bool):
         super().__init__()
         self.hidden_bias = hidden_bias
-        self.register_buffer("gates", torch.as_tensor(gates))
         self.hidden_weight = nn.Parameter(torch.as_tensor(hidden_weight))
         self.output_weight = nn.Parameter(torch.as_tensor(output_weight))
         self.bias = nn.Parameter(torch.as_tensor(bias))
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        X_lifted = lift_tensor(X, self.hidden_bias)
-        active = (X_lifted @ self.gates.T > 0).to(X_lifted.dtype)
-        return (active * (X_lifted @ self.hidden_weight.T)) @ self.output_weight + (
-            self.bias
-        )
 
     def weight_decay(self) -> torch.Tensor:
         r"""Weight decay :math:`\frac12(\|W\|_F^2 + \|a\|_F^2)`.
@@ -66,6 +46,29 @@ class GatedReLUNetwork(nn.Module):
         The network's penalty is ``alpha`` times it.
         """
         return 0.5 * (self.hidden_weight.pow(2).sum() + self.output_weight.pow(2).sum())
+
+
+class GatedReLUNetwork(_TwoLayerNetwork):
+    """Gated ReLU network with fixed gates (buffers) and trainable weights.
+
+    Parameters
+    ----------
+    gates : tensor of shape (m, d̃)
+        Gate vector of each neuron.
+    hidden_weight, output_weight, bias, hidden_bias
+        As in :class:`ReLUNetwork`.
+    """
+
+    def __init__(self, gates, hidden_weight, output_weight, bias, hidden_bias: bool):
+        super().__init__(hidden_weight, output_weight, bias, hidden_bias)
+        self.register_buffer("gates", torch.as_tensor(gates))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X_lifted = lift_tensor(X, self.hidden_bias)
+        active = (X_lifted @ self.gates.T > 0).to(X_lifted.dtype)
+        return (active * (X_lifted @ self.hidden_weight.T)) @ self.output_weight + (
+            self.bias
+        )
 
     @classmethod
     def from_gated_coefficients(
@@ -132,12 +135,10 @@ def count_neurons(coef: np.ndarray) -> int:
     return len(split_blocks(coef)[0])
 
 
-class ReLUNetwork(nn.Module):
+class ReLUNetwork(_TwoLayerNetwork):
     r"""Two-layer ReLU network :math:`\hat y(x) = \sum_j (\tilde x^\top w_j)_+ a_j + b`.
 
-    Its weight decay is :math:`\frac12\sum_j \|w_j\|^2 + \|a_j\|^2` (the hidden
-    bias, when ``hidden_bias``, is the last entry of each ``w_j`` and is
-    penalised like any first-layer weight).
+    Its weight decay is :math:`\frac12\sum_j \|w_j\|^2 + \|a_j\|^2`.
 
     Parameters
     ----------
@@ -148,24 +149,13 @@ class ReLUNetwork(nn.Module):
     bias : tensor of shape (c,)
         Output intercept ``b`` (not penalised).
     hidden_bias : bool
-        Whether inputs are lifted with a column of ones.
+        Whether inputs are lifted with a column of ones (whose weight, the
+        last entry of each ``w_j``, is penalised like any other).
     """
-
-    def __init__(self, hidden_weight, output_weight, bias, hidden_bias: bool):
-        super().__init__()
-        self.hidden_bias = hidden_bias
-        self.hidden_weight = nn.Parameter(torch.as_tensor(hidden_weight))
-        self.output_weight = nn.Parameter(torch.as_tensor(output_weight))
-        self.bias = nn.Parameter(torch.as_tensor(bias))
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         hidden = torch.relu(lift_tensor(X, self.hidden_bias) @ self.hidden_weight.T)
         return hidden @ self.output_weight + self.bias
-
-    def weight_decay(self) -> torch.Tensor:
-        r""":math:`\frac12(\|W\|_F^2 + \|a\|_F^2)`; the penalty is ``alpha`` times
-        this."""
-        return 0.5 * (self.hidden_weight.pow(2).sum() + self.output_weight.pow(2).sum())
 
     @classmethod
     def from_cone_coefficients(

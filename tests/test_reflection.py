@@ -27,7 +27,7 @@ from sklearn.linear_model import Lasso
 from sklearn.utils._param_validation import InvalidParameterError
 
 from convexnn import ReflectionLassoRegressor
-from convexnn.baselines._adam import train_adam
+from convexnn.baselines._base import train_adam
 from convexnn.dictionaries import ACTIVATIONS, build_dictionary
 from convexnn.networks import DeepNarrowNetwork
 from convexnn.problems import SquaredLoss

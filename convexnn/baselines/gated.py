@@ -14,31 +14,25 @@ Adam reaches.
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._backend import CPU64, Backend, to_numpy
-from ..estimators._base import (
-    ClassifierOutputMixin,
-    NetworkOutputsMixin,
-    RegressorOutputMixin,
-    warn_not_converged,
-)
-from ..estimators.gated import GATED_PARAMETERS
+from .._backend import Backend
+from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
 from ..networks import GatedReLUNetwork
 from ..patterns import lift, resolve_gates
 from ..problems import LOSSES
-from ._adam import train_adam
+from ._base import AdamBaseline
 
 
-class _BaseNonconvexGatedReLU(NetworkOutputsMixin, BaseEstimator):
+class _BaseNonconvexGatedReLU(AdamBaseline):
     _parameter_constraints = {
-        **GATED_PARAMETERS,
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        **AdamBaseline._parameter_constraints,
+        "n_patterns": [Interval(Integral, 1, None, closed="left")],
+        "gates": ["array-like", None],
     }
 
     def __init__(
@@ -72,51 +66,20 @@ class _BaseNonconvexGatedReLU(NetworkOutputsMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _network(self, backend, hidden, output, bias):
+        gates = backend.tensor(self.gates_)
+        return GatedReLUNetwork(gates, hidden, output, bias, self.hidden_bias)
+
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         backend = Backend.from_params(self.device, self.dtype)
         rng = check_random_state(self.random_state)
-        X_lifted = lift(X, self.hidden_bias)
-        gates = resolve_gates(self.gates, X_lifted, self.n_patterns, rng)
-        n_neurons, n_features = gates.shape
-        hidden = rng.standard_normal((n_neurons, n_features)) / np.sqrt(n_features)
-        output = rng.standard_normal((n_neurons, Y.shape[1])) / np.sqrt(n_neurons)
-        network = GatedReLUNetwork(
-            backend.tensor(gates),
-            backend.tensor(hidden),
-            backend.tensor(output),
-            backend.zeros(Y.shape[1]),
-            self.hidden_bias,
-        )
-        network.bias.requires_grad_(self.fit_intercept)
-        result = train_adam(
-            network,
-            backend.tensor(X),
-            LOSSES[loss](backend.tensor(Y)),
-            self.alpha,
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
-            tol=self.tol,
+        gates = resolve_gates(
+            self.gates, lift(X, self.hidden_bias), self.n_patterns, rng
         )
         self.gates_ = np.asarray(gates, dtype=np.float64)
-        self.hidden_weights_ = to_numpy(network.hidden_weight)
-        self.output_weights_ = to_numpy(network.output_weight)
-        self.intercept_ = to_numpy(network.bias)
-        self.objective_ = result.objective
-        self.objective_curve_ = result.objective_curve
-        self.n_iter_ = result.n_iter
-        self.converged_ = result.converged
-        if not result.converged:
-            warn_not_converged(self, "its objective still decreasing")
-
-    def to_torch(self) -> GatedReLUNetwork:
-        """The trained network as a float64 CPU :class:`torch.nn.Module`."""
-        return GatedReLUNetwork(
-            CPU64.tensor(self.gates_),
-            CPU64.tensor(self.hidden_weights_).clone(),
-            CPU64.tensor(self.output_weights_).clone(),
-            CPU64.tensor(self.intercept_).clone(),
-            self.hidden_bias,
-        )
+        shape = (*gates.shape, Y.shape[1])
+        data_loss = LOSSES[loss](backend.tensor(Y))
+        self._keep(*self._train(backend, backend.tensor(X), data_loss, shape, rng))
 
 
 _DOC = r"""{summary}

@@ -15,40 +15,24 @@ against.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-import torch
-from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._backend import CPU64, Backend, to_numpy
-from ..estimators._base import (
-    ClassifierOutputMixin,
-    NetworkOutputsMixin,
-    RegressorOutputMixin,
-    warn_not_converged,
-)
+from .._backend import Backend
+from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
 from ..networks import ReLUNetwork
 from ..problems import LOSSES
-from ._adam import train_adam
+from ._base import AdamBaseline
 
 
-class _BaseNonconvexReLU(NetworkOutputsMixin, BaseEstimator):
+class _BaseNonconvexReLU(AdamBaseline):
     _parameter_constraints = {
-        "alpha": [Interval(Real, 0, None, closed="neither")],
+        **AdamBaseline._parameter_constraints,
         "n_neurons": [Interval(Integral, 1, None, closed="left")],
         "n_restarts": [Interval(Integral, 1, None, closed="left")],
-        "fit_intercept": ["boolean"],
-        "hidden_bias": ["boolean"],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [str, torch.device],
-        "dtype": [StrOptions({"float32", "float64"}), None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -82,62 +66,23 @@ class _BaseNonconvexReLU(NetworkOutputsMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _train_once(self, backend, X, loss, n_features, n_outputs, rng):
-        hidden = rng.standard_normal((self.n_neurons, n_features)) / np.sqrt(n_features)
-        output = rng.standard_normal((self.n_neurons, n_outputs)) / np.sqrt(
-            self.n_neurons
-        )
-        network = ReLUNetwork(
-            backend.tensor(hidden),
-            backend.tensor(output),
-            backend.zeros(n_outputs),
-            self.hidden_bias,
-        )
-        network.bias.requires_grad_(self.fit_intercept)
-        result = train_adam(
-            network,
-            X,
-            loss,
-            self.alpha,
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
-            tol=self.tol,
-        )
-        return network, result
+    def _network(self, backend, hidden, output, bias):
+        return ReLUNetwork(hidden, output, bias, self.hidden_bias)
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         backend = Backend.from_params(self.device, self.dtype)
         rng = check_random_state(self.random_state)
-        n_features = X.shape[1] + self.hidden_bias
-        X_tensor = backend.tensor(X)
-        data_loss = LOSSES[loss](backend.tensor(Y))
+        shape = (self.n_neurons, X.shape[1] + self.hidden_bias, Y.shape[1])
+        X_tensor, data_loss = backend.tensor(X), LOSSES[loss](backend.tensor(Y))
         runs = [
-            self._train_once(backend, X_tensor, data_loss, n_features, Y.shape[1], rng)
+            self._train(backend, X_tensor, data_loss, shape, rng)
             for _ in range(self.n_restarts)
         ]
         objectives = np.array([result.objective for _, result in runs])
-        network, result = runs[int(objectives.argmin())]
         if self.verbose:
             print(f"restart objectives: {objectives}")
-        self.hidden_weights_ = to_numpy(network.hidden_weight)
-        self.output_weights_ = to_numpy(network.output_weight)
-        self.intercept_ = to_numpy(network.bias)
-        self.objective_ = result.objective
+        self._keep(*runs[int(objectives.argmin())])
         self.restart_objectives_ = objectives
-        self.objective_curve_ = result.objective_curve
-        self.n_iter_ = result.n_iter
-        self.converged_ = result.converged
-        if not result.converged:
-            warn_not_converged(self, "its objective still decreasing")
-
-    def to_torch(self) -> ReLUNetwork:
-        """The trained network as a float64 CPU :class:`torch.nn.Module`."""
-        return ReLUNetwork(
-            CPU64.tensor(self.hidden_weights_).clone(),
-            CPU64.tensor(self.output_weights_).clone(),
-            CPU64.tensor(self.intercept_).clone(),
-            self.hidden_bias,
-        )
 
 
 _DOC = """{summary}

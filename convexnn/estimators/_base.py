@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -68,6 +70,20 @@ def restored_on_failure(estimator):
         vars(estimator).clear()
         vars(estimator).update(snapshot)
         raise
+
+
+NETWORK_PARAMETERS = {
+    "alpha": [Interval(Real, 0, None, closed="neither")],
+    "fit_intercept": ["boolean"],
+    "hidden_bias": ["boolean"],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "device": [str, torch.device],
+    "dtype": [StrOptions({"float32", "float64"}), None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+"""Parameters of every two-layer network estimator, convex or trained by Adam."""
 
 
 class NetworkOutputsMixin:

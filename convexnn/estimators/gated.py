@@ -15,10 +15,9 @@ training the gated ReLU network with weight decay
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -28,20 +27,17 @@ from ..networks import GatedReLUNetwork, count_neurons
 from ..patterns import lift, resolve_gates
 from ..problems import LOSSES, GatedOperator, GroupLasso, NuclearGroupLasso, Problem
 from ..solvers import solve
-from ._base import ClassifierOutputMixin, RegressorOutputMixin, warn_not_converged
+from ._base import (
+    NETWORK_PARAMETERS,
+    ClassifierOutputMixin,
+    RegressorOutputMixin,
+    warn_not_converged,
+)
 
 GATED_PARAMETERS = {
-    "alpha": [Interval(Real, 0, None, closed="neither")],
+    **NETWORK_PARAMETERS,
     "n_patterns": [Interval(Integral, 1, None, closed="left")],
     "gates": ["array-like", None],
-    "fit_intercept": ["boolean"],
-    "hidden_bias": ["boolean"],
-    "max_iter": [Interval(Integral, 1, None, closed="left")],
-    "tol": [Interval(Real, 0, None, closed="left")],
-    "device": [str, torch.device],
-    "dtype": [StrOptions({"float32", "float64"}), None],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
 }
 """Parameters shared by the convex gated estimators and their nonconvex baselines."""
 

@@ -1,0 +1,154 @@
+"""What the nonconvex baselines share: the Adam loop and the estimator around it.
+
+A baseline estimator subclasses :class:`AdamBaseline` and implements
+``_network(backend, hidden, output, bias)``, which builds its
+:class:`torch.nn.Module` from weights; ``_fit`` then draws random weights,
+builds the network with them, trains it by :func:`train_adam`, and keeps the
+trained weights — the same steps for every architecture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+from torch import nn
+
+from .._backend import CPU64, Backend, to_numpy
+from ..estimators._base import (
+    NETWORK_PARAMETERS,
+    NetworkOutputsMixin,
+    warn_not_converged,
+)
+from ..problems import Loss
+
+
+@dataclass
+class TrainingResult:
+    """Final objective (float64), its history, and the number of Adam steps."""
+
+    objective: float
+    objective_curve: np.ndarray
+    n_iter: int
+    converged: bool
+
+
+def train_adam(
+    network: nn.Module,
+    X: torch.Tensor,
+    loss: Loss,
+    alpha: float,
+    *,
+    learning_rate: float,
+    max_iter: int,
+    tol: float,
+    patience: int = 50,
+) -> TrainingResult:
+    r"""Minimise :math:`f(\text{network}(X)) + \alpha\,\text{network.weight\_decay}()`
+    by full-batch Adam.
+
+    Stops when the best objective has not improved by a relative ``tol`` for
+    ``patience`` consecutive steps, or after ``max_iter`` steps. The weights
+    left in ``network`` are the best seen.
+    """
+    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
+    curve = np.empty(max_iter)
+    best, best_state, stalled = np.inf, None, 0
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        optimizer.zero_grad(set_to_none=True)
+        objective = loss(network(X)) + alpha * network.weight_decay()
+        value = float(objective.detach())
+        curve[n_iter - 1] = value
+        if value < best * (1 - tol):
+            stalled = 0
+        else:
+            stalled += 1
+        if value < best:
+            best = value
+            best_state = {
+                k: v.detach().clone() for k, v in network.state_dict().items()
+            }
+        if stalled >= patience:
+            break
+        objective.backward()
+        optimizer.step()
+    network.load_state_dict(best_state)
+    with torch.no_grad():
+        final = loss.value(network(X)) + alpha * float(network.weight_decay())
+    return TrainingResult(final, curve[:n_iter], n_iter, stalled >= patience)
+
+
+class AdamBaseline(NetworkOutputsMixin, BaseEstimator):
+    """Two-layer networks trained by :func:`train_adam`, as estimators.
+
+    Subclasses implement ``_network(backend, hidden, output, bias)`` (the
+    module with these weights on ``backend``) and ``_fit``, which calls
+    :meth:`_train` once per random start it wants and :meth:`_keep` on the
+    run it keeps.
+    """
+
+    _parameter_constraints = {
+        **NETWORK_PARAMETERS,
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def _train(
+        self,
+        backend: Backend,
+        X: torch.Tensor,
+        loss: Loss,
+        shape: tuple[int, int, int],
+        rng: np.random.RandomState,
+    ) -> tuple[nn.Module, TrainingResult]:
+        """Train a network from a random start.
+
+        ``shape`` is ``(n_neurons, d̃, n_outputs)``; weights are drawn with
+        variance ``1/d̃`` (hidden) and ``1/n_neurons`` (output), the intercept
+        starts at zero and is trained only when ``fit_intercept``.
+        """
+        n_neurons, n_features, n_outputs = shape
+        hidden = rng.standard_normal((n_neurons, n_features)) / np.sqrt(n_features)
+        output = rng.standard_normal((n_neurons, n_outputs)) / np.sqrt(n_neurons)
+        network = self._network(
+            backend,
+            backend.tensor(hidden),
+            backend.tensor(output),
+            backend.zeros(n_outputs),
+        )
+        network.bias.requires_grad_(self.fit_intercept)
+        result = train_adam(
+            network,
+            X,
+            loss,
+            self.alpha,
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            tol=self.tol,
+        )
+        return network, result
+
+    def _keep(self, network: nn.Module, result: TrainingResult) -> None:
+        """Store the trained ``network``'s weights and its run's record."""
+        self.hidden_weights_ = to_numpy(network.hidden_weight)
+        self.output_weights_ = to_numpy(network.output_weight)
+        self.intercept_ = to_numpy(network.bias)
+        self.objective_ = result.objective
+        self.objective_curve_ = result.objective_curve
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        if not result.converged:
+            warn_not_converged(self, "its objective still decreasing")
+
+    def to_torch(self) -> nn.Module:
+        """The trained network as a float64 CPU :class:`torch.nn.Module`."""
+        return self._network(
+            CPU64,
+            CPU64.tensor(self.hidden_weights_).clone(),
+            CPU64.tensor(self.output_weights_).clone(),
+            CPU64.tensor(self.intercept_).clone(),
+        )
