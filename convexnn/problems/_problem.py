@@ -55,10 +55,11 @@ class Certificate:
         return self.gap / max(abs(self.primal), TINY)
 
     def improve(self, other: Certificate) -> Certificate:
-        """The better primal point of the two, with the better lower bound."""
+        """The better primal point of the two (with its violations), with the
+        better lower bound."""
         best = other if other.primal < self.primal else self
         return Certificate(
-            best.x, best.Z, best.primal, max(self.dual, other.dual), other.violations
+            best.x, best.Z, best.primal, max(self.dual, other.dual), best.violations
         )
 
 

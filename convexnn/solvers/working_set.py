@@ -147,27 +147,24 @@ def solve(
 
     x = problem.zeros() if x0 is None else x0.clone()
     Z = _outputs(problem, x, problem.active_blocks(x).nonzero().squeeze(1))
-    best_x, best_Z, best_primal, lower, gap = x, Z, math.inf, -math.inf, math.inf
+    best = Certificate(x, Z, math.inf, -math.inf)  # nothing certified yet
     n_iter, size, violations, working = 0, 0, hint, everything[:0]
     rescale = True  # whether the block scales of x may be suboptimal
     while True:
         if violations is None:  # certify the whole problem at the current point
             certificate = problem.certificate(x, Z, rescale=rescale)
             x, Z, violations = certificate.x, certificate.Z, certificate.violations
-            if certificate.primal < best_primal:
-                best_x, best_Z, best_primal = x, Z, certificate.primal
-                best_violations = violations
-            lower = max(lower, certificate.dual)
-            gap = max(best_primal - lower, 0.0) / max(abs(best_primal), 1e-300)
+            best = best.improve(certificate)
             if verbose:
                 print(
                     f"round: {int(screened.sum()):6d} blocks screened, {size:6d} in "
-                    f"the working set, {n_iter:6d} iterations, relative gap {gap:.3e}"
+                    f"the working set, {n_iter:6d} iterations, relative gap "
+                    f"{best.relative_gap:.3e}"
                 )
-            if gap <= tol or n_iter >= max_iter:
+            if best.relative_gap <= tol or n_iter >= max_iter:
                 break
             if norms is not None:
-                slack = max(best_primal - certificate.dual, 0)
+                slack = max(best.primal - certificate.dual, 0)
                 radius = math.sqrt(radius_factor * slack)
                 screened |= violations + radius * norms / (problem.alpha * weights) < 1
 
@@ -202,7 +199,8 @@ def solve(
             n_iter += max(steps, 1)  # a round counts, so max_iter bounds them
             violations, rescale = None, True
             continue
-        inner_tol = tol / 2 if math.isinf(gap) else max(INNER_FRACTION * gap, tol / 2)
+        gap = best.relative_gap  # inf (or nan) before a valid bound
+        inner_tol = max(INNER_FRACTION * gap, tol / 2) if gap < math.inf else tol / 2
         restricted = None if size == problem.n_blocks else problem.restrict(working)
         if restricted is None:  # the whole problem: no copy of the operator
             result = fista(
@@ -214,7 +212,7 @@ def solve(
                 verbose=max(verbose - 1, 0),
             )
             x = result.x
-            lower = max(lower, result.certificate.dual)
+            best = best.improve(result.certificate)
         else:
             result = fista(
                 restricted,
@@ -231,8 +229,8 @@ def solve(
         # nonzero blocks, so polishing it on the whole problem would repeat that
         violations, rescale = None, not result.converged
 
-    certificate = Certificate(best_x, best_Z, best_primal, lower, best_violations)
-    return SolverResult(best_x, certificate, n_iter, gap <= tol, lipschitz or 0.0)
+    converged = best.relative_gap <= tol
+    return SolverResult(best.x, best, n_iter, converged, lipschitz or 0.0)
 
 
 def _peaks(violations: torch.Tensor, level: float, lines) -> torch.Tensor:
