@@ -35,6 +35,7 @@ that the implicit operator equals the dense matrix of :meth:`Features.evaluate`.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
 
@@ -177,11 +178,13 @@ class Features:
         return self.offset + self.orient * self.hidden(x)
 
     def with_coordinates(self, coordinates) -> Features:
-        """These features with their grid ``coordinates`` set (None: no grid)."""
-        if coordinates is not None:
-            coordinates = np.asarray(coordinates, dtype=np.int64)
-        self.coordinates = coordinates
-        return self
+        """A copy of these features, sharing their arrays, placed on the grid
+        ``coordinates`` (None: no grid)."""
+        features = copy.copy(self)
+        features.coordinates = (
+            None if coordinates is None else np.asarray(coordinates, dtype=np.int64)
+        )
+        return features
 
     def lines(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The grid lines of the family, one ordering per grid axis.
