@@ -831,7 +831,7 @@ class BasisOperator(LinearOperator):
         if group_size != 1:
             return None
         if self._norms is None:
-            self._norms = self.column_norms(fit_intercept=False).to(self.dtype)
+            self._norms = self.column_norms(centred=False).to(self.dtype)
         return self._norms
 
     def block_outputs(
@@ -917,11 +917,16 @@ class BasisOperator(LinearOperator):
         G = torch.sparse.mm(transposed, EC)
         return 0.5 * (G + G.T)
 
-    def column_norms(self, fit_intercept: bool) -> torch.Tensor:
-        """Euclidean norms of the (centred) columns, in closed form, float64."""
+    def column_norms(
+        self, centred: bool, indices: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """As :meth:`LinearOperator.column_norms`, in closed form: the cost
+        depends on the columns' knots, not on the number of samples."""
+        if indices is not None:
+            return self.subset(indices).column_norms(centred)
         index = self._extended_index()
         coefficients = self._extended_coefficients()
-        inner = self._basis_inner(index[:, :, None], index[:, None, :], fit_intercept)
+        inner = self._basis_inner(index[:, :, None], index[:, None, :], centred)
         squares = (coefficients[:, :, None] * inner * coefficients[:, None, :]).sum(
             (1, 2)
         )

@@ -71,11 +71,17 @@ def test_closed_form_gram_and_norms(depth, activation, fit_intercept):
     np.testing.assert_allclose(
         operator.full_gram(fit_intercept).numpy(), G, atol=1e-12 * np.abs(G).max()
     )
+    norms = np.linalg.norm(A, axis=0)
+    atol = 1e-12 * np.abs(A).max() * len(x)
     np.testing.assert_allclose(
-        operator.column_norms(fit_intercept).numpy(),
-        np.linalg.norm(A, axis=0),
-        atol=1e-12 * np.abs(A).max() * len(x),
+        operator.column_norms(fit_intercept).numpy(), norms, atol=atol
     )
+    # a selection of columns, in closed form and by the generic dense version
+    some = torch.arange(0, len(norms), 3)
+    for method in (operator.column_norms, super(type(operator), operator).column_norms):
+        np.testing.assert_allclose(
+            method(fit_intercept, some).numpy(), norms[some.numpy()], atol=atol
+        )
 
 
 @pytest.mark.parametrize(("depth", "activation"), FAMILIES)

@@ -96,6 +96,20 @@ class LinearOperator:
         # P is a projection: A_Iᵀ P A_J = (P A_I)ᵀ A_J
         return left.T @ self.columns(others).to(torch.float64)
 
+    def column_norms(
+        self, centred: bool, indices: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Euclidean norms of the columns ``indices`` (default all), centred
+        first when ``centred``, in float64. This generic version forms the
+        columns densely (:meth:`columns`); operators with a closed form
+        override it."""
+        if indices is None:
+            indices = torch.arange(self.n_coefs, device=self.device)
+        columns = self.columns(indices).to(torch.float64)
+        if centred:
+            columns = columns - columns.mean(0)
+        return torch.linalg.vector_norm(columns, dim=0)
+
     def block_norms(self, group_size: int) -> torch.Tensor | None:
         """Upper bounds on the spectral norm of each block's operator ``A_g``
         (for gap-safe screening), or ``None`` when none are available."""

@@ -122,12 +122,7 @@ def _equicorrelation_candidates(problem, correlation, coef, thresholds, radius):
     candidates = torch.nonzero(near).ravel()
     if len(candidates) == 0:
         return candidates
-    sub = problem.operator.restrict(1, candidates)
-    if hasattr(sub, "column_norms"):
-        norms = sub.column_norms(problem.fit_intercept)
-    else:
-        G = problem.operator.gram(candidates, problem.fit_intercept)
-        norms = G.diagonal().clamp(min=0).sqrt()
+    norms = problem.operator.column_norms(problem.fit_intercept, candidates)
     ratio = correlation[candidates].abs().to(torch.float64) / thresholds[candidates]
     reach = ratio + norms * radius / thresholds[candidates]
     ratio[coef[candidates] != 0] = math.inf
