@@ -72,16 +72,21 @@ def restored_on_failure(estimator):
         raise
 
 
-NETWORK_PARAMETERS = {
-    "alpha": [Interval(Real, 0, None, closed="neither")],
+SOLVER_PARAMETERS = {
     "fit_intercept": ["boolean"],
-    "hidden_bias": ["boolean"],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "device": [str, torch.device],
     "dtype": [StrOptions({"float32", "float64"}), None],
-    "random_state": ["random_state"],
     "verbose": ["verbose"],
+}
+"""Parameters of every estimator's fit: intercept, stopping, device and output."""
+
+NETWORK_PARAMETERS = {
+    **SOLVER_PARAMETERS,
+    "alpha": [Interval(Real, 0, None, closed="neither")],
+    "hidden_bias": ["boolean"],
+    "random_state": ["random_state"],
 }
 """Parameters of every two-layer network estimator, convex or trained by Adam."""
 

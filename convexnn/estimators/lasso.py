@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
@@ -33,7 +32,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._backend import Backend
 from .._features import values_by_feature
-from ._base import RegressorOutputMixin, warn_not_converged
+from ._base import SOLVER_PARAMETERS, RegressorOutputMixin, warn_not_converged
 from ._cv_selection import select
 from ._lasso_cv import CVPaths, ScoreFn, cross_validate_paths, negative_error
 from ._lasso_path import LassoData, PathSolution
@@ -58,16 +57,6 @@ def check_penalty_factors(penalty_factors, names: list[str]) -> np.ndarray:
         )
     return factors
 
-
-LASSO_PARAMETERS = {
-    "fit_intercept": ["boolean"],
-    "max_iter": [Interval(Integral, 1, None, closed="left")],
-    "tol": [Interval(Real, 0, None, closed="left")],
-    "device": [str, torch.device],
-    "dtype": [StrOptions({"float32", "float64"}), None],
-    "verbose": ["verbose"],
-}
-"""Solver parameters shared by every Lasso estimator."""
 
 CV_PARAMETERS = {
     "alphas": ["array-like", None],
@@ -364,7 +353,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "penalty_factors": ["array-like", dict, None],
-        **LASSO_PARAMETERS,
+        **SOLVER_PARAMETERS,
     }
 
     def __init__(
@@ -444,7 +433,7 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         "penalty_factors": ["array-like", dict, None],
         **CV_PARAMETERS,
         "selection": [StrOptions({"min", "1se"})],
-        **LASSO_PARAMETERS,
+        **SOLVER_PARAMETERS,
     }
 
     def __init__(

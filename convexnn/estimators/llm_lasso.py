@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from ..penalty_factors import TRANSFORMS, penalty_factors, trust_candidates
-from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._base import SOLVER_PARAMETERS, ClassifierOutputMixin, RegressorOutputMixin
 from ._cv_selection import SELECTIONS, curve_areas
 from .lasso import (
     _CV_ATTRIBUTES_DOC,
@@ -32,7 +32,6 @@ from .lasso import (
     _FIT_ATTRIBUTES_DOC,
     _SOLVER_PARAMETERS_DOC,
     CV_PARAMETERS,
-    LASSO_PARAMETERS,
     _LassoCVBase,
     feature_names,
 )
@@ -77,7 +76,7 @@ class _BaseLLMLasso(_LassoCVBase):
         "trust_grid": ["array-like", None],
         **CV_PARAMETERS,
         "selection": [StrOptions(set(SELECTIONS))],
-        **LASSO_PARAMETERS,
+        **SOLVER_PARAMETERS,
     }
 
     def __init__(
