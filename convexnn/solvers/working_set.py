@@ -107,8 +107,8 @@ def solve(
         (:meth:`~convexnn.problems.LinearOperator.lines`: nearly parallel
         neighbours, where FISTA needs many iterations), and runs FISTA
         otherwise: on well-conditioned designs its cheaper iterations win
-        (``benchmarks/bench_lasso_path.py``: 0.74 s with FISTA, 0.97 s in
-        Gram form).
+        (on the path of ``benchmarks/bench_lasso_path.py``, Gram-form
+        subproblems take about twice as long).
     verbose : int
         Print each round's gap when positive (and FISTA's when above 1).
 
