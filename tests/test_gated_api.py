@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.special
 import torch
 from reference import estimator_for, gated_objective, make_problem
 from sklearn.base import clone
@@ -184,6 +185,24 @@ def test_decision_function_and_probabilities(kind, loss, n_columns):
     np.testing.assert_allclose(estimator.predict_log_proba(X_new), np.log(proba))
 
 
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_probabilities_of_extreme_scores_neither_overflow_nor_vanish(kind):
+    X, y = make_problem(kind, seed=0)
+    estimator = GatedReLUClassifier(**FAST).fit(X, y)
+    X_far = 1e4 * np.random.default_rng(3).standard_normal((20, X.shape[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow, no log(0)
+        proba = estimator.predict_proba(X_far)
+        log_proba = estimator.predict_log_proba(X_far)
+    scores = estimator.decision_function(X_far)
+    assert np.abs(scores).max() > 1e3  # far enough to overflow a naive exp
+    if scores.ndim == 1:
+        scores = np.column_stack([np.zeros_like(scores), scores])
+    np.testing.assert_allclose(proba, scipy.special.softmax(scores, axis=1))
+    np.testing.assert_allclose(log_proba, scipy.special.log_softmax(scores, axis=1))
+    assert np.isfinite(log_proba).all()
+
+
 @pytest.mark.parametrize("target_columns", [None, 1, 2])
 @pytest.mark.parametrize("hidden_bias", [True, False])
 def test_regressor_shapes(target_columns, hidden_bias):
@@ -243,6 +262,19 @@ def test_warm_start_falls_back_to_a_cold_fit_on_new_features():
     cold = GatedReLURegressor(**FAST).fit(wider, y)
     assert estimator.gates_.shape == cold.gates_.shape
     assert estimator.objective_ == pytest.approx(cold.objective_, rel=1e-12)
+
+
+def test_warm_start_falls_back_to_a_cold_fit_on_new_gates():
+    X, y = make_problem("regression", seed=0)
+    estimator = GatedReLURegressor(warm_start=True, **FAST).fit(X, y)
+    gates = np.random.default_rng(5).standard_normal((7, X.shape[1] + 1))
+    estimator.set_params(gates=gates).fit(X, y)
+    np.testing.assert_array_equal(estimator.gates_, gates)
+    cold = GatedReLURegressor(**{**FAST, "gates": gates}).fit(X, y)
+    assert estimator.objective_ == pytest.approx(cold.objective_, rel=1e-12)
+    # the same gates again: warm
+    estimator.set_params(max_iter=1).fit(X, y)
+    assert estimator.objective_ <= cold.objective_ * (1 + 1e-12)
 
 
 @all_estimators

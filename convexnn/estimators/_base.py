@@ -22,6 +22,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.special import log_softmax
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
@@ -249,15 +250,13 @@ class ClassifierOutputMixin(ClassifierMixin):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        outputs = self._outputs(validate_predict_input(self, X))
-        if outputs.shape[1] == 1:
-            positive = 1.0 / (1.0 + np.exp(-outputs[:, 0]))
-            return np.column_stack([1.0 - positive, positive])
-        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        return np.exp(self.predict_log_proba(X))
 
     @available_if(_has_probabilities)
     def predict_log_proba(self, X) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        """Logarithm of :meth:`predict_proba`, computed without overflow or
+        ``log(0)``: the log-sigmoid or log-softmax of the outputs."""
+        outputs = self._outputs(validate_predict_input(self, X))
+        if outputs.shape[1] == 1:  # log σ(∓z) = −log(1 + e^{±z})
+            return -np.logaddexp(0.0, np.column_stack([outputs[:, 0], -outputs[:, 0]]))
+        return log_softmax(outputs, axis=1)

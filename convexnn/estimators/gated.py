@@ -86,6 +86,10 @@ class _BaseGatedReLU(BaseEstimator):
         """Previous ``(gates, coef, intercept)`` when warm starting is possible."""
         if not (self.warm_start and hasattr(self, "coef_")):
             return None
+        if self.gates is not None and not np.array_equal(
+            np.asarray(self.gates, dtype=np.float64), self.gates_
+        ):
+            return None  # new gates given: a new problem
         if (
             self.gates_.shape[1] != X_lifted.shape[1]
             or self.coef_.shape[2] != n_outputs
@@ -173,7 +177,8 @@ _ATTRIBUTES_DOC = r"""
     intercept_ : ndarray of shape (n_outputs,)
         Output intercept ``b`` (zeros when ``fit_intercept=False``).
     n_patterns_ : int
-        Number of distinct nonempty activation patterns kept.
+        Number of gates: the distinct nonempty activation patterns kept from
+        sampling, or the given ``gates``, which are used as they are.
     n_iter_ : int
         Solver iterations.
     objective_ : float
@@ -212,7 +217,10 @@ _PARAMETERS_DOC = """
     tol : float, default=1e-6
         Target relative duality gap.
     warm_start : bool, default=False
-        Reuse the previous gates and solution as the starting point.
+        Reuse the previous gates and solution as the starting point. A fit
+        with new ``gates``, another number of features or of outputs starts
+        cold; a changed ``n_patterns`` or ``random_state`` takes effect with
+        ``warm_start=False``.
     device : {{"auto", "cpu", "cuda"}} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {{"float32", "float64"}}, default=None
