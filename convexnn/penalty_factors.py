@@ -83,14 +83,24 @@ def trust_candidates(
 ) -> list[float | None]:
     """The trust values to cross-validate, the plain Lasso first.
 
+    Raises a ``ValueError`` naming ``trust_grid`` when a value is outside a
+    built-in transform's range.
+
     For a built-in transform the plain Lasso is trust ``0``: it is added when
     missing and the grid is sorted increasingly. For a callable the plain
     Lasso is the candidate ``None`` (all factors 1), followed by the given
     grid in its order.
     """
     if isinstance(transform, str):
-        grid = TRANSFORMS[transform].default_grid if trust_grid is None else trust_grid
-        return sorted({0.0, *(float(t) for t in grid)})
+        family = TRANSFORMS[transform]
+        grid = family.default_grid if trust_grid is None else trust_grid
+        trusts = sorted({0.0, *(float(t) for t in grid)})
+        for trust in trusts:  # checked before any scorer is asked
+            try:
+                family.transform(np.ones(1), trust)
+            except ValueError as error:
+                raise ValueError(f"trust_grid: {error}") from None
+        return trusts
     if trust_grid is None:
         raise ValueError(
             "trust_grid is required with a callable transform: give the trust "

@@ -310,7 +310,8 @@ class ConstantScorer:
         ({"scorer": ConstantScorer(np.nan)}, ValueError, r"outside \(0, 1\]"),
         ({"scorer": PrecomputedScorer([1.0, 1.0])}, ValueError, "shape"),
         ({"feature_descriptions": ["only one"]}, ValueError, "1 entries for 3"),
-        ({"trust_grid": [-1.0]}, ValueError, "η ≥ 0"),
+        ({"trust_grid": [-1.0]}, ValueError, r"trust_grid: .*η ≥ 0"),
+        ({"penalty_transform": "relu", "trust_grid": [1.0]}, ValueError, "trust_grid"),
         ({"penalty_transform": np.exp}, ValueError, "trust_grid is required"),
         ({"alphas": [0.0]}, ValueError, "alphas must be positive"),
         ({"selection": "best"}, ValueError, "selection"),
@@ -324,6 +325,22 @@ def test_bad_parameters_raise_clear_errors(params, error, message):
     with pytest.raises(error, match=message):
         model.fit(X, y)
     assert not any(hasattr(model, name) for name in ("coef_", "feature_scores_"))
+
+
+class RefusingScorer:
+    """A scorer that must not be reached (a paid call, say)."""
+
+    def score(self, feature_names, task_description=None, feature_descriptions=None):
+        raise AssertionError("the scorer was called before the parameters were checked")
+
+
+@pytest.mark.parametrize(
+    "params", [{"trust_grid": [-1.0]}, {"alphas": [-1.0]}, {"alphas": []}]
+)
+def test_parameters_are_checked_before_the_scorer_is_asked(params):
+    X, y = sparse_regression(p=3)
+    with pytest.raises(ValueError, match=r"trust_grid|alphas"):
+        LLMLassoRegressor(RefusingScorer(), **params).fit(X, y)
 
 
 def test_task_description_is_checked_by_model_scorers():

@@ -139,22 +139,28 @@ class CVFit:
 class _LassoCVBase(_WeightedLassoBase):
     """Cross-validation of weighted-Lasso paths, then a refit on all data."""
 
+    def _given_alphas(self) -> np.ndarray | None:
+        """The ``alphas`` parameter validated and sorted decreasingly, or
+        ``None`` for the default grid."""
+        if self.alphas is None:
+            return None
+        grid = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
+        if grid.size == 0 or not (grid > 0).all():
+            raise ValueError(f"alphas must be positive numbers; got {self.alphas!r}.")
+        return grid
+
     def _cross_validated_fit(
         self, X: np.ndarray, Y: np.ndarray, loss: str, candidates: list[np.ndarray]
     ) -> CVFit:
         backend = self._backend()
         settings = {"fit_intercept": self.fit_intercept, "backend": backend}
         full = [LassoData.build(X, Y, loss, f, **settings) for f in candidates]
-        if self.alphas is None:
+        grid = self._given_alphas()
+        if grid is None:
             alphas = np.stack(
                 [d.default_alphas(self.n_alphas, self.alpha_min_ratio) for d in full]
             )
         else:
-            grid = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
-            if grid.size == 0 or not (grid > 0).all():
-                raise ValueError(
-                    f"alphas must be positive numbers; got {self.alphas!r}."
-                )
             alphas = np.tile(grid, (len(candidates), 1))
         cv = cross_validate_paths(
             X,

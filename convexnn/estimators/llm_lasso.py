@@ -128,6 +128,9 @@ class _BaseLLMLasso(_LassoCVBase):
                 "scorer is required: pass a convexnn.scoring scorer (for instance "
                 "PrecomputedScorer(scores) or EmbeddingScorer())."
             )
+        # parameters are checked before the scorer, which may be a paid call
+        trusts = trust_candidates(self.penalty_transform, self.trust_grid)
+        self._given_alphas()
         names = feature_names(self, X.shape[1])
         scores = check_feature_scores(
             self.scorer.score(
@@ -138,7 +141,6 @@ class _BaseLLMLasso(_LassoCVBase):
             len(names),
             self.scorer,
         )
-        trusts = trust_candidates(self.penalty_transform, self.trust_grid)
         candidates = [
             penalty_factors(self.penalty_transform, scores, t) for t in trusts
         ]
