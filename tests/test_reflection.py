@@ -126,8 +126,14 @@ def test_certificate_flags_a_dictionary_that_is_too_small():
     model, _, _ = _fit(2, "relu", alpha=1e-2, n=30)
     deeper, _, _ = _fit(3, "relu", alpha=1e-2, n=30)
     assert deeper.objective_ < model.objective_ * (1 - 1e-3)
-    model.depth = 3  # check the depth-2 dual point against depth-3 units
-    assert model.certify(grid_size=60).violation > 1e-2
+    # the depth-2 dual point against depth-3 units
+    assert model.certify(grid_size=60, depth=3).violation > 1e-2
+    # parameters set after the fit do not change what is certified
+    fitted = model.certify(grid_size=60)
+    model.set_params(alpha=1.0, depth=4, activation="abs")
+    assert model.certify(grid_size=60) == fitted
+    with pytest.raises(ValueError, match="depth must be an integer"):
+        model.certify(depth=1)
 
 
 def test_large_inputs_use_the_implicit_operator():

@@ -19,7 +19,6 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -37,7 +36,7 @@ from ..networks import DeepNarrowNetwork
 from ..problems import L1, Certificate, Problem, SquaredLoss
 from ..solvers.optimal_set import SELECTIONS, select_solution
 from ..solvers.working_set import solve
-from ._base import RegressorOutputMixin, warn_not_converged
+from ._base import SOLVER_PARAMETERS, RegressorOutputMixin, warn_not_converged
 
 DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
 """Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
@@ -245,17 +244,12 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        **SOLVER_PARAMETERS,
         "depth": [Interval(Integral, 2, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "negative_slope": [Interval(Real, 0, 1, closed="neither")],
-        "fit_intercept": ["boolean"],
         "solution": [StrOptions(set(SELECTIONS))],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [str, torch.device],
-        "dtype": [StrOptions({"float32", "float64"}), None],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -338,7 +332,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         self.dual_gap_ = certificate.relative_gap
         self.n_iter_ = result.n_iter
         self.converged_ = self.dual_gap_ <= self.tol
-        self._x_train = x
+        self._x_train, self._alpha = x, self.alpha
         self._dual = to_numpy(problem.loss.gradient(certificate.Z))
         if not self.converged_:
             warn_not_converged(self, f"a relative duality gap of {self.dual_gap_:.3g}")
@@ -376,7 +370,9 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
     def _outputs(self, X: np.ndarray) -> np.ndarray:
         return self.dictionary_.evaluate(X[:, 0]) @ self.coef_ + self.intercept_
 
-    def certify(self, grid_size: int | None = None) -> ContinuousCertificate:
+    def certify(
+        self, grid_size: int | None = None, depth: int | None = None
+    ) -> ContinuousCertificate:
         r"""Check the dual constraint over a grid of the network's continuous features.
 
         The Lasso over the finite dictionary equals the network's problem when
@@ -395,32 +391,42 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         grid_size : int, optional
             Points per grid axis (default 2000, 120 and 24 for one, two and
             three axes: depths 2, 3 and 4; threshold and sign have one axis).
+        depth : int, optional
+            Depth of the units checked; default the fitted ``depth``. A larger
+            value asks whether this fit is also optimal among deeper networks.
 
         Returns
         -------
         ContinuousCertificate
+            For the activation, slope and ``alpha`` of the fit, whatever the
+            parameters have been set to since.
         """
         check_is_fitted(self)
+        activation = self.dictionary_.activation
+        depth = self.dictionary_.depth if depth is None else depth
+        if not (isinstance(depth, Integral) and depth >= 2):
+            raise ValueError(f"depth must be an integer >= 2; got {depth!r}.")
         if grid_size is None:
-            axes = 1 if self.activation in STEP_ACTIVATIONS else self.depth - 1
+            axes = 1 if activation in STEP_ACTIVATIONS else depth - 1
             grid_size = DEFAULT_GRID_SIZES.get(axes, 12)
         x = self._x_train
         low, high = float(x.min()), float(x.max())
         margin = 0.1 * (high - low)
         largest, count = 0.0, 0
         for chunk in continuous_family(
-            self.activation,
-            self.depth,
+            activation,
+            depth,
             low - margin,
             high + margin,
             grid_size,
-            self.negative_slope,
+            self.dictionary_.negative_slope,
         ):
             correlation = chunk.evaluate(x).T @ self._dual
             largest = max(largest, float(np.abs(correlation).max(initial=0.0)))
             count += len(chunk)
+        alpha = self._alpha
         return ContinuousCertificate(
-            largest, self.alpha, max(largest / self.alpha - 1.0, 0.0), count
+            largest, alpha, max(largest / alpha - 1.0, 0.0), count
         )
 
     def to_torch(self) -> DeepNarrowNetwork:
