@@ -227,9 +227,12 @@ def _block_norms(problem, x, blocks):
 class _NewtonSystem:
     r"""The factorised Hessian of ``F`` at one point, on the blocks ``blocks``
     (and the intercept); subclasses factorise the coefficient part ``H`` and
-    solve with it (:meth:`solve`), the intercept is eliminated here."""
+    solve with it (:meth:`solve`), the intercept is eliminated here. ``scale``
+    holds :math:`\|u_g\|/(\alpha w_g)` and ``gram`` the sample-space matrix
+    :math:`A_S \Lambda^{-1} A_S^\top` where the system needs it (ours to
+    overwrite)."""
 
-    def __init__(self, problem: Problem, x, Z, blocks, scale):
+    def __init__(self, problem: Problem, x, Z, blocks, scale, gram=None):
         self.problem, self.blocks, self.scale = problem, blocks, scale
         group_size = problem.penalty.group_size
         coef, _ = problem.split(x)
@@ -238,7 +241,7 @@ class _NewtonSystem:
         u = coef[self.rows].view(len(blocks), group_size)
         self.units = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)  # R
         curvature = problem.loss.hessian_diagonal(Z)  # diagonal of Q, (n, 1)
-        self._factorise(curvature)
+        self._factorise(curvature, gram)
         if problem.fit_intercept:
             # the intercept couples to u through a = A_Sᵀ q and has curvature Σ q
             self.coupling = self.operator.rmatvec(curvature).view_as(u)
@@ -248,7 +251,8 @@ class _NewtonSystem:
                 (self.coupling * self.coupled).sum()
             )
 
-    def _factorise(self, curvature: torch.Tensor) -> None:
+    def _factorise(self, curvature: torch.Tensor, gram: torch.Tensor | None):
+        """Factorise ``H`` given the loss curvatures ``Q`` (``(n, 1)``)."""
         raise NotImplementedError
 
     def solve(self, V: torch.Tensor) -> torch.Tensor:
@@ -288,19 +292,13 @@ class _NewtonSystem:
 
 
 class _SampleSystem(_NewtonSystem):
-    r"""``H`` solved in sample space by the Woodbury identity of the module;
-    ``gram`` is :math:`A_S \Lambda^{-1} A_S^\top` (ours to overwrite)."""
+    """``H`` solved in sample space by the Woodbury identity of the module."""
 
-    def __init__(self, problem: Problem, x, Z, blocks, scale, gram):
-        self.gram = gram
-        super().__init__(problem, x, Z, blocks, scale)
-
-    def _factorise(self, curvature):
+    def _factorise(self, curvature, gram):
         self.directions = self.units * self.scale.unsqueeze(1)  # Λ⁻¹ R
         self.root = curvature.sqrt()
         root = self.root.to(torch.float64)
-        K = self.gram.to(torch.float64).mul_(root).mul_(root.T)
-        del self.gram
+        K = gram.to(torch.float64).mul_(root).mul_(root.T)
         K.diagonal().add_(1.0)
         self.factor = torch.linalg.cholesky_ex(K).L
         everything = torch.arange(len(self.blocks), device=self.blocks.device)
@@ -330,7 +328,7 @@ class _CoefficientSystem(_NewtonSystem):
     columns :math:`A_S` give :math:`A_S^\top QA_S` (``n·(|S|d)²`` work), to which
     each block adds :math:`c_g(I - \hat u_g\hat u_g^\top)`, all in float64."""
 
-    def _factorise(self, curvature):
+    def _factorise(self, curvature, gram):
         n_blocks, group_size = self.units.shape
         size = n_blocks * group_size
         columns = self.operator.columns(
