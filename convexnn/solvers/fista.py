@@ -36,16 +36,16 @@ too, :math:`\mathcal A y = \mathcal A x_k
   predicts the gap reaches ``tol``, never sooner than ``check_every`` and never
   later than ``10 · check_every`` iterations.
 * **Newton finish.** Where :func:`~convexnn.solvers.newton.supports_newton`
-  allows (group penalties, one output, not too many samples), once the set of
-  nonzero blocks has not changed for ``NEWTON_PATIENCE`` iterations and the
-  last certified gap is below ``NEWTON_GAP``, damped Newton steps on those
-  blocks (:func:`~convexnn.solvers.newton.newton_finish`) replace the slow
-  tail of the first-order iterations; the result is certified like any
-  iterate. The support is compared on the device and read in the same
-  synchronisation as the line search's measures, so watching it costs no
-  extra round trip on a GPU. Newton's work, counted in iterations, never exceeds the
-  iterations done so far, so a problem where it does not pay costs at most
-  twice as much.
+  allows (group penalties, one output), once the set of nonzero blocks has
+  not changed for ``NEWTON_PATIENCE`` iterations and the last certified gap
+  is below ``NEWTON_GAP``, damped Newton steps on those blocks
+  (:func:`~convexnn.solvers.newton.newton_finish`, in sample or coefficient
+  space, whichever is smaller) replace the slow tail of the first-order
+  iterations; the result is certified like any iterate. The support is
+  compared on the device and read in the same synchronisation as the line
+  search's measures, so watching it costs no extra round trip on a GPU.
+  Newton's work, counted in iterations, never exceeds the iterations done so
+  far, so a problem where it does not pay costs at most twice as much.
 """
 
 from __future__ import annotations
