@@ -79,9 +79,10 @@ NEWTON_PATIENCE = 3
 #: Largest relative gap (at the last checkpoint) at which it is tried.
 NEWTON_GAP = 0.3
 #: The finish stops at a Newton decrement of ``NEWTON_TOL · tol`` times the
-#: objective: the certificate after it then closes to about ``tol / 10``
-#: (``tol²`` is below the decrement's rounding level and wastes steps).
-NEWTON_TOL = 1e-3
+#: objective (``tol²`` lies below the decrement's rounding level and wastes
+#: steps; how far the certificate's gap then is from ``tol`` varies, hence
+#: the margin).
+NEWTON_TOL = 1e-4
 
 
 def _squared_norm(a: torch.Tensor) -> float:
