@@ -54,7 +54,11 @@ def sample_gates(
     gates = rng.standard_normal((n_patterns, X_lifted.shape[1]))
     patterns = activation_patterns(X_lifted, gates)
     nonempty = patterns.any(axis=0)
-    _, first = np.unique(patterns.T, axis=0, return_index=True)
+    # one byte string per pattern: unique over them is much faster than
+    # np.unique(..., axis=0) over the boolean columns
+    packed = np.ascontiguousarray(np.packbits(patterns.T, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first = np.unique(keys, return_index=True)
     keep = np.zeros(n_patterns, dtype=bool)
     keep[first] = True
     return gates[keep & nonempty]

@@ -16,10 +16,13 @@ from convexnn.problems import (
 )
 from convexnn.solvers import fista
 from convexnn.solvers.newton import (
+    MAX_SAMPLES,
     _block_norms,
-    _NewtonSystem,
+    _CoefficientSystem,
+    _SampleSystem,
     newton_finish,
     supports_newton,
+    system_kind,
 )
 
 RNG = np.random.default_rng(0)
@@ -110,10 +113,12 @@ def test_newton_applies_only_where_its_structure_is_there():
     assert not supports_newton(gated_problem(penalty=free))
 
 
-def _system(problem, x, Z, blocks):
+def _system(problem, x, Z, blocks, kind="samples"):
     scale = _block_norms(problem, x, blocks)
+    if kind == "coefficients":
+        return _CoefficientSystem(problem, x, Z, blocks, scale)
     gram = problem.operator.sample_gram(problem.penalty.group_size, blocks, scale)
-    return _NewtonSystem(problem, x, Z, blocks, scale, gram)
+    return _SampleSystem(problem, x, Z, blocks, scale, gram)
 
 
 def smooth_objective(problem, x):
@@ -126,15 +131,16 @@ def smooth_objective(problem, x):
     return problem.loss(Z) + problem.alpha * norms.sum()
 
 
+@pytest.mark.parametrize("kind", ["samples", "coefficients"])
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("n", [15, 60])
-def test_newton_step_solves_the_dense_hessian_system(loss, fit_intercept, n):
+def test_newton_step_solves_the_dense_hessian_system(loss, fit_intercept, n, kind):
     problem = gated_problem(loss, n=n, fit_intercept=fit_intercept)
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
     blocks = torch.arange(problem.n_blocks)
-    step, decrement = _system(problem, x, Z, blocks).step(x, Z)
+    step, decrement = _system(problem, x, Z, blocks, kind).step(x, Z)
 
     flat = x.view(-1).clone()
     gradient = torch.func.grad(lambda v: smooth_objective(problem, v.view(x.shape)))(
@@ -198,6 +204,54 @@ def test_fista_with_newton_certifies_the_optimum_of_plain_fista(loss, fit_interc
         plain.certificate.primal, rel=2e-9
     )
     assert finished.n_iter < plain.n_iter
+
+
+def test_the_smaller_newton_system_is_chosen():
+    problem = gated_problem(n=15)  # blocks of 4 coefficients
+    assert system_kind(problem, 3) == "coefficients"  # 12 unknowns < 15 samples
+    assert system_kind(problem, 4) == "samples"  # 16 unknowns
+    rng = np.random.default_rng(5)
+    n = MAX_SAMPLES + 1
+    A = tensor(rng.standard_normal((n, 8)))
+    wide = Problem(MatrixOperator(A), problem.loss, GroupLasso(2), 0.1)
+    assert system_kind(wide, 4) == "coefficients"
+
+
+def test_gated_columns_are_the_columns_of_the_operator():
+    operator = gated_problem().operator
+    indices = torch.tensor([0, 5, 23, 7])
+    identity = torch.eye(operator.n_coefs, dtype=torch.float64)
+    torch.testing.assert_close(
+        operator.columns(indices), operator.matvec(identity[:, indices])
+    )
+
+
+@pytest.mark.parametrize("dense", [False, True])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_newton_finish_beyond_the_sample_limit(loss, dense):
+    # more samples than a sample-space system takes: the finish solves in
+    # coefficient space (|S|·d unknowns) instead of being switched off; dense
+    # operators are the reduced problems of the convex ReLU active-set finish
+    rng = np.random.default_rng(6)
+    n, d = MAX_SAMPLES + 904, 4
+    X = tensor(rng.standard_normal((n, d)))
+    operator = GatedOperator.from_gates(X, tensor(rng.standard_normal((12, d))))
+    if dense:
+        operator = MatrixOperator(operator.columns(torch.arange(operator.n_coefs)))
+    if loss == "squared":
+        Y = X[:, :1] ** 2 - X[:, 1:2] + 0.1 * tensor(rng.standard_normal((n, 1)))
+    else:
+        Y = (X[:, :1] * X[:, 1:2] > 0).to(torch.float64)
+    problem = Problem(operator, LOSSES[loss](Y), GroupLasso(d), 1e-3, True)
+    assert supports_newton(problem)
+    assert system_kind(problem, problem.n_blocks) == "coefficients"
+    finished = fista(problem, tol=1e-10)
+    plain = fista(problem, tol=1e-10, newton=False, max_iter=100_000)
+    assert finished.converged and finished.certificate.relative_gap <= 1e-10
+    assert finished.n_iter < plain.n_iter / 2
+    assert finished.certificate.primal == pytest.approx(
+        plain.certificate.primal, rel=1e-9
+    )
 
 
 class _NoGram(GatedOperator):

@@ -291,6 +291,11 @@ class GatedOperator(LinearOperator):
         masks = self.masks[:, blocks]
         return self._data["gram"] * ((masks * weights) @ masks.T)
 
+    def columns(self, indices):
+        r"""Column ``i·d̃ + j`` is :math:`M_{:,i} \odot \tilde X_{:,j}`."""
+        patterns, features = indices // self.n_features, indices % self.n_features
+        return self.masks[:, patterns] * self.X[:, features]
+
     def block_outputs(self, coef, group_size, blocks):
         if group_size != self.n_features:
             return super().block_outputs(coef, group_size, blocks)

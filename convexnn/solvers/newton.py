@@ -17,8 +17,11 @@ steps. Its Hessian in ``u`` is
     c_g = \frac{\alpha w_g}{\|u_g\|},\quad \hat u_g = \frac{u_g}{\|u_g\|},
 
 with :math:`Q = \nabla^2 f` diagonal (``Loss.hessian_diagonal``). ``H`` has
-``|S| · d`` rows, usually more than there are samples, so the solve goes
-through sample space by the Woodbury identity. With
+``m = |S| · d`` rows. When ``m`` is smaller than the number of samples ``n``
+(or ``n`` is too large for an ``n × n`` matrix), ``H`` is formed from the
+dense columns of :math:`A_S` and factorised as it is
+(:func:`system_kind`). Otherwise the solve goes through sample space by the
+Woodbury identity. With
 :math:`\Lambda = \operatorname{blockdiag}(c_g I)`, the unit directions ``R``
 (one column :math:`\hat u_g` per block) and :math:`C = \operatorname{diag}(c_g)`,
 :math:`H = B - R C R^\top` where :math:`B = \Lambda + A_S^\top Q A_S`, and
@@ -66,31 +69,56 @@ STEP_COST = 4
 #: A factorised Hessian is refreshed once a step with it shrinks the
 #: decrement by less than this factor.
 REFRESH = 0.25
-#: Largest number of samples: the step factorises an ``n × n`` matrix.
+#: Largest number of samples of a sample-space system (``n × n``).
 MAX_SAMPLES = 4096
+#: Largest number of unknowns of a coefficient-space system (``|S|d × |S|d``).
+MAX_COEFFICIENTS = 4096
+#: Largest number of entries of the dense columns :math:`A_S` it forms.
+MAX_COLUMNS = 2**24
+
+
+def system_kind(problem: Problem, n_blocks: int) -> str | None:
+    """The Newton system for a support of ``n_blocks`` blocks: ``"samples"``
+    (``n × n``, by the Woodbury identity) or ``"coefficients"`` (``m × m`` with
+    ``m = n_blocks · group_size``), the smaller one within its limits; ``None``
+    when neither fits."""
+    n = problem.operator.n_samples
+    m = n_blocks * problem.penalty.group_size
+    coefficients = m <= MAX_COEFFICIENTS and n * m <= MAX_COLUMNS
+    if n <= MAX_SAMPLES and not (coefficients and m < n):
+        return "samples"
+    return "coefficients" if coefficients else None
 
 
 def newton_cost(problem: Problem, n_blocks: int) -> float:
-    """The cost of factorising a Newton system on ``n_blocks`` blocks, in
-    proximal-gradient iterations (two products with ``A`` and their overhead)."""
+    """The cost of forming and factorising a Newton system on ``n_blocks``
+    blocks, in proximal-gradient iterations (two products with ``A`` and
+    their overhead); infinite when :func:`system_kind` finds none."""
+    kind = system_kind(problem, n_blocks)
+    if kind is None:
+        return math.inf
     n = problem.operator.n_samples
-    factorisation = n * n * (n / 3 + n_blocks)
+    m = n_blocks * problem.penalty.group_size
+    if kind == "samples":
+        factorisation = n * n * (n / 3 + n_blocks)
+    else:
+        factorisation = m * m * (n + m / 3)
     iteration = 4 * n * problem.operator.n_coefs * problem.n_outputs
     return factorisation / max(iteration, ITERATION_FLOPS)
 
 
 def supports_newton(problem: Problem) -> bool:
-    """Whether :func:`newton_finish` applies to ``problem``: one output, at
-    most ``MAX_SAMPLES`` samples, a Euclidean group penalty with positive
-    weights, a loss with a diagonal Hessian, and an operator that can be
-    restricted to blocks. (Whether the operator can form its sample-space
-    Gram matrix shows at the first finish, see :func:`newton_finish`.)"""
+    """Whether :func:`newton_finish` applies to ``problem``: one output, a
+    Euclidean group penalty with positive weights, a loss with a diagonal
+    Hessian, and an operator that can be restricted to blocks. (Whether a
+    support is small enough for a Newton system is :func:`system_kind`'s
+    call, and whether the operator can form its sample-space Gram matrix shows
+    at the first finish that needs it, see :func:`newton_finish`.)"""
     weights = problem.penalty.weights
     operator = problem.operator
     first = torch.arange(min(problem.n_blocks, 1), device=operator.device)
     return (
         problem.n_outputs == 1
-        and operator.n_samples <= MAX_SAMPLES
         and problem.penalty.is_euclidean(1)
         and (weights is None or bool(((weights > 0) & (weights < math.inf)).all()))
         and problem.loss.hessian_diagonal(problem.loss.Y[:1]) is not None
@@ -117,9 +145,11 @@ def newton_finish(
     ``problem`` must satisfy :func:`supports_newton`. Returns the new point
     (never worse than ``x``), its outputs, and the work done in
     proximal-gradient iterations: :func:`newton_cost` per factorisation and
-    ``STEP_COST`` per step; infinite work when the operator cannot form the
-    Gram matrix :meth:`~convexnn.problems.LinearOperator.sample_gram`, so
-    that a caller comparing work never tries again.
+    ``STEP_COST`` per step; infinite work when a sample-space system is due
+    and the operator cannot form the Gram matrix
+    :meth:`~convexnn.problems.LinearOperator.sample_gram`, so that a caller
+    comparing work never tries again. The finish stops early when the support
+    outgrows both kinds of system (:func:`system_kind`).
     """
     value = problem.objective(x, Z)
     system, previous, spent = None, math.inf, 0.0
@@ -128,17 +158,21 @@ def newton_finish(
         if len(blocks) == 0:
             break
         if system is None or not torch.equal(blocks, system.blocks):
+            kind = system_kind(problem, len(blocks))
             cost = newton_cost(problem, len(blocks))
-            if spent > 0 and spent + cost > budget:
+            if kind is None or (spent > 0 and spent + cost > budget):
                 break
             spent += cost
             scale = _block_norms(problem, x, blocks)
-            gram = problem.operator.sample_gram(
-                problem.penalty.group_size, blocks, scale
-            )
-            if gram is None:
-                return x, Z, math.inf
-            system = _NewtonSystem(problem, x, Z, blocks, scale, gram)
+            if kind == "coefficients":
+                system = _CoefficientSystem(problem, x, Z, blocks, scale)
+            else:
+                gram = problem.operator.sample_gram(
+                    problem.penalty.group_size, blocks, scale
+                )
+                if gram is None:
+                    return x, Z, math.inf
+                system = _SampleSystem(problem, x, Z, blocks, scale, gram)
             previous = math.inf
         spent += STEP_COST
         step, decrement = system.step(x, Z)
@@ -192,53 +226,38 @@ def _block_norms(problem, x, blocks):
 
 class _NewtonSystem:
     r"""The factorised Hessian of ``F`` at one point, on the blocks ``blocks``
-    (and the intercept), solving by the Woodbury identity of the module;
-    ``gram`` is :math:`A_S \Lambda^{-1} A_S^\top`."""
+    (and the intercept); subclasses factorise the coefficient part ``H`` and
+    solve with it (:meth:`solve`), the intercept is eliminated here. ``scale``
+    holds :math:`\|u_g\|/(\alpha w_g)` and ``gram`` the sample-space matrix
+    :math:`A_S \Lambda^{-1} A_S^\top` where the system needs it (ours to
+    overwrite)."""
 
-    def __init__(self, problem: Problem, x, Z, blocks, scale, gram):
+    def __init__(self, problem: Problem, x, Z, blocks, scale, gram=None):
         self.problem, self.blocks, self.scale = problem, blocks, scale
         group_size = problem.penalty.group_size
         coef, _ = problem.split(x)
         self.operator = problem.operator.restrict(group_size, blocks)
         self.rows = problem.rows(blocks)
         u = coef[self.rows].view(len(blocks), group_size)
-        norms = torch.linalg.vector_norm(u, dim=1, keepdim=True)
-        self.directions = u / norms * scale.unsqueeze(1)  # Λ⁻¹ R, block by block
-
+        self.units = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)  # R
         curvature = problem.loss.hessian_diagonal(Z)  # diagonal of Q, (n, 1)
-        self.root = curvature.sqrt()
-        root = self.root.to(torch.float64)
-        K = gram.to(torch.float64).mul_(root).mul_(root.T)  # gram is ours to reuse
-        K.diagonal().add_(1.0)
-        self.factor = torch.linalg.cholesky_ex(K).L
-        everything = torch.arange(len(blocks), device=blocks.device)
-        outputs = self.operator.block_outputs(
-            self.directions.view(-1, 1), group_size, everything
-        )
-        self.F = (self.root * outputs[:, :, 0]).to(torch.float64)  # Q^½ A Λ⁻¹ R
-        self.LF = torch.linalg.solve_triangular(self.factor, self.F, upper=False)
-        self.schur_factor = torch.linalg.cholesky_ex(self.LF.T @ self.LF).L
+        self._factorise(curvature, gram)
         if problem.fit_intercept:
             # the intercept couples to u through a = A_Sᵀ q and has curvature Σ q
             self.coupling = self.operator.rmatvec(curvature).view_as(u)
             self.coupled = self.solve(self.coupling.unsqueeze(2))[:, :, 0]
-            self.intercept_curvature = float(curvature.sum()) - float(
+            self.total_curvature = float(curvature.sum())
+            self.intercept_curvature = self.total_curvature - float(
                 (self.coupling * self.coupled).sum()
             )
 
+    def _factorise(self, curvature: torch.Tensor, gram: torch.Tensor | None):
+        """Factorise ``H`` given the loss curvatures ``Q`` (``(n, 1)``)."""
+        raise NotImplementedError
+
     def solve(self, V: torch.Tensor) -> torch.Tensor:
         """``H⁻¹ V`` for right-hand sides ``V`` of shape ``(k, group_size, r)``."""
-        r = V.shape[2]
-        scale = self.scale.view(-1, 1, 1)
-        scaled = scale * V  # Λ⁻¹ V
-        AV = (self.root * self.operator.matvec(scaled.reshape(-1, r))).to(torch.float64)
-        LAV = torch.linalg.solve_triangular(self.factor, AV, upper=False)
-        projected = torch.einsum("kg,kgr->kr", self.directions, V).to(torch.float64)
-        W = torch.cholesky_solve(projected - self.LF.T @ LAV, self.schur_factor)
-        inner = torch.cholesky_solve(AV + self.F @ W, self.factor).to(V.dtype)
-        back = self.operator.rmatvec(self.root * inner).view(V.shape)
-        along = self.directions.unsqueeze(2) * W.to(V.dtype).unsqueeze(1)
-        return scaled + along - scale * back
+        raise NotImplementedError
 
     def step(self, x, Z) -> tuple[torch.Tensor, float]:
         """The step ``H⁻¹ ∇F(x)`` (zero off the blocks) in the layout of ``x``,
@@ -259,7 +278,7 @@ class _NewtonSystem:
             return step, decrement
         # eliminate the intercept by its Schur complement, positive unless the
         # blocks' outputs span the constants to rounding (then give up)
-        if not self.intercept_curvature > 1e-12 * float(self.root.square().sum()):
+        if not self.intercept_curvature > 1e-12 * self.total_curvature:
             return step, math.nan
         intercept_gradient = float(dual.sum())
         intercept_step = (
@@ -270,3 +289,61 @@ class _NewtonSystem:
         decrement = float((gradient * delta).sum())
         decrement += intercept_gradient * intercept_step
         return problem.pack(step, step.new_full((1,), intercept_step)), decrement
+
+
+class _SampleSystem(_NewtonSystem):
+    """``H`` solved in sample space by the Woodbury identity of the module."""
+
+    def _factorise(self, curvature, gram):
+        self.directions = self.units * self.scale.unsqueeze(1)  # Λ⁻¹ R
+        self.root = curvature.sqrt()
+        root = self.root.to(torch.float64)
+        K = gram.to(torch.float64).mul_(root).mul_(root.T)
+        K.diagonal().add_(1.0)
+        self.factor = torch.linalg.cholesky_ex(K).L
+        everything = torch.arange(len(self.blocks), device=self.blocks.device)
+        outputs = self.operator.block_outputs(
+            self.directions.view(-1, 1), self.problem.penalty.group_size, everything
+        )
+        self.F = (self.root * outputs[:, :, 0]).to(torch.float64)  # Q^½ A Λ⁻¹ R
+        self.LF = torch.linalg.solve_triangular(self.factor, self.F, upper=False)
+        self.schur_factor = torch.linalg.cholesky_ex(self.LF.T @ self.LF).L
+
+    def solve(self, V):
+        r = V.shape[2]
+        scale = self.scale.view(-1, 1, 1)
+        scaled = scale * V  # Λ⁻¹ V
+        AV = (self.root * self.operator.matvec(scaled.reshape(-1, r))).to(torch.float64)
+        LAV = torch.linalg.solve_triangular(self.factor, AV, upper=False)
+        projected = torch.einsum("kg,kgr->kr", self.directions, V).to(torch.float64)
+        W = torch.cholesky_solve(projected - self.LF.T @ LAV, self.schur_factor)
+        inner = torch.cholesky_solve(AV + self.F @ W, self.factor).to(V.dtype)
+        back = self.operator.rmatvec(self.root * inner).view(V.shape)
+        along = self.directions.unsqueeze(2) * W.to(V.dtype).unsqueeze(1)
+        return scaled + along - scale * back
+
+
+class _CoefficientSystem(_NewtonSystem):
+    r"""``H`` formed and factorised directly, ``|S|·d`` unknowns: the dense
+    columns :math:`A_S` give :math:`A_S^\top QA_S` (``n·(|S|d)²`` work), to which
+    each block adds :math:`c_g(I - \hat u_g\hat u_g^\top)`, all in float64."""
+
+    def _factorise(self, curvature, gram):
+        n_blocks, group_size = self.units.shape
+        size = n_blocks * group_size
+        columns = self.operator.columns(
+            torch.arange(size, device=self.blocks.device)
+        ).to(torch.float64)
+        H = columns.T @ (curvature.to(torch.float64) * columns)
+        units = self.units.to(torch.float64)
+        penalty = torch.eye(group_size, dtype=torch.float64, device=units.device)
+        penalty = penalty - units.unsqueeze(2) * units.unsqueeze(1)
+        penalty = penalty / self.scale.to(torch.float64).view(-1, 1, 1)  # c_g
+        blocks = H.view(n_blocks, group_size, n_blocks, group_size)
+        position = torch.arange(n_blocks, device=units.device)
+        blocks[position, :, position, :] += penalty
+        self.factor = torch.linalg.cholesky_ex(H).L
+
+    def solve(self, V):
+        flat = V.reshape(-1, V.shape[2]).to(torch.float64)
+        return torch.cholesky_solve(flat, self.factor).to(V.dtype).view(V.shape)
