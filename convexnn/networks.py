@@ -6,7 +6,7 @@ A gated ReLU network with fixed gates :math:`g_j` computes
     \hat y(x) = \sum_{j=1}^m \mathbf 1[\tilde x^\top g_j > 0]\,
     (\tilde x^\top w_j)\,a_j + b,
 
-and its weight decay is :math:`\frac12\sum_j \|w_j\|^2 + \|a_j\|^2`. A convex
+and its weight decay is :math:`\frac12\sum_j (\|w_j\|^2 + \|a_j\|^2)`. A convex
 gated coefficient block :math:`U_i = \sum_k \sigma_k u_k v_k^\top` (its SVD)
 splits into the neurons :math:`w = \sqrt{\sigma_k} u_k`,
 :math:`a = \sqrt{\sigma_k} v_k`, which reproduce :math:`\tilde x^\top U_i`
@@ -138,7 +138,7 @@ def count_neurons(coef: np.ndarray) -> int:
 class ReLUNetwork(_TwoLayerNetwork):
     r"""Two-layer ReLU network :math:`\hat y(x) = \sum_j (\tilde x^\top w_j)_+ a_j + b`.
 
-    Its weight decay is :math:`\frac12\sum_j \|w_j\|^2 + \|a_j\|^2`.
+    Its weight decay is :math:`\frac12\sum_j (\|w_j\|^2 + \|a_j\|^2)`.
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ The same network and the same objective as :mod:`convexnn.estimators.gated`,
 
 .. math::
     f\Bigl(\sum_j \mathbf 1[\tilde X g_j > 0](\tilde X w_j) a_j^\top
-    + \mathbf 1 b^\top\Bigr) + \frac\alpha2 \sum_j \|w_j\|^2 + \|a_j\|^2,
+    + \mathbf 1 b^\top\Bigr) + \frac\alpha2 \sum_j (\|w_j\|^2 + \|a_j\|^2),
 
 with one neuron per gate and the gates sampled exactly as the convex
 estimator samples them (same ``random_state``, same gates), so the two

@@ -4,7 +4,7 @@ The same network and objective as :mod:`convexnn.estimators.convex`,
 
 .. math::
     f\Bigl(\sum_{j=1}^m (\tilde Xw_j)_+ a_j^\top + \mathbf 1b^\top\Bigr)
-    + \frac\alpha2\sum_j \|w_j\|^2 + \|a_j\|^2,
+    + \frac\alpha2\sum_j (\|w_j\|^2 + \|a_j\|^2),
 
 trained from random initialisations by full-batch Adam, keeping the best of
 ``n_restarts`` runs. With enough neurons and all activation patterns the

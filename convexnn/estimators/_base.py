@@ -43,12 +43,17 @@ def validate_predict_input(estimator, X) -> np.ndarray:
     return validate_data(estimator, X, reset=False, dtype=FLOAT_DTYPES)
 
 
+CONVERGENCE_ADVICE = (
+    "increase max_iter (or tol), or standardise X with a StandardScaler."
+)
+"""What a convergence warning advises."""
+
+
 def warn_not_converged(estimator, state: str):
     """Warn that a fit stopped at ``max_iter``; ``state`` says where it stood."""
     warnings.warn(
         f"{type(estimator).__name__} stopped after max_iter={estimator.max_iter} "
-        f"iterations with {state} (tol={estimator.tol}); increase max_iter (or "
-        "tol), or standardise X with a StandardScaler.",
+        f"iterations with {state} (tol={estimator.tol}); {CONVERGENCE_ADVICE}",
         ConvergenceWarning,
         stacklevel=3,
     )

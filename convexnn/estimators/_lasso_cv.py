@@ -21,6 +21,7 @@ from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from .._backend import Backend
+from ._base import CONVERGENCE_ADVICE
 from ._lasso_path import LassoData, PathSolution
 
 ScoreFn = Callable[[PathSolution, np.ndarray, np.ndarray], np.ndarray]
@@ -147,8 +148,7 @@ def cross_validate_paths(
     if n_failed:
         warnings.warn(
             f"{n_failed} of {scores.size} cross-validation solves stopped at "
-            f"max_iter={max_iter} before reaching tol={tol}; increase max_iter (or "
-            "tol), or standardise X with a StandardScaler.",
+            f"max_iter={max_iter} before reaching tol={tol}; {CONVERGENCE_ADVICE}",
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -9,7 +9,7 @@ gates :math:`g_i`, the mean loss ``f`` and, for several outputs, the nuclear
 norm (``group_norm="nuclear"``, the exact network penalty) or the Frobenius
 norm. With one output both are the Euclidean norm and the problem equals
 training the gated ReLU network with weight decay
-:math:`\frac\alpha2\sum_j \|w_j\|^2 + \|a_j\|^2` (Mishkin, Sahiner & Pilanci,
+:math:`\frac\alpha2\sum_j (\|w_j\|^2 + \|a_j\|^2)` (Mishkin, Sahiner & Pilanci,
 2022).
 """
 
@@ -184,7 +184,9 @@ _ATTRIBUTES_DOC = r"""
     objective_ : float
         The objective above at the returned solution.
     dual_gap_ : float
-        Relative duality gap ``(primal − dual) / primal`` certifying it.
+        Relative duality gap ``(primal − dual) / primal`` certifying it; never
+        below float64 rounding (``2.2e-16``), so a smaller ``tol`` cannot be
+        reached.
     converged_ : bool
         Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
     n_active_neurons_ : int
