@@ -285,17 +285,21 @@ def test_augmented_lagrangian_never_expands_the_constraint_rows(monkeypatch):
     assert result.kkt.relative_gap <= 1e-4
 
 
-def test_closed_form_kernel_of_the_admm_step():
-    from convexnn.solvers.admm import _gated_kernel
-
-    operator = operators()["difference"]
+@pytest.mark.parametrize("name", ["difference", "gated"])
+def test_closed_form_block_kernel(name):
+    # the exact ADMM step diagonalises A M Aᵀ, M the same block on every block
+    X, masks, _ = data()
+    operator = {
+        "difference": operators()["difference"],
+        "gated": GatedOperator(X, masks),
+    }[name]
     generator = torch.Generator().manual_seed(5)
     root = torch.randn(N_FEATURES, N_FEATURES, generator=generator, dtype=torch.float64)
-    root = root @ root.T  # symmetric, like H^{-1/2}
+    metric = root @ root.T
     dense = operator.matvec(torch.eye(operator.n_coefs, dtype=torch.float64))
-    inverse = torch.block_diag(*[root @ root] * (operator.n_coefs // N_FEATURES))
-    expected = dense @ inverse @ dense.T
+    blocks = torch.block_diag(*[metric] * (operator.n_coefs // N_FEATURES))
+    expected = dense @ blocks @ dense.T
     torch.testing.assert_close(
-        _gated_kernel(operator, root), expected, rtol=1e-12, atol=1e-10
+        operator.block_kernel(metric), expected, rtol=1e-12, atol=1e-10
     )
-    assert _gated_kernel(operators()["cone"], root) is None
+    assert operators()["cone"].block_kernel(metric) is None

@@ -54,8 +54,6 @@ import math
 
 import torch
 
-from ..problems import GatedOperator
-from ..problems.composite import DifferenceOperator
 from ..problems.constrained import ConstrainedProblem
 from .active_set import FinishSchedule
 from .augmented_lagrangian import ConstrainedResult
@@ -99,7 +97,8 @@ class _StepSystem:
         like = torch.empty(0, dtype=dtype, device=self.operator.device)
         self.exact = n_samples <= exact_limit
         if self.exact:
-            kernel = _gated_kernel(self.operator, self.inverse_root)
+            metric = self.inverse_root @ self.inverse_root  # the block of H⁻¹
+            kernel = self.operator.block_kernel(metric)
             if kernel is None:
                 identity = torch.eye(n_samples, dtype=dtype, device=like.device)
                 kernel = torch.cat(
@@ -171,25 +170,6 @@ class _StepSystem:
                 max_iter=max_iter,
             )
         return self.blockwise(self.inverse_root, v)
-
-
-def _gated_kernel(operator, inverse_root: torch.Tensor) -> torch.Tensor | None:
-    r"""The ``n × n`` matrix :math:`AH^{-1}A^\top` in closed form for the convex
-    ReLU output map, or ``None`` for any other operator.
-
-    With :math:`A(v, w) = \sum_i D_i\tilde X(v_i - w_i)` and the same block
-    :math:`M = R^2` of :math:`H^{-1}` on every ``v_i`` and ``w_i``,
-    :math:`AH^{-1}A^\top = 2\sum_i D_i\tilde XM\tilde X^\top D_i
-    = 2\,(\tilde XM\tilde X^\top) \odot (\mathrm{masks}\,\mathrm{masks}^\top)`:
-    two ``n × n`` products instead of ``n`` products with ``A`` and ``Aᵀ``.
-    """
-    base = getattr(operator, "base", None)
-    if not isinstance(operator, DifferenceOperator) or not isinstance(
-        base, GatedOperator
-    ):
-        return None
-    rooted = base.X @ inverse_root
-    return 2 * (rooted @ rooted.T) * (base.masks @ base.masks.T)
 
 
 def _norm(tensor: torch.Tensor) -> float:
