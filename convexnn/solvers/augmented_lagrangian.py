@@ -193,7 +193,7 @@ class _UnpolishedProblem(Problem):
     dual point as it stands; only the gap closes more slowly.
     """
 
-    def polish(self, x, Z):
+    def polish(self, x, Z, *, rescale=True):
         return x, Z, not self.fit_intercept
 
 
