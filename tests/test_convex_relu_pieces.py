@@ -4,8 +4,8 @@ Operators are exact adjoints and their block outputs add up to their
 products; losses' gradients match autograd and their conjugates satisfy the
 Fenchel–Young equality at gradients; the penalty's prox is optimal; the
 Nyström preconditioner is exact at full rank; pattern enumeration finds the
-number of cells of a hyperplane arrangement in general position; pruning keeps
-predictions and never raises the penalty.
+number of cells of a hyperplane arrangement in general position. (Pruning is
+checked through the estimators, in test_convex_relu_properties.py.)
 """
 
 import math
@@ -25,7 +25,6 @@ from convexnn.problems.composite import (
 )
 from convexnn.problems.cone import ConeOperator, convex_relu_problem
 from convexnn.problems.constrained import AugmentedLagrangianTerm
-from convexnn.pruning import prune_cone_coefficients
 from convexnn.solvers.nystrom import NystromPreconditioner, pcg
 
 N_SAMPLES, N_FEATURES, N_PATTERNS = 23, 4, 6
@@ -238,33 +237,6 @@ def test_enumeration_rejects_degenerate_and_huge_inputs():
         enumerate_patterns(
             np.random.default_rng(0).standard_normal((60, 5)), max_candidates=1000
         )
-
-
-def test_pruning_keeps_predictions_and_never_raises_the_penalty():
-    rng = np.random.default_rng(0)
-    X = lift(rng.standard_normal((6, 2)), True)
-    gates = rng.standard_normal((10, 3))
-    signs = 2 * activation_patterns(X, gates) - 1.0
-    # feasible blocks: project random vectors onto each cone by taking the
-    # pattern of the vector itself as its pattern (v = gate direction)
-    coef = np.zeros((2, 10, 3, 1))
-    coef[0, :, :, 0] = gates * rng.uniform(0.5, 2, (10, 1))
-    coef[1, :, :, 0] = gates * rng.uniform(0.5, 2, (10, 1))
-    assert ((signs * (X @ coef[0, :, :, 0].T)) >= 0).all()
-
-    def predictions(c):
-        return (
-            np.maximum(X @ c[0, :, :, 0].T, 0) - np.maximum(X @ c[1, :, :, 0].T, 0)
-        ).sum(1)
-
-    pruned, removed = prune_cone_coefficients(X, coef)
-    np.testing.assert_allclose(predictions(pruned), predictions(coef), atol=1e-10)
-    assert (
-        np.linalg.norm(pruned, axis=2).sum()
-        <= np.linalg.norm(coef, axis=2).sum() + 1e-12
-    )
-    active = int((np.linalg.norm(pruned, axis=2) > 0).sum())
-    assert active <= len(X) and removed == 20 - active
 
 
 def test_augmented_lagrangian_never_expands_the_constraint_rows(monkeypatch):
