@@ -25,11 +25,16 @@ smooth:
 
 The guessed structure is then corrected as in a primal active-set method:
 a reduced solution that violates rows is cut back to the first row it meets
-on the way from the last feasible one, and that row becomes tight; a block
-whose least-squares residual is too large releases the tight rows that the
-residual direction leaves (moving along it lowers the objective and keeps
-the other tight rows feasible). :func:`refine` returns the new pair, or
-``None`` when the rounds run out with rows violated; the caller measures
+on the way from the last feasible one, and that row becomes tight (before
+any feasible one exists, each block's most violated row becomes tight); a
+block whose least-squares residual is too large releases the tight rows that
+the residual direction leaves (moving along it lowers the objective and keeps
+the other tight rows feasible). Blocks the reduced solve sets to zero leave
+the active set; a zero block whose multipliers cannot bring its gradient
+within :math:`\alpha` enters it, tight on the rows that carry them (moving
+from zero along its least-squares residual lowers the objective).
+:func:`refine` returns the new pair, or ``None`` when the rounds run out
+with rows violated or a reduced solve does not settle; the caller measures
 its KKT residuals and keeps whichever pair is better. It needs the constraint
 to expose its per-block matrices (``block_rows``, as
 :class:`~convexnn.problems.cone.ConeOperator` does), and one output column.
@@ -107,8 +112,9 @@ def refine(
     """Re-solve ``problem`` on the structure of ``x``.
 
     Rows that the reduced solution violates are made tight (the first one
-    met once a feasible solution exists), and tight rows that a block's
-    nonnegative least-squares residual leaves are released; the reduced
+    met once a feasible solution exists, each block's worst before), tight
+    rows that a block's nonnegative least-squares residual leaves are
+    released, and blocks leave and enter the active set; the reduced
     problem is then solved again, up to ``max_rounds`` times, until the
     multipliers need no release or the KKT residuals meet ``tol``.
 
