@@ -180,7 +180,11 @@ def refine(
                 x, blocking = _first_hit(
                     objective, rows, active, feasible, new_x, violated, threshold
                 )
-                tight_rows |= blocking & violated
+                blocking &= violated & ~tight_rows
+                if not bool(blocking.any()):  # the step stalls on rows the
+                    # threshold misses: make the worst violations tight
+                    blocking = _most_violated(new_values, violated)
+                tight_rows |= blocking
             continue
         feasible = new_x
         new_multipliers, released, entering = _multipliers(
