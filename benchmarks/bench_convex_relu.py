@@ -148,7 +148,7 @@ def main(argv=None):
     )
     parser.add_argument("--cvxpy-samples", type=int, default=569)
     parser.add_argument("--cvxpy-gates", type=int, default=100)
-    parser.add_argument("--large-iter", type=int, default=10)
+    parser.add_argument("--large-iter", type=int, default=40)
     parser.add_argument("--skip-large", action="store_true")
     args = parser.parse_args(argv)
     print(f"torch threads: {torch.get_num_threads()}")

@@ -52,23 +52,36 @@ def classification(n_samples=30, seed=0):
 
 
 def cvxpy_optimum(X_lifted, gates, targets, alpha, loss, fit_intercept=True):
-    """The convex ReLU program over ``gates``, solved by Clarabel."""
+    """The convex ReLU program over ``gates``, solved by Clarabel: one network
+    (``v``, ``w``, intercept) per column of ``targets``."""
     masks = activation_patterns(X_lifted, gates).astype(float)
+    signs = 2 * masks - 1
+    targets = np.asarray(targets, dtype=float).reshape(len(X_lifted), -1)
     n_samples, n_features = X_lifted.shape
-    v = cp.Variable((n_features, len(gates)))
-    w = cp.Variable((n_features, len(gates)))
-    intercept = cp.Variable() if fit_intercept else 0.0
-    outputs = cp.sum(cp.multiply(masks, X_lifted @ (v - w)), axis=1) + intercept
+    columns, penalty, constraints = [], 0, []
+    for _ in range(targets.shape[1]):
+        v = cp.Variable((n_features, len(gates)))
+        w = cp.Variable((n_features, len(gates)))
+        intercept = cp.Variable() if fit_intercept else 0.0
+        columns.append(
+            cp.sum(cp.multiply(masks, X_lifted @ (v - w)), axis=1) + intercept
+        )
+        penalty += cp.sum(cp.norm(v, axis=0)) + cp.sum(cp.norm(w, axis=0))
+        constraints += [
+            cp.multiply(signs, X_lifted @ v) >= 0,
+            cp.multiply(signs, X_lifted @ w) >= 0,
+        ]
+    outputs = cp.vstack(columns).T  # (n, c)
     if loss == "squared":
         data = cp.sum_squares(outputs - targets) / (2 * n_samples)
-    else:
-        data = cp.sum(cp.logistic(outputs) - cp.multiply(targets, outputs)) / n_samples
-    penalty = cp.sum(cp.norm(v, axis=0)) + cp.sum(cp.norm(w, axis=0))
-    signs = 2 * masks - 1
-    constraints = [
-        cp.multiply(signs, X_lifted @ v) >= 0,
-        cp.multiply(signs, X_lifted @ w) >= 0,
-    ]
+    elif loss == "logistic":
+        data = cp.sum(cp.logistic(outputs) - cp.multiply(targets, outputs))
+        data = data / n_samples
+    else:  # multinomial, one-hot targets
+        data = cp.sum(cp.log_sum_exp(outputs, axis=1)) - cp.sum(
+            cp.multiply(targets, outputs)
+        )
+        data = data / n_samples
     problem = cp.Problem(cp.Minimize(data + alpha * penalty), constraints)
     problem.solve(solver="CLARABEL", tol_gap_rel=1e-10, tol_gap_abs=1e-12)
     return problem.value
@@ -94,6 +107,28 @@ def test_matches_cvxpy(solver, loss):
         targets = y.astype(float)
     model.fit(X, y)
     reference = cvxpy_optimum(lift(X, True), model.gates_, targets, 0.02, loss)
+    assert model.converged_
+    assert model.objective_ == pytest.approx(reference, rel=1e-6)
+    assert model.constraint_violation_ <= 1e-7
+
+
+@pytest.mark.parametrize("loss", ["multinomial", "squared"])
+def test_several_outputs_match_cvxpy(loss):
+    # one network per output column sharing the gates: three classes under
+    # the softmax, or two regression targets under the squared loss
+    if loss == "multinomial":
+        X, y = classification()
+        y = y + (X[:, 1] > 0.5)  # a third class
+        model = ConvexReLUClassifier(0.02, loss=loss, tol=1e-7, max_iter=50_000, **FAST)
+        targets = (y[:, None] == np.unique(y)).astype(float)
+    else:
+        X, y = regression()
+        y = np.column_stack([y, np.cos(X[:, 1])])
+        model = ConvexReLURegressor(0.02, tol=1e-7, max_iter=50_000, **FAST)
+        targets = y
+    model.fit(X, y)
+    reference = cvxpy_optimum(lift(X, True), model.gates_, targets, 0.02, loss)
+    assert model.coef_.shape[3] == targets.shape[1]
     assert model.converged_
     assert model.objective_ == pytest.approx(reference, rel=1e-6)
     assert model.constraint_violation_ <= 1e-7
@@ -163,7 +198,7 @@ def test_max_neurons_prunes_without_changing_the_objective():
     # pruning keeps predictions and never raises the objective whether or not
     # the fit converged: a short fit with many active neurons is enough
     X, y = regression(12)
-    params = {"alpha": 1e-3, "max_iter": 300, **FAST, "n_patterns": 40}
+    params = {"alpha": 1e-3, "max_iter": 50, **FAST, "n_patterns": 40}
     full = ConvexReLURegressor(**params).fit(X, y)
     assert full.n_active_neurons_ > len(X)
     pruned = ConvexReLURegressor(max_neurons=len(X), **params).fit(X, y)

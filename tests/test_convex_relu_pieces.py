@@ -4,8 +4,8 @@ Operators are exact adjoints and their block outputs add up to their
 products; losses' gradients match autograd and their conjugates satisfy the
 Fenchel–Young equality at gradients; the penalty's prox is optimal; the
 Nyström preconditioner is exact at full rank; pattern enumeration finds the
-number of cells of a hyperplane arrangement in general position; pruning keeps
-predictions and never raises the penalty.
+number of cells of a hyperplane arrangement in general position. (Pruning is
+checked through the estimators, in test_convex_relu_properties.py.)
 """
 
 import math
@@ -25,7 +25,6 @@ from convexnn.problems.composite import (
 )
 from convexnn.problems.cone import ConeOperator, convex_relu_problem
 from convexnn.problems.constrained import AugmentedLagrangianTerm
-from convexnn.pruning import prune_cone_coefficients
 from convexnn.solvers.nystrom import NystromPreconditioner, pcg
 
 N_SAMPLES, N_FEATURES, N_PATTERNS = 23, 4, 6
@@ -240,33 +239,6 @@ def test_enumeration_rejects_degenerate_and_huge_inputs():
         )
 
 
-def test_pruning_keeps_predictions_and_never_raises_the_penalty():
-    rng = np.random.default_rng(0)
-    X = lift(rng.standard_normal((6, 2)), True)
-    gates = rng.standard_normal((10, 3))
-    signs = 2 * activation_patterns(X, gates) - 1.0
-    # feasible blocks: project random vectors onto each cone by taking the
-    # pattern of the vector itself as its pattern (v = gate direction)
-    coef = np.zeros((2, 10, 3, 1))
-    coef[0, :, :, 0] = gates * rng.uniform(0.5, 2, (10, 1))
-    coef[1, :, :, 0] = gates * rng.uniform(0.5, 2, (10, 1))
-    assert ((signs * (X @ coef[0, :, :, 0].T)) >= 0).all()
-
-    def predictions(c):
-        return (
-            np.maximum(X @ c[0, :, :, 0].T, 0) - np.maximum(X @ c[1, :, :, 0].T, 0)
-        ).sum(1)
-
-    pruned, removed = prune_cone_coefficients(X, coef)
-    np.testing.assert_allclose(predictions(pruned), predictions(coef), atol=1e-10)
-    assert (
-        np.linalg.norm(pruned, axis=2).sum()
-        <= np.linalg.norm(coef, axis=2).sum() + 1e-12
-    )
-    active = int((np.linalg.norm(pruned, axis=2) > 0).sum())
-    assert active <= len(X) and removed == 20 - active
-
-
 def test_augmented_lagrangian_never_expands_the_constraint_rows(monkeypatch):
     # the per-block outputs of the cone operator are n·2P × blocks: polishing
     # the inner problems would build them (out of memory at n = 20 000)
@@ -285,17 +257,21 @@ def test_augmented_lagrangian_never_expands_the_constraint_rows(monkeypatch):
     assert result.kkt.relative_gap <= 1e-4
 
 
-def test_closed_form_kernel_of_the_admm_step():
-    from convexnn.solvers.admm import _gated_kernel
-
-    operator = operators()["difference"]
+@pytest.mark.parametrize("name", ["difference", "gated"])
+def test_closed_form_block_kernel(name):
+    # the exact ADMM step diagonalises A M Aᵀ, M the same block on every block
+    X, masks, _ = data()
+    operator = {
+        "difference": operators()["difference"],
+        "gated": GatedOperator(X, masks),
+    }[name]
     generator = torch.Generator().manual_seed(5)
     root = torch.randn(N_FEATURES, N_FEATURES, generator=generator, dtype=torch.float64)
-    root = root @ root.T  # symmetric, like H^{-1/2}
+    metric = root @ root.T
     dense = operator.matvec(torch.eye(operator.n_coefs, dtype=torch.float64))
-    inverse = torch.block_diag(*[root @ root] * (operator.n_coefs // N_FEATURES))
-    expected = dense @ inverse @ dense.T
+    blocks = torch.block_diag(*[metric] * (operator.n_coefs // N_FEATURES))
+    expected = dense @ blocks @ dense.T
     torch.testing.assert_close(
-        _gated_kernel(operator, root), expected, rtol=1e-12, atol=1e-10
+        operator.block_kernel(metric), expected, rtol=1e-12, atol=1e-10
     )
-    assert _gated_kernel(operators()["cone"], root) is None
+    assert operators()["cone"].block_kernel(metric) is None

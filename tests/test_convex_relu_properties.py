@@ -135,14 +135,15 @@ def test_conversion_reproduces_training_predictions(seed, n_samples, n_outputs):
 def test_pruning_never_raises_the_objective(seed, n_samples):
     X, y = tiny_problem(seed, n_samples, 3)
     model = ConvexReLURegressor(
-        1e-3, n_patterns=30, tol=1e-6, max_iter=300, device="cpu", random_state=seed
+        1e-3, n_patterns=30, tol=1e-6, max_iter=50, device="cpu", random_state=seed
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pruning needs no optimum
         model.fit(X, y)
     before = network_objective(model.to_torch(), X, y, 1e-3)
-    predictions = model.predict(X)
+    predictions, neurons = model.predict(X), model.n_active_neurons_
     model.prune(X)
     assert model.n_active_neurons_ <= n_samples
+    assert model.n_neurons_removed_ == neurons - model.n_active_neurons_
     assert network_objective(model.to_torch(), X, y, 1e-3) <= before * (1 + 1e-12)
     np.testing.assert_allclose(model.predict(X), predictions, atol=1e-9)

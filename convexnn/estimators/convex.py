@@ -90,14 +90,15 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         gates = resolve_gates(self.gates, X_lifted, self.n_patterns, self.random_state)
         X_tensor, Y_tensor = backend.tensor(X_lifted), backend.tensor(Y)
         masks = backend.tensor(activation_patterns(X_lifted, gates))
+        data_loss = LOSSES[loss](Y_tensor)
         problem = convex_relu_problem(
-            X_tensor, masks, LOSSES[loss](Y_tensor), self.alpha, self.fit_intercept
+            X_tensor, masks, data_loss, self.alpha, self.fit_intercept
         )
         solver = select_constrained_solver(self.solver, len(X))
         result = CONSTRAINED_SOLVERS[solver](
             problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
         )
-        lower_bound = self._relaxation_bound(X_tensor, masks, LOSSES[loss](Y_tensor))
+        lower_bound = self._relaxation_bound(X_tensor, masks, data_loss)
 
         coef, intercept = problem.problem.split(result.x)
         n_patterns, n_features = gates.shape
@@ -123,7 +124,7 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         self.n_neurons_removed_ = 0
         if not result.converged:
             warn_not_converged(self, f"KKT residuals: {result.kkt}")
-        self.n_active_neurons_ = int((np.linalg.norm(self.coef_, axis=2) > 0).sum())
+        self._count_neurons()
         if self.max_neurons is not None:
             self._prune(X_lifted)
             if self.n_active_neurons_ > self.max_neurons:
@@ -162,6 +163,9 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         )
         self.objective_ -= self.alpha * decrease
         self.n_neurons_removed_ += removed
+        self._count_neurons()
+
+    def _count_neurons(self):
         self.n_active_neurons_ = int((np.linalg.norm(self.coef_, axis=2) > 0).sum())
 
     def prune(self, X):

@@ -104,6 +104,11 @@ class DifferenceOperator(LinearOperator):
         half = self.base.rmatvec(residual)
         return torch.cat([half, -half])
 
+    def block_kernel(self, metric):
+        r""":math:`B M B^\top + (-B) M (-B)^\top = 2\,BMB^\top`."""
+        half = self.base.block_kernel(metric)
+        return None if half is None else 2 * half
+
     def block_outputs(self, coef, group_size, blocks):
         # block g of the second half is block g − n_half of the base, negated
         n_half = self.base.n_coefs // group_size

@@ -110,6 +110,13 @@ class LinearOperator:
             columns = columns - columns.mean(0)
         return torch.linalg.vector_norm(columns, dim=0)
 
+    def block_kernel(self, metric: torch.Tensor) -> torch.Tensor | None:
+        r"""The ``(n_samples, n_samples)`` matrix :math:`AMA^\top` for the block
+        diagonal :math:`M = I \otimes` ``metric``, the same symmetric ``(g, g)``
+        matrix on every block of ``g`` rows, or ``None`` when this operator has
+        no closed form for it (callers then form it from products)."""
+        return None
+
     def block_norms(self, group_size: int) -> torch.Tensor | None:
         """Upper bounds on the spectral norm of each block's operator ``A_g``
         (for gap-safe screening), or ``None`` when none are available."""
@@ -279,6 +286,14 @@ class GatedOperator(LinearOperator):
             return None
         squared_rows = (self.X**2).sum(1)
         return (squared_rows @ self.masks).clamp(min=0).sqrt()
+
+    def block_kernel(self, metric):
+        r""":math:`\sum_i D_i\tilde XM\tilde X^\top D_i
+        = (\tilde XM\tilde X^\top) \odot (\mathrm{masks}\,\mathrm{masks}^\top)`:
+        two ``n × n`` products instead of ``n`` products with ``A`` and ``Aᵀ``."""
+        if metric.shape[0] != self.n_features:
+            return None
+        return (self.X @ metric @ self.X.T) * (self.masks @ self.masks.T)
 
     def sample_gram(self, group_size, blocks, weights):
         r""":math:`\sum_j \lambda_j D_j\tilde X\tilde X^\top D_j

@@ -25,11 +25,16 @@ smooth:
 
 The guessed structure is then corrected as in a primal active-set method:
 a reduced solution that violates rows is cut back to the first row it meets
-on the way from the last feasible one, and that row becomes tight; a block
-whose least-squares residual is too large releases the tight rows that the
-residual direction leaves (moving along it lowers the objective and keeps
-the other tight rows feasible). :func:`refine` returns the new pair, or
-``None`` when the rounds run out with rows violated; the caller measures
+on the way from the last feasible one, and that row becomes tight (before
+any feasible one exists, each block's most violated row becomes tight); a
+block whose least-squares residual is too large releases the tight rows that
+the residual direction leaves (moving along it lowers the objective and keeps
+the other tight rows feasible). Blocks the reduced solve sets to zero leave
+the active set; a zero block whose multipliers cannot bring its gradient
+within :math:`\alpha` enters it, tight on the rows that carry them (moving
+from zero along its least-squares residual lowers the objective).
+:func:`refine` returns the new pair, or ``None`` when the rounds run out
+with rows violated or a reduced solve does not settle; the caller measures
 its KKT residuals and keeps whichever pair is better. It needs the constraint
 to expose its per-block matrices (``block_rows``, as
 :class:`~convexnn.problems.cone.ConeOperator` does), and one output column.
@@ -45,7 +50,7 @@ from ..problems import GroupLasso, MatrixOperator, Problem
 from ..problems.constrained import ConstrainedProblem, KKTResiduals
 from .fista import fista
 
-FINISH_BELOW = 0.1
+FINISH_BELOW = 1.0
 """Largest KKT residual at which solvers first try :func:`finish`; each failed
 try divides their next threshold by three."""
 
@@ -55,6 +60,11 @@ targets are left to the first-order solvers."""
 
 TIGHT = 1e-4
 """Relative threshold below which a constraint value is guessed tight."""
+
+REDUCED_MAX_ITER = 200
+"""Iterations of one reduced solve. A right guess of the structure gives a
+reduced problem that the Newton finish settles in a few tens; one that takes
+more than this ends the finish (a failed finish must stay cheap)."""
 
 
 def finish(
@@ -97,13 +107,14 @@ def refine(
     tight: float,
     tol: float,
     reduced_tol: float = 1e-13,
-    max_rounds: int = 15,
+    max_rounds: int = 40,
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Re-solve ``problem`` on the structure of ``x``.
 
     Rows that the reduced solution violates are made tight (the first one
-    met once a feasible solution exists), and tight rows that a block's
-    nonnegative least-squares residual leaves are released; the reduced
+    met once a feasible solution exists, each block's worst before), tight
+    rows that a block's nonnegative least-squares residual leaves are
+    released, and blocks leave and enter the active set; the reduced
     problem is then solved again, up to ``max_rounds`` times, until the
     multipliers need no release or the KKT residuals meet ``tol``.
 
@@ -136,7 +147,7 @@ def refine(
         return None
     group_size = objective.penalty.group_size
     blocks = objective.split(x)[0].view(-1, group_size)
-    active = (torch.linalg.vector_norm(blocks, dim=1) > 0).nonzero().squeeze(1)
+    active = (_norms(objective, x, group_size) > 0).nonzero().squeeze(1)
     if len(active) == 0:
         return None
     rows = constraint.block_rows(active)  # (m, n, d)
@@ -149,23 +160,43 @@ def refine(
         new_x = _reduced_solve(
             objective, blocks, active, rows, tight_rows, x, reduced_tol
         )
+        if new_x is None:
+            return None
+        # blocks the reduced solve drops leave the active set (they may enter
+        # again through their multipliers)
+        kept = _norms(objective, new_x, group_size)[active] > 0
+        active, rows = active[kept], rows[kept]
+        tight_rows, threshold = tight_rows[kept], threshold[kept]
+        if len(active) == 0:
+            return None
         new_values = _values(objective, rows, active, new_x)
         # the KKT violation is relative to the largest constraint value
         violated = new_values < -0.5 * tol * float(new_values.abs().max())
         if bool(violated.any()):  # constraints believed inactive: make them tight
             if feasible is None:
-                tight_rows |= violated
+                tight_rows |= _most_violated(new_values, violated)
                 x = new_x
             else:  # step from the feasible point to the first row it meets
                 x, blocking = _first_hit(
                     objective, rows, active, feasible, new_x, violated, threshold
                 )
-                tight_rows |= blocking & violated
+                blocking &= violated & ~tight_rows
+                if not bool(blocking.any()):  # the step stalls on rows the
+                    # threshold misses: make the worst violations tight
+                    blocking = _most_violated(new_values, violated)
+                tight_rows |= blocking
             continue
         feasible = new_x
-        new_multipliers, released = _multipliers(
+        new_multipliers, released, entering = _multipliers(
             problem, new_x, multipliers, active, rows, tight_rows, tol
         )
+        if entering:
+            added = torch.tensor(list(entering), device=active.device)
+            active = torch.cat([active, added])
+            rows = torch.cat([rows, constraint.block_rows(added)])
+            tight_rows = torch.cat([tight_rows, torch.stack(list(entering.values()))])
+            threshold = torch.cat([threshold, threshold.new_zeros(len(added), 1)])
+            released = True
         if not released or problem.kkt(new_x, new_multipliers).largest <= tol:
             return new_x, new_multipliers
         # blocks whose multipliers already fit are not solved for again
@@ -173,6 +204,22 @@ def refine(
     if bool(violated.any()):
         return None  # the last round left the constraints violated
     return new_x, new_multipliers
+
+
+def _norms(objective, x, group_size):
+    """The norms of the blocks of ``x``."""
+    return torch.linalg.vector_norm(objective.split(x)[0].view(-1, group_size), dim=1)
+
+
+def _most_violated(values, violated):
+    """Each block's most violated row, relative to the block's largest value
+    ``(m, n)``: without a feasible point to step from, one row per block at
+    a time, since making every violated row tight collapses blocks that
+    need only a few of them."""
+    relative = torch.where(violated, values / values.abs().amax(1, keepdim=True), 1.0)
+    worst = torch.zeros_like(violated)
+    worst[torch.arange(len(values)), relative.argmin(1)] = True
+    return worst & violated
 
 
 def _values(objective, rows, active, x):
@@ -198,7 +245,8 @@ def _first_hit(objective, rows, active, start, end, violated, threshold):
 
 
 def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
-    """Step 1: the group lasso in the null spaces of the tight rows."""
+    """Step 1: the group lasso in the null spaces of the tight rows (``None``
+    when it does not converge within ``REDUCED_MAX_ITER`` iterations)."""
     group_size = blocks.shape[1]
     bases = blocks.new_zeros(len(active), group_size, group_size)
     for position in range(len(active)):
@@ -228,7 +276,10 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
     start = (bases.transpose(1, 2) @ current).reshape(-1, 1)
     if intercept is not None:
         start = torch.cat([start, intercept.view(1, 1)])
-    solution = fista(reduced, start, tol=tol, max_iter=10_000).x
+    result = fista(reduced, start, tol=tol, max_iter=REDUCED_MAX_ITER)
+    if not result.converged:
+        return None
+    solution = result.x
     z, intercept = reduced.split(solution)
     new_blocks = torch.zeros_like(blocks)
     new_blocks[active] = (bases @ z.view(-1, group_size, 1)).squeeze(2)
@@ -259,9 +310,17 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
         torch.linalg.vector_norm(current - gradient, dim=1) > alpha,
     )
     position_of = {int(block): position for position, block in enumerate(active)}
-    released = False
-    for block in needs.nonzero().squeeze(1).tolist():
+    released, entering = False, {}
+    # the active set's blocks first: when one of them releases rows the
+    # structure changes, and the other blocks' multipliers (an NNLS over every
+    # row each, the bulk of the cost) would be for a point about to be replaced
+    in_active = torch.zeros_like(needs)
+    in_active[active] = True
+    order = torch.cat([(needs & in_active).nonzero(), (needs & ~in_active).nonzero()])
+    for block in order.squeeze(1).tolist():
         position = position_of.get(block)
+        if released and position is None:
+            break
         if position is None:
             matrix = constraint.block_rows(torch.tensor([block]))[0]  # (n, d)
         else:
@@ -287,5 +346,10 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
                     freed = torch.from_numpy(leaving > 1e-3 * leaving.max())
                     tight_rows[position, indices[freed.to(indices.device)]] = False
                     released = True
+            elif position is None and residual > allowed:
+                # moving along r from zero lowers the objective: the block
+                # enters, tight on the rows that carry its multipliers
+                entering[block] = torch.from_numpy(weights > 0).to(matrix.device)
         per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
-    return per_block.transpose(0, 1).reshape(multipliers.shape), released
+    multipliers = per_block.transpose(0, 1).reshape(multipliers.shape)
+    return multipliers, released, entering

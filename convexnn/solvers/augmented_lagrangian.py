@@ -21,8 +21,8 @@ outputs of every active block on all ``n·2P`` constraint rows, a dense
   :math:`\Lambda \leftarrow (\Lambda - \rho KW)_+`, which is
   :math:`-\nabla h(KW)`: the new pair satisfies stationarity exactly as far
   as the inner problem was solved;
-* ``ρ`` grows by ``rho_growth`` when the constraint violation, still above
-  ``tol``, did not fall below ``violation_decrease`` times the previous one
+* ``ρ`` grows by ``RHO_GROWTH`` when the constraint violation, still above
+  ``tol``, did not fall below ``VIOLATION_DECREASE`` times the previous one
   (Bertsekas, 1982,
   §2.2);
 * once the residuals are small, the active-set finish of
@@ -53,6 +53,17 @@ from ..problems.constrained import (
 from .active_set import FinishSchedule
 from .fista import fista
 
+RHO_GROWTH = 10.0
+"""Factor applied to ``ρ`` when the violation stalls."""
+
+VIOLATION_DECREASE = 0.25
+"""Decrease of the violation expected from one multiplier step."""
+
+INITIAL_INNER_TOL, INNER_TOL_DECREASE = 1e-3, 0.1
+"""Relative duality gap asked of the first inner solve, and its decrease per
+step, down to ``min(tol², tol/10)`` (the stationarity of an inner solution
+scales as the square root of its gap), never below ``1e-15``."""
+
 
 @dataclass
 class ConstrainedResult:
@@ -81,10 +92,6 @@ def augmented_lagrangian(
     tol: float = 1e-6,
     max_iter: int = 10_000,
     rho: float | None = None,
-    rho_growth: float = 10.0,
-    violation_decrease: float = 0.25,
-    initial_inner_tol: float = 1e-3,
-    inner_tol_decrease: float = 0.1,
     verbose: int = 0,
 ) -> ConstrainedResult:
     """Solve ``problem`` to KKT residuals ``≤ tol``.
@@ -103,15 +110,6 @@ def augmented_lagrangian(
     rho : float, optional
         Initial penalty; by default the Lipschitz constant of ``∇f``, which
         balances the curvature of the two terms.
-    rho_growth : float
-        Factor applied to ``ρ`` when the violation stalls.
-    violation_decrease : float
-        Decrease of the violation expected from one step.
-    initial_inner_tol, inner_tol_decrease : float
-        Relative duality gap asked of the first inner solve, and its
-        decrease per step, down to ``min(tol², tol/10)`` (the stationarity of
-        an inner solution scales as the square root of its gap), never below
-        ``1e-15``.
     verbose : int
         Print the residuals after each step when positive.
 
@@ -132,7 +130,7 @@ def augmented_lagrangian(
     # the stationarity of a proximal-gradient point scales as the square root
     # of its duality gap: the inner gaps go down to tol², floored by rounding
     smallest_inner_tol = max(min(tol**2, tol / 10), 1e-15)
-    inner_tol = max(initial_inner_tol, smallest_inner_tol)
+    inner_tol = max(INITIAL_INNER_TOL, smallest_inner_tol)
     lipschitz = None
     previous_violation = float("inf")
     n_iter = n_outer = 0
@@ -165,11 +163,11 @@ def augmented_lagrangian(
         if finished is not None:
             kkt, multipliers = finished
             break
-        if kkt.violation > max(tol, violation_decrease * previous_violation):
-            rho *= rho_growth
-            lipschitz *= rho_growth
+        if kkt.violation > max(tol, VIOLATION_DECREASE * previous_violation):
+            rho *= RHO_GROWTH
+            lipschitz *= RHO_GROWTH
         previous_violation = kkt.violation
-        inner_tol = max(inner_tol * inner_tol_decrease, smallest_inner_tol)
+        inner_tol = max(inner_tol * INNER_TOL_DECREASE, smallest_inner_tol)
     return ConstrainedResult(
         x=kkt.x,
         multipliers=multipliers,
