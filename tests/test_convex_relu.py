@@ -273,17 +273,53 @@ def test_failed_fit_leaves_no_half_fitted_state():
     )
     with pytest.raises(ValueError):
         model.fit(X, y)
-    assert not hasattr(model, "coef_")
+    assert not hasattr(model, "coef_") and not hasattr(model, "n_features_in_")
+    # a failed refit leaves the previous fit as it was
+    model.set_params(gates=None).fit(X, y)
+    before = {k: v for k, v in vars(model).items() if k.endswith("_")}
+    with pytest.raises(ValueError):
+        model.set_params(gates=np.ones((2, 7))).fit(X, y)
+    after = {k: v for k, v in vars(model).items() if k.endswith("_")}
+    assert before.keys() == after.keys()
+    for name, value in before.items():
+        assert after[name] is value, name
+
+
+@pytest.mark.parametrize("Estimator", [ConvexReLURegressor, ConvexReLUClassifier])
+def test_float32_fits_reach_the_float64_optimum(Estimator):
+    X, y = regression()
+    targets = y if Estimator is ConvexReLURegressor else y > np.median(y)
+    single = Estimator(0.02, dtype="float32", tol=1e-4, **FAST).fit(X, targets)
+    double = Estimator(0.02, dtype="float64", tol=1e-8, max_iter=50_000, **FAST)
+    double.fit(X, targets)
+    assert single.converged_
+    assert single.objective_ == pytest.approx(double.objective_, rel=1e-5)
+    assert single.constraint_violation_ <= 1e-5
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_float32_augmented_lagrangian_fits_in_its_own_dtype():
+    X, y = regression()
+    model = ConvexReLURegressor(
+        0.02, solver="augmented_lagrangian", dtype="float32", max_iter=200, **FAST
+    ).fit(X, y)
+    assert np.isfinite(model.coef_).all() and np.isfinite(model.objective_)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(
     "Estimator", [ConvexReLURegressor, ConvexReLUClassifier, NonconvexReLURegressor]
 )
-def test_input_arrays_are_not_modified(Estimator):
+@pytest.mark.parametrize("hidden_bias", [True, False])
+def test_input_arrays_are_not_modified(Estimator, hidden_bias):
     X, y = classification()
     X_copy, y_copy = X.copy(), y.copy()
-    params = {"max_iter": 20, "device": "cpu", "random_state": 0}
+    params = {
+        "max_iter": 20,
+        "hidden_bias": hidden_bias,
+        "device": "cpu",
+        "random_state": 0,
+    }
     model = Estimator(**params).fit(X, y)
     model.predict(X)
     if hasattr(model, "prune"):

@@ -236,8 +236,9 @@ def _first_hit(objective, rows, active, start, end, violated, threshold):
     before = _values(objective, rows, active, start)
     after = _values(objective, rows, active, end)
     falling = violated & (before > after)
+    tiny = torch.finfo(before.dtype).tiny
     fraction = torch.where(
-        falling, before.clamp(min=0) / (before - after).clamp(min=1e-300), 1.0
+        falling, before.clamp(min=0) / (before - after).clamp(min=tiny), 1.0
     )
     step = float(fraction.min())
     point = torch.lerp(start, end, step)
@@ -300,7 +301,7 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
     Theta = objective.loss.gradient(objective.matvec(x))
     gradient = objective.operator.rmatvec(Theta).view(-1, group_size)
     norms = torch.linalg.vector_norm(blocks, dim=1, keepdim=True)
-    targets = gradient + alpha * blocks / norms.clamp(min=1e-300)
+    targets = gradient + alpha * blocks / norms.clamp(min=torch.finfo(norms.dtype).tiny)
     per_block = constraint.per_block(multipliers.clone())  # (B, n, 1)
     current = constraint.rmatvec(multipliers).view(-1, group_size)
     nonzero = norms.squeeze(1) > 0

@@ -199,4 +199,4 @@ def _with_intercept(objective: Problem, data_loss, coef: torch.Tensor) -> torch.
     if not objective.fit_intercept:
         return coef
     intercept = data_loss.intercept(objective.operator.matvec(coef))
-    return objective.pack(coef, intercept)
+    return objective.pack(coef, intercept.to(coef.dtype))
