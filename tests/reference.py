@@ -21,31 +21,7 @@ from scipy.special import logsumexp
 
 from convexnn import GatedReLUClassifier, GatedReLURegressor
 from convexnn.baselines import NonconvexGatedReLUClassifier, NonconvexGatedReLURegressor
-
-KINDS = ("regression", "multioutput", "binary", "multiclass")
-"""Problem kinds of :func:`make_problem`."""
-
-
-def make_problem(kind: str, seed: int = 0, n_samples: int = 40, n_features: int = 3):
-    """Small random data whose targets depend nonlinearly on ``X``.
-
-    Returns ``(X, y)``: real targets for ``"regression"`` (one output) and
-    ``"multioutput"`` (two), labels ``0/1`` for ``"binary"`` and ``0/1/2`` for
-    ``"multiclass"``; the labels are noisy, so the classes are not separable.
-    """
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, n_features))
-    signal = np.abs(X[:, 0]) - X[:, 1] + 0.5 * X[:, -1] ** 2
-    noisy = signal + 0.5 * rng.standard_normal(n_samples)
-    if kind == "regression":
-        return X, noisy
-    if kind == "multioutput":
-        return X, np.column_stack([noisy, np.maximum(X[:, -1], 0.0)])
-    if kind == "binary":
-        return X, (noisy > np.median(noisy)).astype(int)
-    if kind == "multiclass":
-        return X, np.digitize(noisy, np.quantile(noisy, [1 / 3, 2 / 3]))
-    raise ValueError(f"unknown kind {kind!r}")
+from convexnn.testing import KINDS, make_problem  # noqa: F401 (re-exported)
 
 
 def estimator_for(kind: str, *, nonconvex: bool = False, **params):
