@@ -26,7 +26,7 @@ from ..estimators._base import encode_labels
 
 def _kind(estimator) -> str:
     """``"gated"``, ``"cone"`` or ``"lasso"``: which formula ``estimator`` fits."""
-    if hasattr(estimator, "gates_"):
+    if hasattr(estimator, "gates_") and hasattr(estimator, "coef_"):
         return "gated" if np.ndim(estimator.coef_) == 3 else "cone"
     if hasattr(estimator, "penalty_factors_"):
         return "lasso"

@@ -99,7 +99,7 @@ def assert_network_reproduces(
     target = estimator.objective_ + estimator.alpha * (
         _network_penalty(estimator) - convex_penalty(estimator)
     )
-    if abs(objective - target) > rtol * max(abs(target), np.finfo(np.float64).tiny):
+    if not abs(objective - target) <= rtol * abs(target):
         raise AssertionError(
             f"{type(estimator).__name__}.to_torch() has training objective "
             f"(mean loss + alpha × weight_decay) {objective:.12g}, but the fitted "
