@@ -32,7 +32,7 @@ from convexnn.testing import (
     convex_objective,
     make_problem,
 )
-from convexnn.testing.strategies import alphas, datasets
+from convexnn.testing.strategies import datasets, log_uniform
 
 ALPHA = 1e-2
 
@@ -294,7 +294,7 @@ def test_datasets_draw_problems_of_the_kind(kind, data):
     elif kind in ("binary", "multiclass"):
         n_classes = 2 if kind == "binary" else 3
         np.testing.assert_array_equal(np.unique(y), np.arange(n_classes))
-    alpha = data.draw(alphas(1e-3, 1e-1))
+    alpha = data.draw(log_uniform(1e-3, 1e-1))
     assert 1e-3 * (1 - 1e-12) <= alpha <= 1e-1 * (1 + 1e-12)
 
 

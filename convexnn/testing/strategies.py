@@ -40,7 +40,11 @@ def datasets(
     return make_problem(kind, seed=seed, n_samples=n_samples, n_features=n_features)
 
 
-def alphas(min_value: float = 1e-3, max_value: float = 1e-1) -> st.SearchStrategy:
-    """Regularisation strengths, uniform in ``log10(alpha)``."""
+def log_uniform(min_value: float = 1e-3, max_value: float = 1e-1) -> st.SearchStrategy:
+    """Floats from ``min_value`` to ``max_value``, uniform in their logarithm.
+
+    For regularisation strengths, tolerances and scales, which matter by
+    their order of magnitude.
+    """
     low, high = np.log10(min_value), np.log10(max_value)
     return st.floats(min_value=low, max_value=high).map(lambda power: 10.0**power)
