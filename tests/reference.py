@@ -75,12 +75,6 @@ def gated_outputs(X, gates, coef, intercept, hidden_bias) -> np.ndarray:
     return np.einsum("np,npc->nc", masks, per_pattern) + intercept
 
 
-def network_outputs(X, gates, hidden, output, intercept, hidden_bias) -> np.ndarray:
-    """Gated ReLU network ``Σⱼ 1[x̃ᵀgⱼ > 0] (x̃ᵀwⱼ) aⱼᵀ + b``."""
-    masks = gated_masks(X, gates, hidden_bias)
-    return (masks * (lifted(X, hidden_bias) @ hidden.T)) @ output + intercept
-
-
 def mean_loss(Z: np.ndarray, Y: np.ndarray, loss: str) -> float:
     """The mean data term ``f(Z, Y)`` of DESIGN.md §2."""
     if loss == "squared":
@@ -110,16 +104,6 @@ def gated_objective(estimator, X, y) -> float:
     )
     penalty = block_norms(estimator.coef_, estimator.group_norm).sum()
     return mean_loss(Z, Y, loss) + estimator.alpha * penalty
-
-
-def network_objective(estimator, X, y) -> float:
-    """Loss plus weight decay ``(α/2)(‖W‖² + ‖a‖²)`` of a nonconvex baseline."""
-    Y, loss = encoded_targets(estimator, y)
-    W, a = estimator.hidden_weights_, estimator.output_weights_
-    Z = network_outputs(
-        X, estimator.gates_, W, a, estimator.intercept_, estimator.hidden_bias
-    )
-    return mean_loss(Z, Y, loss) + 0.5 * estimator.alpha * ((W**2).sum() + (a**2).sum())
 
 
 def cvxpy_optimum(
