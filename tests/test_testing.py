@@ -303,3 +303,18 @@ def test_make_problem_rejects_bad_arguments():
         make_problem("ranking")
     with pytest.raises(ValueError, match="n_samples >= 6"):
         make_problem("binary", n_samples=3)
+
+
+def test_below_nonconvex_accepts_a_float32_baseline():
+    # the baseline's objective_ is checked in its own precision: on these data
+    # float32 rounding puts it 6e-8 from the float64 value, above float64's √ε
+    X, y = make_problem("regression", seed=1, n_samples=30)
+    baseline = NonconvexGatedReLURegressor(
+        ALPHA, n_patterns=6, max_iter=100, dtype="float32", device="cpu", random_state=1
+    )
+    convex, baseline = assert_below_nonconvex(
+        GatedReLURegressor(ALPHA, tol=1e-8, device="cpu"), baseline, X, y
+    )
+    lowered = broken(baseline, objective_=baseline.objective_ * (1 - 1e-3))
+    with pytest.raises(AssertionError, match="the network it returns"):
+        assert_below_nonconvex(convex, lowered, X, y)

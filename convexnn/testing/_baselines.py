@@ -13,10 +13,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from .._backend import Backend
 from ..baselines import (
     NonconvexGatedReLUClassifier,
     NonconvexGatedReLURegressor,
@@ -160,7 +162,8 @@ def assert_below_nonconvex(
             baseline = clone(baseline).fit(X, y)
     recomputed = network_objective(baseline.to_torch(), X, y, baseline)
     # the baseline computed its objective in its own precision
-    precision = np.sqrt(np.finfo(baseline.hidden_weights_.dtype).eps)
+    trained_in = Backend.from_params(baseline.device, baseline.dtype).dtype
+    precision = np.sqrt(torch.finfo(trained_in).eps)
     if not abs(recomputed - baseline.objective_) <= precision * abs(recomputed):
         raise AssertionError(
             f"{type(baseline).__name__}.objective_ = {baseline.objective_:.12g} but "
