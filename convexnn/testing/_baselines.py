@@ -14,7 +14,8 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import clone
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
@@ -70,7 +71,7 @@ def _is_fitted(estimator) -> bool:
     return True
 
 
-def _baseline_patterns(kind: str, baseline, X) -> np.ndarray:
+def _baseline_patterns(kind: str, baseline: BaseEstimator, X: ArrayLike) -> np.ndarray:
     """Gates whose patterns on ``X`` carry the baseline network's nonzero blocks."""
     network = baseline.to_torch()
     if kind == "gated":
@@ -94,8 +95,13 @@ def _missing_patterns(needed: np.ndarray, available: np.ndarray) -> int:
 
 
 def assert_below_nonconvex(
-    convex, baseline, X, y, *, rtol: float | None = None
-) -> tuple:
+    convex: BaseEstimator,
+    baseline: BaseEstimator,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    rtol: float | None = None,
+) -> tuple[BaseEstimator, BaseEstimator]:
     r"""Assert that the convex fit is never worse than the nonconvex baseline.
 
     Checks, at equal ``alpha`` (and loss, intercept, hidden bias),

@@ -3,6 +3,8 @@ r"""Checking that a fit's certificate says what ``converged_`` claims."""
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._formulas import convex_objective
@@ -18,7 +20,9 @@ def _certificate(estimator) -> dict[str, float]:
     return {"dual_gap_": float(estimator.dual_gap_)}
 
 
-def assert_certified(estimator, X, y, *, rtol: float = 1e-8) -> None:
+def assert_certified(
+    estimator: BaseEstimator, X: ArrayLike, y: ArrayLike, *, rtol: float = 1e-8
+) -> None:
     r"""Assert that a fitted convex estimator's certificate is honest.
 
     1. ``converged_`` implies that every relative optimality measure is within

@@ -19,7 +19,9 @@ losses of DESIGN.md §2.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import logsumexp
+from sklearn.base import BaseEstimator
 
 from ..estimators._base import encode_labels
 
@@ -36,13 +38,13 @@ def _kind(estimator) -> str:
     )
 
 
-def lifted(X, hidden_bias: bool) -> np.ndarray:
+def lifted(X: ArrayLike, hidden_bias: bool) -> np.ndarray:
     """``X̃``: ``X`` as float64 with a column of ones appended when ``hidden_bias``."""
     X = np.asarray(X, dtype=np.float64)
     return np.column_stack([X, np.ones(len(X))]) if hidden_bias else X
 
 
-def training_targets(estimator, y) -> tuple[np.ndarray, str]:
+def training_targets(estimator: BaseEstimator, y: ArrayLike) -> tuple[np.ndarray, str]:
     """The targets ``Y`` (n, c) and the loss name a fitted ``estimator`` solved for.
 
     Regressors fit ``y`` itself with the squared loss; classifiers code their
@@ -77,7 +79,7 @@ def mean_loss(Z: np.ndarray, Y: np.ndarray, loss: str) -> float:
     raise ValueError(f"unknown loss {loss!r}.")
 
 
-def convex_outputs(estimator, X) -> np.ndarray:
+def convex_outputs(estimator: BaseEstimator, X: ArrayLike) -> np.ndarray:
     """The convex model's outputs ``(n_samples, n_outputs)`` from its fitted attributes.
 
     For convex ReLU models these are the outputs of the convex formula, which
@@ -99,7 +101,7 @@ def convex_outputs(estimator, X) -> np.ndarray:
     return np.einsum("np,npc->nc", masks, per_pattern) + estimator.intercept_
 
 
-def convex_penalty(estimator) -> float:
+def convex_penalty(estimator: BaseEstimator) -> float:
     """The penalty (without ``alpha``) of the fitted convex model."""
     kind = _kind(estimator)
     if kind == "gated":
@@ -113,7 +115,7 @@ def convex_penalty(estimator) -> float:
     return float((np.abs(coef) * np.where(coef != 0, factors, 0.0)).sum())
 
 
-def convex_objective(estimator, X, y) -> float:
+def convex_objective(estimator: BaseEstimator, X: ArrayLike, y: ArrayLike) -> float:
     """Objective of the fitted convex model on ``(X, y)``: loss + alpha × penalty."""
     Y, loss = training_targets(estimator, y)
     data_term = mean_loss(convex_outputs(estimator, X), Y, loss)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator
 from torch import nn
 
 from ._formulas import (
@@ -15,14 +17,16 @@ from ._formulas import (
 )
 
 
-def network_outputs(network: nn.Module, X) -> np.ndarray:
+def network_outputs(network: nn.Module, X: ArrayLike) -> np.ndarray:
     """Outputs ``(n_samples, n_outputs)`` of a float64 CPU ``network`` on ``X``."""
     with torch.no_grad():
         X_tensor = torch.as_tensor(np.asarray(X, dtype=np.float64))
         return network(X_tensor).double().numpy()
 
 
-def network_objective(network: nn.Module, X, y, estimator) -> float:
+def network_objective(
+    network: nn.Module, X: ArrayLike, y: ArrayLike, estimator: BaseEstimator
+) -> float:
     r"""Loss plus weight decay :math:`f(\text{network}(X), Y) + \alpha\,\text{wd}`.
 
     ``Y`` and the loss are those ``estimator`` (fitted) uses for ``y``; ``alpha``
@@ -45,7 +49,12 @@ def _network_penalty(estimator) -> float:
 
 
 def assert_network_reproduces(
-    estimator, X, y=None, *, atol: float = 1e-8, rtol: float = 1e-8
+    estimator: BaseEstimator,
+    X: ArrayLike,
+    y: ArrayLike | None = None,
+    *,
+    atol: float = 1e-8,
+    rtol: float = 1e-8,
 ) -> None:
     r"""Assert that ``estimator.to_torch()`` computes the fitted convex model.
 
