@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 from ..estimators._base import encode_labels
 
 
-def _kind(estimator) -> str:
+def formula_kind(estimator) -> str:
     """``"gated"``, ``"cone"`` or ``"lasso"``: which formula ``estimator`` fits."""
     if hasattr(estimator, "gates_") and hasattr(estimator, "coef_"):
         return "gated" if np.ndim(estimator.coef_) == 3 else "cone"
@@ -86,7 +86,7 @@ def convex_outputs(estimator: BaseEstimator, X: ArrayLike) -> np.ndarray:
     equal the network's (and the predictions') where the cone constraints hold,
     that is on the training data.
     """
-    kind = _kind(estimator)
+    kind = formula_kind(estimator)
     if kind == "lasso":
         X = np.asarray(X, dtype=np.float64)
         return X @ np.atleast_2d(estimator.coef_).T + np.atleast_1d(
@@ -103,7 +103,7 @@ def convex_outputs(estimator: BaseEstimator, X: ArrayLike) -> np.ndarray:
 
 def convex_penalty(estimator: BaseEstimator) -> float:
     """The penalty (without ``alpha``) of the fitted convex model."""
-    kind = _kind(estimator)
+    kind = formula_kind(estimator)
     if kind == "gated":
         order = "nuc" if estimator.group_norm == "nuclear" else "fro"
         return float(np.linalg.norm(estimator.coef_, ord=order, axis=(1, 2)).sum())

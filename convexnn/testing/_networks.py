@@ -9,9 +9,9 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from ._formulas import (
-    _kind,
     convex_outputs,
     convex_penalty,
+    formula_kind,
     mean_loss,
     training_targets,
 )
@@ -43,7 +43,7 @@ def network_objective(
 def _network_penalty(estimator) -> float:
     """The weight decay ``to_torch()`` should have: the fitted penalty, except
     that a gated network always pays the nuclear norm of each block."""
-    if _kind(estimator) == "gated":
+    if formula_kind(estimator) == "gated":
         return float(np.linalg.norm(estimator.coef_, ord="nuc", axis=(1, 2)).sum())
     return convex_penalty(estimator)
 
