@@ -85,6 +85,22 @@ def convex_outputs(estimator: BaseEstimator, X: ArrayLike) -> np.ndarray:
     For convex ReLU models these are the outputs of the convex formula, which
     equal the network's (and the predictions') where the cone constraints hold,
     that is on the training data.
+
+    Parameters
+    ----------
+    estimator : fitted gated ReLU, convex ReLU or weighted Lasso estimator
+    X : array-like of shape (n_samples, n_features)
+
+    Returns
+    -------
+    outputs : ndarray of shape (n_samples, n_outputs)
+        Raw outputs: predictions of a regressor, scores (logits) of a
+        classifier.
+
+    Raises
+    ------
+    TypeError
+        For an estimator whose formula is not one of the three above.
     """
     kind = formula_kind(estimator)
     if kind == "lasso":
@@ -116,7 +132,24 @@ def convex_penalty(estimator: BaseEstimator) -> float:
 
 
 def convex_objective(estimator: BaseEstimator, X: ArrayLike, y: ArrayLike) -> float:
-    """Objective of the fitted convex model on ``(X, y)``: loss + alpha × penalty."""
+    """Objective of the fitted convex model on its training data.
+
+    The mean loss of :func:`convex_outputs` against the targets the estimator
+    fits (``y`` itself, or the classifier's coding of the labels, DESIGN.md
+    §7), plus ``alpha`` times the penalty of the fitted coefficients (module
+    docstring). It is what ``objective_`` should report.
+
+    Parameters
+    ----------
+    estimator : fitted gated ReLU, convex ReLU or weighted Lasso estimator
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets or class labels, as passed to ``fit``.
+
+    Returns
+    -------
+    objective : float
+    """
     Y, loss = training_targets(estimator, y)
     data_term = mean_loss(convex_outputs(estimator, X), Y, loss)
     return data_term + estimator.alpha * convex_penalty(estimator)
