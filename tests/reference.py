@@ -21,31 +21,7 @@ from scipy.special import logsumexp
 
 from convexnn import GatedReLUClassifier, GatedReLURegressor
 from convexnn.baselines import NonconvexGatedReLUClassifier, NonconvexGatedReLURegressor
-
-KINDS = ("regression", "multioutput", "binary", "multiclass")
-"""Problem kinds of :func:`make_problem`."""
-
-
-def make_problem(kind: str, seed: int = 0, n_samples: int = 40, n_features: int = 3):
-    """Small random data whose targets depend nonlinearly on ``X``.
-
-    Returns ``(X, y)``: real targets for ``"regression"`` (one output) and
-    ``"multioutput"`` (two), labels ``0/1`` for ``"binary"`` and ``0/1/2`` for
-    ``"multiclass"``; the labels are noisy, so the classes are not separable.
-    """
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, n_features))
-    signal = np.abs(X[:, 0]) - X[:, 1] + 0.5 * X[:, -1] ** 2
-    noisy = signal + 0.5 * rng.standard_normal(n_samples)
-    if kind == "regression":
-        return X, noisy
-    if kind == "multioutput":
-        return X, np.column_stack([noisy, np.maximum(X[:, -1], 0.0)])
-    if kind == "binary":
-        return X, (noisy > np.median(noisy)).astype(int)
-    if kind == "multiclass":
-        return X, np.digitize(noisy, np.quantile(noisy, [1 / 3, 2 / 3]))
-    raise ValueError(f"unknown kind {kind!r}")
+from convexnn.testing import KINDS, make_problem  # noqa: F401 (re-exported)
 
 
 def estimator_for(kind: str, *, nonconvex: bool = False, **params):
@@ -99,12 +75,6 @@ def gated_outputs(X, gates, coef, intercept, hidden_bias) -> np.ndarray:
     return np.einsum("np,npc->nc", masks, per_pattern) + intercept
 
 
-def network_outputs(X, gates, hidden, output, intercept, hidden_bias) -> np.ndarray:
-    """Gated ReLU network ``Σⱼ 1[x̃ᵀgⱼ > 0] (x̃ᵀwⱼ) aⱼᵀ + b``."""
-    masks = gated_masks(X, gates, hidden_bias)
-    return (masks * (lifted(X, hidden_bias) @ hidden.T)) @ output + intercept
-
-
 def mean_loss(Z: np.ndarray, Y: np.ndarray, loss: str) -> float:
     """The mean data term ``f(Z, Y)`` of DESIGN.md §2."""
     if loss == "squared":
@@ -134,16 +104,6 @@ def gated_objective(estimator, X, y) -> float:
     )
     penalty = block_norms(estimator.coef_, estimator.group_norm).sum()
     return mean_loss(Z, Y, loss) + estimator.alpha * penalty
-
-
-def network_objective(estimator, X, y) -> float:
-    """Loss plus weight decay ``(α/2)(‖W‖² + ‖a‖²)`` of a nonconvex baseline."""
-    Y, loss = encoded_targets(estimator, y)
-    W, a = estimator.hidden_weights_, estimator.output_weights_
-    Z = network_outputs(
-        X, estimator.gates_, W, a, estimator.intercept_, estimator.hidden_bias
-    )
-    return mean_loss(Z, Y, loss) + 0.5 * estimator.alpha * ((W**2).sum() + (a**2).sum())
 
 
 def cvxpy_optimum(

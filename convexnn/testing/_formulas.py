@@ -1,0 +1,155 @@
+r"""The convex models' formulas, written out in NumPy from their fitted attributes.
+
+The assertions of :mod:`convexnn.testing` compare what an estimator reports
+(``objective_``, ``to_torch()``) with these formulas, which use neither the
+solver's operators nor the estimator's own prediction code:
+
+* gated ReLU (DESIGN.md §3.1): outputs
+  :math:`\sum_i D_i\tilde XU_i + \mathbf 1b^\top`, penalty
+  :math:`\sum_i\|U_i\|` (nuclear or Frobenius norm);
+* convex ReLU (§3.2): outputs :math:`\sum_i D_i\tilde X(v_i - w_i) + \mathbf 1b^\top`,
+  penalty :math:`\sum_i\|v_i\| + \|w_i\|` (per output column);
+* weighted Lasso (§3.4): outputs :math:`X\beta + \mathbf 1b^\top`, penalty
+  :math:`\sum_j w_j\sum_k|\beta_{jk}|`,
+
+with :math:`D_i = \operatorname{diag}(\mathbf 1[\tilde Xg_i > 0])` and the mean
+losses of DESIGN.md §2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator
+
+from ..estimators._base import encode_labels
+
+
+def formula_kind(estimator) -> str:
+    """``"gated"``, ``"cone"`` or ``"lasso"``: which formula ``estimator`` fits."""
+    if hasattr(estimator, "gates_") and hasattr(estimator, "coef_"):
+        return "gated" if np.ndim(estimator.coef_) == 3 else "cone"
+    if hasattr(estimator, "penalty_factors_"):
+        return "lasso"
+    raise TypeError(
+        f"convexnn.testing knows the formulas of the gated ReLU, convex ReLU and "
+        f"weighted Lasso estimators; got {type(estimator).__name__}."
+    )
+
+
+def lifted(X: ArrayLike, hidden_bias: bool) -> np.ndarray:
+    """``X̃``: ``X`` as float64 with a column of ones appended when ``hidden_bias``."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.column_stack([X, np.ones(len(X))]) if hidden_bias else X
+
+
+def training_targets(estimator: BaseEstimator, y: ArrayLike) -> tuple[np.ndarray, str]:
+    """The targets ``Y`` (n, c) and the loss name a fitted ``estimator`` solved for.
+
+    Regressors fit ``y`` itself with the squared loss; classifiers code their
+    labels as DESIGN.md §7 says, with the loss in ``loss_``.
+    """
+    y = np.asarray(y)
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        return y.reshape(len(y), -1).astype(np.float64), "squared"
+    labels = np.searchsorted(classes, y)
+    labels = np.minimum(labels, len(classes) - 1)
+    if not np.array_equal(classes[labels], y):
+        raise ValueError("y contains labels that are not in the estimator's classes_.")
+    loss = estimator.loss_
+    return encode_labels(labels, len(classes), loss), loss
+
+
+def mean_loss(Z: np.ndarray, Y: np.ndarray, loss: str) -> float:
+    r"""The mean data term :math:`f(Z, Y)` of DESIGN.md §2.
+
+    ``"squared"``: :math:`\frac1{2n}\|Z - Y\|_F^2`; ``"logistic"``: the mean of
+    :math:`\log(1 + e^z) - yz`; ``"multinomial"``: the mean of
+    :math:`\operatorname{logsumexp}(z) - y^\top z`.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if loss == "squared":
+        return 0.5 * float(((Z - Y) ** 2).sum(axis=1).mean())
+    if loss == "logistic":
+        return float((np.logaddexp(0.0, Z) - Y * Z).sum(axis=1).mean())
+    if loss == "multinomial":
+        return float((logsumexp(Z, axis=1) - (Y * Z).sum(axis=1)).mean())
+    raise ValueError(f"unknown loss {loss!r}.")
+
+
+def convex_outputs(estimator: BaseEstimator, X: ArrayLike) -> np.ndarray:
+    """The convex model's outputs ``(n_samples, n_outputs)`` from its fitted attributes.
+
+    For convex ReLU models these are the outputs of the convex formula, which
+    equal the network's (and the predictions') where the cone constraints hold,
+    that is on the training data.
+
+    Parameters
+    ----------
+    estimator : fitted gated ReLU, convex ReLU or weighted Lasso estimator
+    X : array-like of shape (n_samples, n_features)
+
+    Returns
+    -------
+    outputs : ndarray of shape (n_samples, n_outputs)
+        Raw outputs: predictions of a regressor, scores (logits) of a
+        classifier.
+
+    Raises
+    ------
+    TypeError
+        For an estimator whose formula is not one of the three above.
+    """
+    kind = formula_kind(estimator)
+    if kind == "lasso":
+        X = np.asarray(X, dtype=np.float64)
+        return X @ np.atleast_2d(estimator.coef_).T + np.atleast_1d(
+            estimator.intercept_
+        )
+    X_lifted = lifted(X, estimator.hidden_bias)
+    masks = (X_lifted @ estimator.gates_.T > 0).astype(np.float64)  # (n, P)
+    coef = estimator.coef_
+    if kind == "cone":
+        coef = coef[0] - coef[1]
+    per_pattern = np.einsum("nd,pdc->npc", X_lifted, coef)
+    return np.einsum("np,npc->nc", masks, per_pattern) + estimator.intercept_
+
+
+def convex_penalty(estimator: BaseEstimator) -> float:
+    """The penalty (without ``alpha``) of the fitted convex model."""
+    kind = formula_kind(estimator)
+    if kind == "gated":
+        order = "nuc" if estimator.group_norm == "nuclear" else "fro"
+        return float(np.linalg.norm(estimator.coef_, ord=order, axis=(1, 2)).sum())
+    if kind == "cone":
+        return float(np.linalg.norm(estimator.coef_, axis=2).sum())
+    coef = np.atleast_2d(estimator.coef_)  # (c, p)
+    factors = np.broadcast_to(estimator.penalty_factors_, coef.shape)
+    # excluded features (infinite factor) have zero coefficients and cost 0
+    return float((np.abs(coef) * np.where(coef != 0, factors, 0.0)).sum())
+
+
+def convex_objective(estimator: BaseEstimator, X: ArrayLike, y: ArrayLike) -> float:
+    """Objective of the fitted convex model on its training data.
+
+    The mean loss of :func:`convex_outputs` against the targets the estimator
+    fits (``y`` itself, or the classifier's coding of the labels, DESIGN.md
+    §7), plus ``alpha`` times the penalty of the fitted coefficients (module
+    docstring). It is what ``objective_`` should report.
+
+    Parameters
+    ----------
+    estimator : fitted gated ReLU, convex ReLU or weighted Lasso estimator
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets or class labels, as passed to ``fit``.
+
+    Returns
+    -------
+    objective : float
+    """
+    Y, loss = training_targets(estimator, y)
+    data_term = mean_loss(convex_outputs(estimator, X), Y, loss)
+    return data_term + estimator.alpha * convex_penalty(estimator)
