@@ -2,7 +2,7 @@ r"""Convex ReLU estimators: the exact cone-constrained reformulation (DESIGN.md 
 
 .. math::
     \min_{v, w, b}\; f\Bigl(\sum_{i=1}^{P} D_i\tilde X(v_i - w_i)
-    + \mathbf 1b^\top\Bigr) + \alpha\sum_{i=1}^{P}\|v_i\| + \|w_i\|
+    + \mathbf 1b^\top\Bigr) + \alpha\sum_{i=1}^{P}(\|v_i\| + \|w_i\|)
     \quad\text{s.t.}\quad (2D_i - I)\tilde Xv_i \ge 0,\;
     (2D_i - I)\tilde Xw_i \ge 0,
 
@@ -41,7 +41,12 @@ from ._base import (
     validate_predict_input,
     warn_not_converged,
 )
-from .gated import GATED_PARAMETERS
+from .gated import (
+    DEVICE_PARAMETERS_DOC,
+    GATED_PARAMETERS,
+    NETWORK_FIT_DOC,
+    PATTERN_PARAMETERS_DOC,
+)
 
 
 class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
@@ -175,7 +180,11 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         predictions on ``X`` are unchanged and its weight decay never grows,
         so on the training data the objective never rises, and at most
         ``n_samples`` neurons remain per output. ``n_neurons_removed_`` counts
-        the neurons removed so far; ``objective_`` is updated.
+        the neurons removed so far; ``objective_`` is updated, for ``X`` the
+        training data. The solver's records (``multipliers_``, the KKT
+        residuals, ``converged_``, ``lower_bound_``) still describe the fit
+        before pruning: the pruned network has the same training outputs and
+        no larger penalty, so they bound its objective too.
 
         Parameters
         ----------
@@ -206,16 +215,12 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         )
 
 
-_PARAMETERS_DOC = """
+_PARAMETERS_DOC = (
+    """
     Parameters
-    ----------
-    alpha : float, default=1e-3
-        Regularisation strength (the network's weight decay is ``alpha/2``).
-    n_patterns : int, default=100
-        Number of gates sampled; duplicate and empty patterns are dropped.
-    gates : array-like of shape (n_gates, d̃), default=None
-        Fixed gate vectors, used instead of sampling (for instance all
-        patterns, from :func:`convexnn.patterns.enumerate_patterns`).
+    ----------"""
+    + PATTERN_PARAMETERS_DOC
+    + """
     {loss}
     solver : {{"auto", "admm", "augmented_lagrangian"}}, default="auto"
         ``"admm"``: ADMM whose linear step is solved exactly (up to 2000
@@ -223,31 +228,24 @@ _PARAMETERS_DOC = """
         scheme). ``"augmented_lagrangian"``: augmented Lagrangian whose
         subproblems the accelerated proximal-gradient solver solves.
         ``"auto"`` is ``"admm"`` up to 50 000 samples and the augmented
-        Lagrangian above.
-    fit_intercept : bool, default=True
-        Fit an unpenalised output intercept.
-    hidden_bias : bool, default=True
-        Append a (penalised) column of ones to the inputs of the hidden layer.
+        Lagrangian above."""
+    + NETWORK_FIT_DOC
+    + """
     max_iter : int, default=10000
         Maximum number of solver iterations (ADMM steps, or inner
         proximal-gradient steps of the augmented Lagrangian).
     tol : float, default=1e-6
         Target of the three relative KKT residuals (stationarity, constraint
-        violation, complementary slackness).
+        violation, complementary slackness). In float32 the residuals stop
+        near 1e-5: use ``dtype="float64"`` for a smaller ``tol``.
     max_neurons : int, default=None
         When set, prune the fitted network (:meth:`prune`) after fitting. A
         :class:`UserWarning` says so if more than ``max_neurons`` neurons
         remain (the reduction stops at linearly independent neurons, at most
-        ``n_samples`` per output).
-    device : {{"auto", "cpu", "cuda"}} or torch.device, default="auto"
-        Where the solver runs; "auto" picks CUDA when available.
-    dtype : {{"float32", "float64"}}, default=None
-        Solver precision; None is float64 on CPU and float32 on CUDA.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the gate sampling.
-    verbose : int, default=0
-        Print solver progress.
-"""
+        ``n_samples`` per output)."""
+    + DEVICE_PARAMETERS_DOC
+    + "\n"
+)
 
 _ATTRIBUTES_DOC = """
     Attributes
@@ -263,7 +261,8 @@ _ATTRIBUTES_DOC = """
         ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
         one per training sample.
     n_patterns_ : int
-        Number of distinct nonempty activation patterns kept.
+        Number of gates: the distinct nonempty activation patterns kept from
+        sampling, or the given ``gates``, which are used as they are.
     solver_ : str
         The solver used.
     n_iter_ : int

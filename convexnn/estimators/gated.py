@@ -196,24 +196,47 @@ _ATTRIBUTES_DOC = r"""
         Only when ``X`` has string column names.
 """
 
-_PARAMETERS_DOC = """
-    Parameters
-    ----------
+PATTERN_PARAMETERS_DOC = """
     alpha : float, default=1e-3
         Regularisation strength (the network's weight decay is ``alpha/2``).
     n_patterns : int, default=100
         Number of gates sampled; duplicate and empty patterns are dropped.
     gates : array-like of shape (n_gates, d̃), default=None
-        Fixed gate vectors, used instead of sampling (two models can then share
-        patterns).
-    {loss}
-    group_norm : {{"nuclear", "frobenius"}}, default="nuclear"
-        Norm of each block for several outputs (identical for one output).
-        ``"nuclear"`` is the exact network penalty.
+        Fixed gate vectors, used as given instead of sampling (two models can
+        then share patterns; :func:`convexnn.patterns.enumerate_patterns`
+        gives one gate per activation pattern)."""
+"""Docs of the parameters that choose the activation patterns."""
+
+NETWORK_FIT_DOC = """
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.
     hidden_bias : bool, default=True
-        Append a (penalised) column of ones to the inputs of the hidden layer.
+        Append a (penalised) column of ones to the inputs of the hidden layer."""
+"""Docs of the intercept parameters of the network estimators."""
+
+DEVICE_PARAMETERS_DOC = """
+    device : {{"auto", "cpu", "cuda"}} or torch.device, default="auto"
+        Where the solver runs; "auto" picks CUDA when available.
+    dtype : {{"float32", "float64"}}, default=None
+        Solver precision; None is float64 on CPU and float32 on CUDA.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the gate sampling.
+    verbose : int, default=0
+        Print solver progress."""
+"""Docs of the device, precision, seed and verbosity parameters."""
+
+_PARAMETERS_DOC = (
+    """
+    Parameters
+    ----------"""
+    + PATTERN_PARAMETERS_DOC
+    + """
+    {loss}
+    group_norm : {{"nuclear", "frobenius"}}, default="nuclear"
+        Norm of each block for several outputs (identical for one output).
+        ``"nuclear"`` is the exact network penalty."""
+    + NETWORK_FIT_DOC
+    + """
     max_iter : int, default=10000
         Maximum number of solver iterations.
     tol : float, default=1e-6
@@ -222,16 +245,10 @@ _PARAMETERS_DOC = """
         Reuse the previous gates and solution as the starting point. A fit
         with new ``gates``, another number of features or of outputs starts
         cold; a changed ``n_patterns`` or ``random_state`` takes effect with
-        ``warm_start=False``.
-    device : {{"auto", "cpu", "cuda"}} or torch.device, default="auto"
-        Where the solver runs; "auto" picks CUDA when available.
-    dtype : {{"float32", "float64"}}, default=None
-        Solver precision; None is float64 on CPU and float32 on CUDA.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the gate sampling.
-    verbose : int, default=0
-        Print solver progress.
-"""
+        ``warm_start=False``."""
+    + DEVICE_PARAMETERS_DOC
+    + "\n"
+)
 
 
 class GatedReLURegressor(RegressorOutputMixin, _BaseGatedReLU):
