@@ -1,7 +1,8 @@
 r"""Independent references for the tests: test problems, NumPy and CVXPY models.
 
-The models here are written from DESIGN.md §3.1, not from the library, so
-that agreement with the estimators means something:
+The models here are written from DESIGN.md §3.1 in NumPy and CVXPY (the mean
+losses are :mod:`convexnn.testing`'s NumPy formulas), never through the torch
+solvers, so that agreement with the estimators means something:
 
 .. math::
     \min_{U, b}\; f\Bigl(\sum_i D_i \tilde X U_i + \mathbf 1 b^\top, Y\Bigr)
@@ -17,11 +18,11 @@ from __future__ import annotations
 
 import cvxpy as cp
 import numpy as np
-from scipy.special import logsumexp
 
 from convexnn import GatedReLUClassifier, GatedReLURegressor
 from convexnn.baselines import NonconvexGatedReLUClassifier, NonconvexGatedReLURegressor
 from convexnn.testing import KINDS, make_problem  # noqa: F401 (re-exported)
+from convexnn.testing._formulas import lifted, mean_loss
 
 
 def estimator_for(kind: str, *, nonconvex: bool = False, **params):
@@ -56,12 +57,6 @@ def encoded_targets(estimator, y) -> tuple[np.ndarray, str]:
     return one_hot, loss
 
 
-def lifted(X: np.ndarray, hidden_bias: bool) -> np.ndarray:
-    """``X̃``: ``X`` with a column of ones appended when ``hidden_bias``."""
-    X = np.asarray(X, dtype=np.float64)
-    return np.column_stack([X, np.ones(len(X))]) if hidden_bias else X
-
-
 def gated_masks(X: np.ndarray, gates: np.ndarray, hidden_bias: bool) -> np.ndarray:
     """Activation patterns ``1[X̃ gᵢ > 0]`` as a float array (n, P)."""
     return (lifted(X, hidden_bias) @ np.asarray(gates).T > 0).astype(np.float64)
@@ -73,17 +68,6 @@ def gated_outputs(X, gates, coef, intercept, hidden_bias) -> np.ndarray:
     masks = gated_masks(X, gates, hidden_bias)
     per_pattern = np.einsum("nd,pdc->npc", X_lifted, coef)
     return np.einsum("np,npc->nc", masks, per_pattern) + intercept
-
-
-def mean_loss(Z: np.ndarray, Y: np.ndarray, loss: str) -> float:
-    """The mean data term ``f(Z, Y)`` of DESIGN.md §2."""
-    if loss == "squared":
-        return 0.5 * float(((Z - Y) ** 2).sum(axis=1).mean())
-    if loss == "logistic":
-        return float((np.logaddexp(0.0, Z) - Y * Z).sum(axis=1).mean())
-    if loss == "multinomial":
-        return float((logsumexp(Z, axis=1) - (Y * Z).sum(axis=1)).mean())
-    raise ValueError(f"unknown loss {loss!r}")
 
 
 def block_norms(coef: np.ndarray, group_norm: str = "nuclear") -> np.ndarray:
