@@ -7,7 +7,8 @@ First-order methods identify the structure of a solution of
 
 long before they pin down its last digits: which blocks :math:`W_i` are
 nonzero, and which constraints are tight (:math:`T_i`, the rows with
-:math:`K_iW_i \approx 0`). Given that structure the problem is small and
+:math:`K_iW_i \approx 0` or, by complementary slackness, a clearly positive
+multiplier). Given that structure the problem is small and
 smooth:
 
 1. each nonzero block lives in the null space of its tight rows,
@@ -60,6 +61,10 @@ targets are left to the first-order solvers."""
 
 TIGHT = 1e-4
 """Relative threshold below which a constraint value is guessed tight."""
+
+CARRIED = 1e-3
+"""Relative threshold above which a carried multiplier (``≥ CARRIED`` times
+the largest) marks its row tight in the first guess of the structure."""
 
 REDUCED_MAX_ITER = 200
 """Iterations of one reduced solve. A right guess of the structure gives a
@@ -125,7 +130,8 @@ def refine(
     x : tensor
         The current point, in the layout of ``problem.problem.shape``.
     multipliers : tensor
-        The current multipliers (kept for blocks that need no new ones).
+        The current multipliers: rows where they exceed ``CARRIED`` times
+        the largest start tight, and blocks that need no new ones keep them.
     tight : float
         A constraint value ``≤ tight · max|K_iW_i|`` (over the block's own
         rows) counts as tight.
@@ -154,7 +160,10 @@ def refine(
     values = (rows @ blocks[active].unsqueeze(2)).squeeze(2)  # (m, n)
     # relative to each block's own scale, so small blocks keep their structure
     threshold = tight * values.abs().amax(1, keepdim=True)
-    tight_rows = values <= threshold
+    # complementary slackness: rows whose multiplier is clearly positive are
+    # tight at the optimum (a first guess several rounds better than values alone)
+    carried = constraint.per_block(multipliers)[active, :, 0]
+    tight_rows = (values <= threshold) | (carried > CARRIED * carried.max())
     feasible = None  # the last reduced solution that met every constraint
     for _ in range(max_rounds):
         new_x = _reduced_solve(
