@@ -335,21 +335,29 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
             matrix = constraint.block_rows(torch.tensor([block]))[0]  # (n, d)
         else:
             matrix = rows[position]
+        target = targets[block].double().cpu().numpy()
         if bool(nonzero[block]):  # stationarity on the tight rows, exactly
             support, allowed = tight_rows[position], 0.5 * tol * alpha
         else:  # a zero block: within alpha, with every row
             support = torch.ones(len(matrix), dtype=torch.bool, device=matrix.device)
             allowed = alpha * (1 + 0.5 * tol)
+            # an NNLS over every row costs tens of times one over the rows its
+            # current multipliers use, which usually suffice
+            carried = per_block[block, :, 0] > 0
+            if bool(carried.any()):
+                weights, residual = _nnls(matrix, carried, target)
+                if residual <= allowed:
+                    per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
+                    continue
         weights = np.zeros(len(support))
         if bool(support.any()):
-            chosen = support.cpu().numpy()
-            system = matrix[support].T.double().cpu().numpy()
-            target = targets[block].double().cpu().numpy()
-            weights[chosen], residual = nnls(system, target)
+            weights, residual = _nnls(matrix, support, target)
             if position is not None and residual > allowed:
                 # along r = K_Tᵀλ − target the objective decreases and the
                 # rows of the support stay feasible (K_T r ≥ 0 at the NNLS
                 # optimum): release the tight rows it leaves, K_T r > 0
+                system = matrix[support].T.double().cpu().numpy()
+                chosen = support.cpu().numpy()
                 leaving = system.T @ (system @ weights[chosen] - target)
                 if leaving.max() > 0:
                     indices = support.nonzero().squeeze(1)
@@ -363,3 +371,12 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
         per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
     multipliers = per_block.transpose(0, 1).reshape(multipliers.shape)
     return multipliers, released, entering
+
+
+def _nnls(matrix, support, target):
+    """Nonnegative least squares ``min_{λ ≥ 0} ‖K_Sᵀλ − target‖`` over the rows
+    ``support`` of ``matrix`` (λ zero elsewhere): ``(λ, residual norm)``."""
+    weights = np.zeros(len(support))
+    system = matrix[support].T.double().cpu().numpy()
+    weights[support.cpu().numpy()], residual = nnls(system, target)
+    return weights, residual
