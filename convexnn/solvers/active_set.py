@@ -24,16 +24,16 @@ smooth:
    whose condition is :math:`\|K_i^\top\lambda_i - (A^\top\nabla f)_i\| \le
    \alpha`).
 
-The guessed structure is then corrected as in a primal active-set method:
-a reduced solution that violates rows is cut back to the first row it meets
-on the way from the last feasible one, and that row becomes tight (before
-any feasible one exists, each block's most violated row becomes tight); a
-block whose least-squares residual is too large releases the tight rows that
-the residual direction leaves (moving along it lowers the objective and keeps
-the other tight rows feasible). Blocks the reduced solve sets to zero leave
-the active set; a zero block whose multipliers cannot bring its gradient
-within :math:`\alpha` enters it, tight on the rows that carry them (moving
-from zero along its least-squares residual lowers the objective).
+The guessed structure is then corrected: the rows a reduced solution
+violates all become tight (with the multipliers' first guess, a few rounds
+settle the structure where the one-row-at-a-time steps of a primal
+active-set method took a round per row); a block whose least-squares
+residual is too large releases the tight rows that the residual direction
+leaves (moving along it lowers the objective and keeps the other tight rows
+feasible). Blocks the reduced solve sets to zero leave the active set; a
+zero block whose multipliers cannot bring its gradient within
+:math:`\alpha` enters it, tight on the rows that carry them (moving from
+zero along its least-squares residual lowers the objective).
 :func:`refine` returns the new pair, or ``None`` when the rounds run out
 with rows violated or a reduced solve does not settle; the caller measures
 its KKT residuals and keeps whichever pair is better. It needs the constraint
@@ -116,11 +116,10 @@ def refine(
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Re-solve ``problem`` on the structure of ``x``.
 
-    Rows that the reduced solution violates are made tight (the first one
-    met once a feasible solution exists, each block's worst before), tight
-    rows that a block's nonnegative least-squares residual leaves are
-    released, and blocks leave and enter the active set; the reduced
-    problem is then solved again, up to ``max_rounds`` times, until the
+    Rows that the reduced solution violates are made tight, tight rows that
+    a block's nonnegative least-squares residual leaves are released, and
+    blocks leave and enter the active set; the reduced problem is then
+    solved again, up to ``max_rounds`` times, until the
     multipliers need no release or the KKT residuals meet ``tol``.
 
     Parameters
@@ -164,7 +163,6 @@ def refine(
     # tight at the optimum (a first guess several rounds better than values alone)
     carried = constraint.per_block(multipliers)[active, :, 0]
     tight_rows = (values <= threshold) | (carried > CARRIED * carried.max())
-    feasible = None  # the last reduced solution that met every constraint
     for _ in range(max_rounds):
         new_x = _reduced_solve(
             objective, blocks, active, rows, tight_rows, x, reduced_tol
@@ -174,28 +172,16 @@ def refine(
         # blocks the reduced solve drops leave the active set (they may enter
         # again through their multipliers)
         kept = _norms(objective, new_x, group_size)[active] > 0
-        active, rows = active[kept], rows[kept]
-        tight_rows, threshold = tight_rows[kept], threshold[kept]
+        active, rows, tight_rows = active[kept], rows[kept], tight_rows[kept]
         if len(active) == 0:
             return None
         new_values = _values(objective, rows, active, new_x)
         # the KKT violation is relative to the largest constraint value
         violated = new_values < -0.5 * tol * float(new_values.abs().max())
         if bool(violated.any()):  # constraints believed inactive: make them tight
-            if feasible is None:
-                tight_rows |= _most_violated(new_values, violated)
-                x = new_x
-            else:  # step from the feasible point to the first row it meets
-                x, blocking = _first_hit(
-                    objective, rows, active, feasible, new_x, violated, threshold
-                )
-                blocking &= violated & ~tight_rows
-                if not bool(blocking.any()):  # the step stalls on rows the
-                    # threshold misses: make the worst violations tight
-                    blocking = _most_violated(new_values, violated)
-                tight_rows |= blocking
+            tight_rows |= violated
+            x = new_x
             continue
-        feasible = new_x
         new_multipliers, released, entering = _multipliers(
             problem, new_x, multipliers, active, rows, tight_rows, tol
         )
@@ -204,7 +190,6 @@ def refine(
             active = torch.cat([active, added])
             rows = torch.cat([rows, constraint.block_rows(added)])
             tight_rows = torch.cat([tight_rows, torch.stack(list(entering.values()))])
-            threshold = torch.cat([threshold, threshold.new_zeros(len(added), 1)])
             released = True
         if not released or problem.kkt(new_x, new_multipliers).largest <= tol:
             return new_x, new_multipliers
@@ -220,38 +205,11 @@ def _norms(objective, x, group_size):
     return torch.linalg.vector_norm(objective.split(x)[0].view(-1, group_size), dim=1)
 
 
-def _most_violated(values, violated):
-    """Each block's most violated row, relative to the block's largest value
-    ``(m, n)``: without a feasible point to step from, one row per block at
-    a time, since making every violated row tight collapses blocks that
-    need only a few of them."""
-    relative = torch.where(violated, values / values.abs().amax(1, keepdim=True), 1.0)
-    worst = torch.zeros_like(violated)
-    worst[torch.arange(len(values)), relative.argmin(1)] = True
-    return worst & violated
-
-
 def _values(objective, rows, active, x):
     """Constraint values ``(m, n)`` of the ``active`` blocks of ``x``."""
     coef, _ = objective.split(x)
     blocks = coef.view(-1, rows.shape[2])[active]
     return (rows @ blocks.unsqueeze(2)).squeeze(2)
-
-
-def _first_hit(objective, rows, active, start, end, violated, threshold):
-    """The point of the segment from the feasible ``start`` towards ``end``
-    where the first ``violated`` row reaches zero, and the rows tight there
-    (the step of a primal active-set method)."""
-    before = _values(objective, rows, active, start)
-    after = _values(objective, rows, active, end)
-    falling = violated & (before > after)
-    tiny = torch.finfo(before.dtype).tiny
-    fraction = torch.where(
-        falling, before.clamp(min=0) / (before - after).clamp(min=tiny), 1.0
-    )
-    step = float(fraction.min())
-    point = torch.lerp(start, end, step)
-    return point, _values(objective, rows, active, point) <= threshold
 
 
 def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
