@@ -7,7 +7,8 @@ First-order methods identify the structure of a solution of
 
 long before they pin down its last digits: which blocks :math:`W_i` are
 nonzero, and which constraints are tight (:math:`T_i`, the rows with
-:math:`K_iW_i \approx 0`). Given that structure the problem is small and
+:math:`K_iW_i \approx 0` or, by complementary slackness, a clearly positive
+multiplier). Given that structure the problem is small and
 smooth:
 
 1. each nonzero block lives in the null space of its tight rows,
@@ -23,16 +24,16 @@ smooth:
    whose condition is :math:`\|K_i^\top\lambda_i - (A^\top\nabla f)_i\| \le
    \alpha`).
 
-The guessed structure is then corrected as in a primal active-set method:
-a reduced solution that violates rows is cut back to the first row it meets
-on the way from the last feasible one, and that row becomes tight (before
-any feasible one exists, each block's most violated row becomes tight); a
-block whose least-squares residual is too large releases the tight rows that
-the residual direction leaves (moving along it lowers the objective and keeps
-the other tight rows feasible). Blocks the reduced solve sets to zero leave
-the active set; a zero block whose multipliers cannot bring its gradient
-within :math:`\alpha` enters it, tight on the rows that carry them (moving
-from zero along its least-squares residual lowers the objective).
+The guessed structure is then corrected: the rows a reduced solution
+violates all become tight (with the multipliers' first guess, a few rounds
+settle the structure where the one-row-at-a-time steps of a primal
+active-set method took a round per row); a block whose least-squares
+residual is too large releases the tight rows that the residual direction
+leaves (moving along it lowers the objective and keeps the other tight rows
+feasible). Blocks the reduced solve sets to zero leave the active set; a
+zero block whose multipliers cannot bring its gradient within
+:math:`\alpha` enters it, tight on the rows that carry them (moving from
+zero along its least-squares residual lowers the objective).
 :func:`refine` returns the new pair, or ``None`` when the rounds run out
 with rows violated or a reduced solve does not settle; the caller measures
 its KKT residuals and keeps whichever pair is better. It needs the constraint
@@ -60,6 +61,10 @@ targets are left to the first-order solvers."""
 
 TIGHT = 1e-4
 """Relative threshold below which a constraint value is guessed tight."""
+
+CARRIED = 1e-3
+"""Relative threshold above which a carried multiplier (``≥ CARRIED`` times
+the largest) marks its row tight in the first guess of the structure."""
 
 REDUCED_MAX_ITER = 200
 """Iterations of one reduced solve. A right guess of the structure gives a
@@ -111,11 +116,10 @@ def refine(
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Re-solve ``problem`` on the structure of ``x``.
 
-    Rows that the reduced solution violates are made tight (the first one
-    met once a feasible solution exists, each block's worst before), tight
-    rows that a block's nonnegative least-squares residual leaves are
-    released, and blocks leave and enter the active set; the reduced
-    problem is then solved again, up to ``max_rounds`` times, until the
+    Rows that the reduced solution violates are made tight, tight rows that
+    a block's nonnegative least-squares residual leaves are released, and
+    blocks leave and enter the active set; the reduced problem is then
+    solved again, up to ``max_rounds`` times, until the
     multipliers need no release or the KKT residuals meet ``tol``.
 
     Parameters
@@ -125,7 +129,8 @@ def refine(
     x : tensor
         The current point, in the layout of ``problem.problem.shape``.
     multipliers : tensor
-        The current multipliers (kept for blocks that need no new ones).
+        The current multipliers: rows where they exceed ``CARRIED`` times
+        the largest start tight, and blocks that need no new ones keep them.
     tight : float
         A constraint value ``≤ tight · max|K_iW_i|`` (over the block's own
         rows) counts as tight.
@@ -154,8 +159,10 @@ def refine(
     values = (rows @ blocks[active].unsqueeze(2)).squeeze(2)  # (m, n)
     # relative to each block's own scale, so small blocks keep their structure
     threshold = tight * values.abs().amax(1, keepdim=True)
-    tight_rows = values <= threshold
-    feasible = None  # the last reduced solution that met every constraint
+    # complementary slackness: rows whose multiplier is clearly positive are
+    # tight at the optimum (a first guess several rounds better than values alone)
+    carried = constraint.per_block(multipliers)[active, :, 0]
+    tight_rows = (values <= threshold) | (carried > CARRIED * carried.max())
     for _ in range(max_rounds):
         new_x = _reduced_solve(
             objective, blocks, active, rows, tight_rows, x, reduced_tol
@@ -165,28 +172,16 @@ def refine(
         # blocks the reduced solve drops leave the active set (they may enter
         # again through their multipliers)
         kept = _norms(objective, new_x, group_size)[active] > 0
-        active, rows = active[kept], rows[kept]
-        tight_rows, threshold = tight_rows[kept], threshold[kept]
+        active, rows, tight_rows = active[kept], rows[kept], tight_rows[kept]
         if len(active) == 0:
             return None
         new_values = _values(objective, rows, active, new_x)
         # the KKT violation is relative to the largest constraint value
         violated = new_values < -0.5 * tol * float(new_values.abs().max())
         if bool(violated.any()):  # constraints believed inactive: make them tight
-            if feasible is None:
-                tight_rows |= _most_violated(new_values, violated)
-                x = new_x
-            else:  # step from the feasible point to the first row it meets
-                x, blocking = _first_hit(
-                    objective, rows, active, feasible, new_x, violated, threshold
-                )
-                blocking &= violated & ~tight_rows
-                if not bool(blocking.any()):  # the step stalls on rows the
-                    # threshold misses: make the worst violations tight
-                    blocking = _most_violated(new_values, violated)
-                tight_rows |= blocking
+            tight_rows |= violated
+            x = new_x
             continue
-        feasible = new_x
         new_multipliers, released, entering = _multipliers(
             problem, new_x, multipliers, active, rows, tight_rows, tol
         )
@@ -195,7 +190,6 @@ def refine(
             active = torch.cat([active, added])
             rows = torch.cat([rows, constraint.block_rows(added)])
             tight_rows = torch.cat([tight_rows, torch.stack(list(entering.values()))])
-            threshold = torch.cat([threshold, threshold.new_zeros(len(added), 1)])
             released = True
         if not released or problem.kkt(new_x, new_multipliers).largest <= tol:
             return new_x, new_multipliers
@@ -211,38 +205,11 @@ def _norms(objective, x, group_size):
     return torch.linalg.vector_norm(objective.split(x)[0].view(-1, group_size), dim=1)
 
 
-def _most_violated(values, violated):
-    """Each block's most violated row, relative to the block's largest value
-    ``(m, n)``: without a feasible point to step from, one row per block at
-    a time, since making every violated row tight collapses blocks that
-    need only a few of them."""
-    relative = torch.where(violated, values / values.abs().amax(1, keepdim=True), 1.0)
-    worst = torch.zeros_like(violated)
-    worst[torch.arange(len(values)), relative.argmin(1)] = True
-    return worst & violated
-
-
 def _values(objective, rows, active, x):
     """Constraint values ``(m, n)`` of the ``active`` blocks of ``x``."""
     coef, _ = objective.split(x)
     blocks = coef.view(-1, rows.shape[2])[active]
     return (rows @ blocks.unsqueeze(2)).squeeze(2)
-
-
-def _first_hit(objective, rows, active, start, end, violated, threshold):
-    """The point of the segment from the feasible ``start`` towards ``end``
-    where the first ``violated`` row reaches zero, and the rows tight there
-    (the step of a primal active-set method)."""
-    before = _values(objective, rows, active, start)
-    after = _values(objective, rows, active, end)
-    falling = violated & (before > after)
-    tiny = torch.finfo(before.dtype).tiny
-    fraction = torch.where(
-        falling, before.clamp(min=0) / (before - after).clamp(min=tiny), 1.0
-    )
-    step = float(fraction.min())
-    point = torch.lerp(start, end, step)
-    return point, _values(objective, rows, active, point) <= threshold
 
 
 def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
@@ -326,21 +293,29 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
             matrix = constraint.block_rows(torch.tensor([block]))[0]  # (n, d)
         else:
             matrix = rows[position]
+        target = targets[block].double().cpu().numpy()
         if bool(nonzero[block]):  # stationarity on the tight rows, exactly
             support, allowed = tight_rows[position], 0.5 * tol * alpha
         else:  # a zero block: within alpha, with every row
             support = torch.ones(len(matrix), dtype=torch.bool, device=matrix.device)
             allowed = alpha * (1 + 0.5 * tol)
+            # an NNLS over every row costs tens of times one over the rows its
+            # current multipliers use, which usually suffice
+            carried = per_block[block, :, 0] > 0
+            if bool(carried.any()):
+                weights, residual = _nnls(matrix, carried, target)
+                if residual <= allowed:
+                    per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
+                    continue
         weights = np.zeros(len(support))
         if bool(support.any()):
-            chosen = support.cpu().numpy()
-            system = matrix[support].T.double().cpu().numpy()
-            target = targets[block].double().cpu().numpy()
-            weights[chosen], residual = nnls(system, target)
+            weights, residual = _nnls(matrix, support, target)
             if position is not None and residual > allowed:
                 # along r = K_Tᵀλ − target the objective decreases and the
                 # rows of the support stay feasible (K_T r ≥ 0 at the NNLS
                 # optimum): release the tight rows it leaves, K_T r > 0
+                system = matrix[support].T.double().cpu().numpy()
+                chosen = support.cpu().numpy()
                 leaving = system.T @ (system @ weights[chosen] - target)
                 if leaving.max() > 0:
                     indices = support.nonzero().squeeze(1)
@@ -354,3 +329,12 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
         per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
     multipliers = per_block.transpose(0, 1).reshape(multipliers.shape)
     return multipliers, released, entering
+
+
+def _nnls(matrix, support, target):
+    """Nonnegative least squares ``min_{λ ≥ 0} ‖K_Sᵀλ − target‖`` over the rows
+    ``support`` of ``matrix`` (λ zero elsewhere): ``(λ, residual norm)``."""
+    weights = np.zeros(len(support))
+    system = matrix[support].T.double().cpu().numpy()
+    weights[support.cpu().numpy()], residual = nnls(system, target)
+    return weights, residual
