@@ -169,6 +169,7 @@ def test_profiled_intercept_is_optimal():
 
 
 def test_augmented_term_update_is_the_textbook_signed_step():
+    # the augmented Lagrangian updates its multipliers by this gradient
     multipliers = torch.tensor([[0.0], [1.0], [2.0], [0.5]], dtype=torch.float64)
     S = torch.tensor([[1.0], [-1.0], [0.5], [1.0]], dtype=torch.float64)
     term = AugmentedLagrangianTerm(multipliers, 2.0)

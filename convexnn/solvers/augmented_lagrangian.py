@@ -137,9 +137,10 @@ def augmented_lagrangian(
     kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
     schedule = FinishSchedule(problem, tol)
     while kkt.largest > tol and n_iter < max_iter:
+        term = AugmentedLagrangianTerm(multipliers, rho)
         inner = _UnpolishedProblem(
             operator,
-            SeparableLoss([data_loss, AugmentedLagrangianTerm(multipliers, rho)]),
+            SeparableLoss([data_loss, term]),
             objective.penalty,
             objective.alpha,
             fit_intercept=False,
@@ -154,8 +155,8 @@ def augmented_lagrangian(
         coef, lipschitz = result.x, result.lipschitz
         n_iter += result.n_iter
         n_outer += 1
-        constrained = problem.constraint.matvec(coef)
-        multipliers = (multipliers - rho * constrained).clamp(min=0)
+        # the textbook signed step Λ ← (Λ − ρKW)₊, the term's negative gradient
+        multipliers = -term.gradient(problem.constraint.matvec(coef))
         kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
         if verbose:
             print(f"step {n_outer:3d}  inner {result.n_iter:5d}  rho {rho:.2e}  {kkt}")
