@@ -21,8 +21,9 @@ import numpy as np
 
 from convexnn import GatedReLUClassifier, GatedReLURegressor
 from convexnn.baselines import NonconvexGatedReLUClassifier, NonconvexGatedReLURegressor
+from convexnn.patterns import lift
 from convexnn.testing import KINDS, make_problem  # noqa: F401 (re-exported)
-from convexnn.testing._formulas import lifted, mean_loss
+from convexnn.testing._formulas import mean_loss
 
 
 def estimator_for(kind: str, *, nonconvex: bool = False, **params):
@@ -59,12 +60,14 @@ def encoded_targets(estimator, y) -> tuple[np.ndarray, str]:
 
 def gated_masks(X: np.ndarray, gates: np.ndarray, hidden_bias: bool) -> np.ndarray:
     """Activation patterns ``1[X̃ gᵢ > 0]`` as a float array (n, P)."""
-    return (lifted(X, hidden_bias) @ np.asarray(gates).T > 0).astype(np.float64)
+    return (
+        lift(np.asarray(X, dtype=np.float64), hidden_bias) @ np.asarray(gates).T > 0
+    ).astype(np.float64)
 
 
 def gated_outputs(X, gates, coef, intercept, hidden_bias) -> np.ndarray:
     """``Σᵢ Dᵢ X̃ Uᵢ + 1 bᵀ`` for blocks ``coef`` of shape (P, d̃, c)."""
-    X_lifted = lifted(X, hidden_bias)
+    X_lifted = lift(np.asarray(X, dtype=np.float64), hidden_bias)
     masks = gated_masks(X, gates, hidden_bias)
     per_pattern = np.einsum("nd,pdc->npc", X_lifted, coef)
     return np.einsum("np,npc->nc", masks, per_pattern) + intercept
@@ -107,7 +110,7 @@ def cvxpy_optimum(
     column for the logistic loss, one-hot rows for the multinomial loss.
     """
     n_samples, n_outputs = Y.shape
-    X_lifted = lifted(X, hidden_bias)
+    X_lifted = lift(np.asarray(X, dtype=np.float64), hidden_bias)
     masks = gated_masks(X, gates, hidden_bias)
     blocks = [cp.Variable((X_lifted.shape[1], n_outputs)) for _ in range(len(gates))]
     Z = sum((X_lifted * masks[:, [i]]) @ U for i, U in enumerate(blocks))

@@ -33,7 +33,7 @@ from ..estimators import (
     GatedReLURegressor,
 )
 from ..networks import cone_coefficients, gated_coefficients
-from ._formulas import lifted
+from ..patterns import lift
 from ._networks import network_objective
 
 PAIRS = {
@@ -184,7 +184,7 @@ def assert_below_nonconvex(
         elif len(needed):
             convex.set_params(gates=needed)
         convex.fit(X, y)
-    X_lifted = lifted(X, convex.hidden_bias)
+    X_lifted = lift(np.asarray(X, dtype=np.float64), convex.hidden_bias)
     missing = _missing_patterns(X_lifted @ needed.T > 0, X_lifted @ convex.gates_.T > 0)
     if missing:
         raise ValueError(

@@ -24,6 +24,7 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 
 from ..estimators._base import encode_labels
+from ..patterns import lift
 
 
 def formula_kind(estimator) -> str:
@@ -36,12 +37,6 @@ def formula_kind(estimator) -> str:
         f"convexnn.testing knows the formulas of the gated ReLU, convex ReLU and "
         f"weighted Lasso estimators; got {type(estimator).__name__}."
     )
-
-
-def lifted(X: ArrayLike, hidden_bias: bool) -> np.ndarray:
-    """``X̃``: ``X`` as float64 with a column of ones appended when ``hidden_bias``."""
-    X = np.asarray(X, dtype=np.float64)
-    return np.column_stack([X, np.ones(len(X))]) if hidden_bias else X
 
 
 def training_targets(estimator: BaseEstimator, y: ArrayLike) -> tuple[np.ndarray, str]:
@@ -108,7 +103,7 @@ def convex_outputs(estimator: BaseEstimator, X: ArrayLike) -> np.ndarray:
         return X @ np.atleast_2d(estimator.coef_).T + np.atleast_1d(
             estimator.intercept_
         )
-    X_lifted = lifted(X, estimator.hidden_bias)
+    X_lifted = lift(np.asarray(X, dtype=np.float64), estimator.hidden_bias)
     masks = (X_lifted @ estimator.gates_.T > 0).astype(np.float64)  # (n, P)
     coef = estimator.coef_
     if kind == "cone":
