@@ -23,6 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._backend import to_numpy
+from .patterns import activation_patterns, lift
+
 
 def lift_tensor(X: torch.Tensor, hidden_bias: bool) -> torch.Tensor:
     """``X`` with a trailing column of ones when ``hidden_bias`` (torch version)."""
@@ -49,6 +52,11 @@ class _TwoLayerNetwork(nn.Module):
         The network's penalty is ``alpha`` times it.
         """
         return 0.5 * (self.hidden_weight.pow(2).sum() + self.output_weight.pow(2).sum())
+
+    def numpy_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``w_j`` (rows), ``a_j`` (rows) and ``b`` as float64 NumPy copies."""
+        weights = (self.hidden_weight, self.output_weight, self.bias)
+        return tuple(np.array(to_numpy(weight)) for weight in weights)
 
 
 class GatedReLUNetwork(_TwoLayerNetwork):
@@ -228,7 +236,7 @@ def gated_coefficients(
 
     .. math::
         \|U_i\|_* \le \sum_{j \to i}\|w_j\|\,\|a_j\|
-        \le \frac12\sum_{j \to i}\|w_j\|^2 + \|a_j\|^2
+        \le \frac12\sum_{j \to i}(\|w_j\|^2 + \|a_j\|^2)
 
     (triangle inequality, then AM–GM), so the convex objective at these
     coefficients is at most the network's loss plus ``alpha`` times its
@@ -249,11 +257,8 @@ def gated_coefficients(
         The blocks ``U_i``.
     intercept : ndarray of shape (c,)
     """
-    with torch.no_grad():
-        neuron_gates = network.gates.cpu().double().numpy()
-        hidden = network.hidden_weight.cpu().double().numpy()
-        output = network.output_weight.cpu().double().numpy()
-        intercept = network.bias.cpu().double().numpy().copy()
+    neuron_gates = to_numpy(network.gates)
+    hidden, output, intercept = network.numpy_weights()
     gates, group = np.unique(neuron_gates, axis=0, return_inverse=True)
     coef = np.zeros((len(gates), hidden.shape[1], output.shape[1]))
     np.add.at(coef, group.ravel(), hidden[:, :, None] * output[:, None, :])
@@ -281,7 +286,7 @@ def cone_coefficients(
 
     .. math::
         \sum_{i,k}\|v_{ik}\| + \|w_{ik}\| \le \sum_j \|w_j\|\,\|a_j\|_1
-        \le \frac12\sum_j \|w_j\|^2 + \|a_j\|_1^2 .
+        \le \frac12\sum_j (\|w_j\|^2 + \|a_j\|_1^2) .
 
     With one output :math:`\|a_j\|_1 = |a_j|` and the right-hand side is the
     network's weight decay: the convex objective at these coefficients is at
@@ -310,14 +315,9 @@ def cone_coefficients(
         ``coef[0]`` the blocks ``v_i``, ``coef[1]`` the blocks ``w_i``.
     intercept : ndarray of shape (c,)
     """
-    with torch.no_grad():
-        hidden = network.hidden_weight.cpu().double().numpy()
-        output = network.output_weight.cpu().double().numpy()
-        intercept = network.bias.cpu().double().numpy().copy()
-        X_lifted = lift_tensor(
-            torch.as_tensor(np.asarray(X, dtype=np.float64)), network.hidden_bias
-        ).numpy()
-    patterns = X_lifted @ hidden.T > 0  # (n, m)
+    hidden, output, intercept = network.numpy_weights()
+    X_lifted = lift(np.asarray(X, dtype=np.float64), network.hidden_bias)
+    patterns = activation_patterns(X_lifted, hidden)  # (n, m)
     active = patterns.any(axis=0)
     hidden, output, patterns = hidden[active], output[active], patterns[:, active]
     _, first, group = np.unique(

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from .._backend import CPU64, Backend, to_numpy
+from .._backend import CPU64, Backend
 from ..estimators._base import (
     NETWORK_PARAMETERS,
     NetworkOutputsMixin,
@@ -134,9 +134,9 @@ class AdamBaseline(NetworkOutputsMixin, BaseEstimator):
 
     def _keep(self, network: nn.Module, result: TrainingResult) -> None:
         """Store the trained ``network``'s weights and its run's record."""
-        self.hidden_weights_ = to_numpy(network.hidden_weight)
-        self.output_weights_ = to_numpy(network.output_weight)
-        self.intercept_ = to_numpy(network.bias)
+        self.hidden_weights_, self.output_weights_, self.intercept_ = (
+            network.numpy_weights()
+        )
         self.objective_ = result.objective
         self.objective_curve_ = result.objective_curve
         self.n_iter_ = result.n_iter
