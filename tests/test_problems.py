@@ -184,11 +184,15 @@ def test_block_norms_bound_each_block_operator(name):
         assert float(norms[block]) >= float(exact) - 1e-12
 
 
+def gated_problem(name, c):
+    """A 40-sample gated group-lasso problem with an intercept, and its loss."""
+    loss = LOSSES[name](tensor(targets(name, 40, c)))
+    return Problem(gated_operator(n=40), loss, NuclearGroupLasso(4), alpha=0.05), loss
+
+
 @pytest.mark.parametrize("name, c", LOSS_SHAPES)
 def test_polish_lowers_the_objective_and_zeroes_the_intercept_gradient(name, c):
-    operator = gated_operator(n=40)
-    loss = LOSSES[name](tensor(targets(name, 40, c)))
-    problem = Problem(operator, loss, NuclearGroupLasso(4), alpha=0.05)
+    problem, loss = gated_problem(name, c)
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
     polished, polished_Z, exact = problem.polish(x, Z)
@@ -218,9 +222,7 @@ def test_polish_solves_a_lasso_exactly_once_support_and_signs_are_right():
 
 @pytest.mark.parametrize("name, c", LOSS_SHAPES)
 def test_certificate_without_rescaling_still_bounds_the_optimum(name, c):
-    operator = gated_operator(n=40)
-    loss = LOSSES[name](tensor(targets(name, 40, c)))
-    problem = Problem(operator, loss, NuclearGroupLasso(4), alpha=0.05)
+    problem, loss = gated_problem(name, c)
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
     # on a rough point the intercept is still re-optimised, so the bound holds
