@@ -18,6 +18,7 @@ from convexnn import ConvexReLUClassifier, ConvexReLURegressor
 from convexnn.baselines import NonconvexReLUClassifier, NonconvexReLURegressor
 from convexnn.patterns import activation_patterns, lift
 from convexnn.problems import LOSSES
+from convexnn.testing import assert_certified
 
 FAST = {"n_patterns": 8, "device": "cpu", "random_state": 0}
 
@@ -298,12 +299,18 @@ def test_float32_fits_reach_the_float64_optimum(Estimator):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_float32_augmented_lagrangian_fits_in_its_own_dtype():
+def test_float32_augmented_lagrangian_reports_an_honest_objective():
+    # its float32 fits stop short of tol (left for later), but what they
+    # report must describe the coefficients they return
     X, y = regression()
     model = ConvexReLURegressor(
         0.02, solver="augmented_lagrangian", dtype="float32", max_iter=200, **FAST
     ).fit(X, y)
-    assert np.isfinite(model.coef_).all() and np.isfinite(model.objective_)
+    assert_certified(model, X, y, rtol=1e-5)
+    # below the optimum only as far as the constraints are violated
+    optimum = ConvexReLURegressor(0.02, tol=1e-8, max_iter=50_000, **FAST).fit(X, y)
+    if model.objective_ < optimum.objective_ * (1 - 1e-5):
+        assert not model.converged_ and model.constraint_violation_ > model.tol
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
