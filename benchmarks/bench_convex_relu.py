@@ -29,23 +29,8 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.datasets import load_breast_cancer
+from common import ISSUE_PROBLEM, breast_cancer
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
-
-BREAST_CANCER = dict(
-    alpha=0.02385,
-    n_patterns=100,
-    fit_intercept=False,
-    hidden_bias=False,
-    random_state=0,
-    device="cpu",
-)
-
-
-def breast_cancer():
-    X, y = load_breast_cancer(return_X_y=True)
-    return StandardScaler().fit_transform(X), 2.0 * y - 1.0
 
 
 def synthetic(n_samples: int, n_features: int, seed: int = 0):
@@ -158,7 +143,7 @@ def main(argv=None):
     fits = {}
     for solver in args.solvers.split(","):
         params = dict(
-            BREAST_CANCER, solver=solver, tol=args.tol, max_iter=args.max_iter
+            ISSUE_PROBLEM, solver=solver, tol=args.tol, max_iter=args.max_iter
         )
         fits[solver] = in_child(_fit, "breast_cancer", None, params)
         print(describe(solver, fits[solver]))
@@ -169,9 +154,9 @@ def main(argv=None):
         f"{n_gates} gates"
     )
     params = dict(
-        BREAST_CANCER, n_patterns=n_gates, solver="admm", tol=args.tol, max_iter=100_000
+        ISSUE_PROBLEM, n_patterns=n_gates, solver="admm", tol=args.tol, max_iter=100_000
     )
-    whole = n_small >= 569 and n_gates == BREAST_CANCER["n_patterns"]
+    whole = n_small >= 569 and n_gates == ISSUE_PROBLEM["n_patterns"]
     if whole and "admm" in fits and fits["admm"]["converged"]:
         ours = fits["admm"]  # the same fit as above
     else:

@@ -30,26 +30,16 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.datasets import load_breast_cancer
+from common import ISSUE_PROBLEM, breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from convexnn import GatedReLURegressor
 from convexnn.baselines import NonconvexGatedReLURegressor
 from convexnn.problems import GatedOperator, GroupLasso, Problem, SquaredLoss
 from convexnn.solvers import fista
 
-PROBLEM = dict(
-    alpha=0.02385,
-    n_patterns=100,
-    fit_intercept=False,
-    hidden_bias=False,
-    tol=1e-6,
-    random_state=0,
-    device="cpu",
-    dtype="float64",
-)
+PROBLEM = dict(ISSUE_PROBLEM, tol=1e-6, dtype="float64")
 
 
 def timed(function, repeats: int):
@@ -134,9 +124,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     PROBLEM["dtype"] = args.dtype
 
-    X, y = load_breast_cancer(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    targets = 2.0 * y - 1.0
+    X, targets = breast_cancer()
     n_samples, n_features = X.shape
     threads = torch.get_num_threads()
     print(
@@ -162,7 +150,9 @@ def main(argv=None):
             1,
         )
         mlp_time, mlp = timed(
-            lambda: MLPClassifier(hidden_layer_sizes=(100,), random_state=0).fit(X, y),
+            lambda: MLPClassifier(hidden_layer_sizes=(100,), random_state=0).fit(
+                X, targets
+            ),
             args.repeats,
         )
     within = np.flatnonzero(adam.objective_curve_ <= 1.01 * convex.objective_)
@@ -192,7 +182,7 @@ def main(argv=None):
     )
     print(
         f"{'sklearn MLPClassifier':<34}{mlp_time:>10.4f}{mlp_time / convex_time:>8.1f}"
-        f"{'':>14}  train accuracy {mlp.score(X, y):.4f}"
+        f"{'':>14}  train accuracy {mlp.score(X, targets):.4f}"
     )
     plain_per_iteration = plain_time / max(plain.n_iter, 1)
     products = forward + backward

@@ -8,6 +8,16 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
+ISSUE_PROBLEM = dict(
+    alpha=0.02385,
+    n_patterns=100,
+    fit_intercept=False,
+    hidden_bias=False,
+    random_state=0,
+    device="cpu",
+)
+"""The issues' breast-cancer problem: 100 gates, no intercept or hidden bias."""
+
 
 @cache
 def breast_cancer() -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from convexnn import ConvexReLUClassifier, ConvexReLURegressor
 
-from .common import breast_cancer, synthetic
+from .common import ISSUE_PROBLEM, breast_cancer, synthetic
 
 
 def _fit(model, X, y):
@@ -94,15 +94,7 @@ class ConvexReLUIssueTargetBenchmark:
 
     def setup(self):
         self.X, self.y = breast_cancer()
-        self.model = ConvexReLURegressor(
-            alpha=0.02385,
-            n_patterns=100,
-            fit_intercept=False,
-            hidden_bias=False,
-            tol=1e-6,
-            random_state=0,
-            device="cpu",
-        )
+        self.model = ConvexReLURegressor(**ISSUE_PROBLEM, tol=1e-6)
 
     def time_fit(self):
         _fit(self.model, self.X, self.y)
