@@ -1,5 +1,6 @@
 """The shared solvers against independent ones; the honesty of their certificates."""
 
+import math
 import warnings
 
 import cvxpy as cp
@@ -193,6 +194,73 @@ def test_float32_certificate_is_consistent_with_float64():
     assert results[torch.float32].certificate.primal == pytest.approx(
         results[torch.float64].certificate.primal, rel=1e-4
     )
+
+
+class RecordingOperator(GatedOperator):
+    """A gated operator recording the dtype of every product, shared by its
+    conversions; ``failing_dtype`` makes products in that dtype non-finite."""
+
+    def __init__(self, X, masks, dtypes=None, failing_dtype=None):
+        super().__init__(X, masks)
+        self.dtypes = [] if dtypes is None else dtypes
+        self.failing_dtype = failing_dtype
+
+    def astype(self, dtype):
+        return RecordingOperator(
+            self.X.to(dtype), self.masks.to(dtype), self.dtypes, self.failing_dtype
+        )
+
+    def matvec(self, coef):
+        self.dtypes.append(coef.dtype)
+        outputs = super().matvec(coef)
+        return outputs * math.nan if coef.dtype == self.failing_dtype else outputs
+
+
+def recording_problem(n_patterns=8, alpha=0.003, failing_dtype=None):
+    problem, *_ = gated_problem(n_patterns, alpha)
+    operator = RecordingOperator(
+        problem.operator.X, problem.operator.masks, failing_dtype=failing_dtype
+    )
+    return Problem(operator, problem.loss, problem.penalty, alpha), operator.dtypes
+
+
+@pytest.mark.parametrize("newton", [True, False])
+def test_float64_problems_iterate_in_float32_first_and_certify_in_float64(newton):
+    problem, dtypes = recording_problem()
+    result = fista(problem, tol=1e-9, newton=newton)
+    plain = fista(problem, tol=1e-9, newton=newton, single_precision=False)
+    assert torch.float32 in dtypes and dtypes[-1] == torch.float64
+    assert result.converged and result.x.dtype == torch.float64
+    assert result.certificate.primal == pytest.approx(
+        plain.certificate.primal, rel=1e-8
+    )
+    # the certificate is that of the returned float64 point
+    assert problem.objective(result.x, problem.matvec(result.x)) == pytest.approx(
+        result.certificate.primal, rel=1e-12
+    )
+
+
+def test_a_failing_single_precision_phase_falls_back_to_float64():
+    problem, dtypes = recording_problem(failing_dtype=torch.float32)
+    result = fista(problem, tol=1e-9)
+    plain = fista(problem, tol=1e-9, single_precision=False)
+    assert torch.float32 in dtypes and result.converged
+    assert result.certificate.primal == pytest.approx(
+        plain.certificate.primal, rel=1e-8
+    )
+
+
+def test_problems_convert_their_data_and_weights():
+    problem, *_ = gated_problem(8, 0.01)
+    weighted = Problem(
+        problem.operator, problem.loss, GroupLasso(4, torch.rand(8).double()), 0.01
+    )
+    converted = weighted.astype(torch.float32)
+    assert converted.operator.X.dtype == converted.operator.masks.dtype == torch.float32
+    assert converted.loss.Y.dtype == converted.penalty.weights.dtype == torch.float32
+    assert weighted.penalty.weights.dtype == torch.float64  # the original is kept
+    X, y = sparse_regression()
+    assert lasso_problem(X, y, 0.1).astype(torch.float32) is None  # no conversion
 
 
 def test_unpenalised_features_keep_the_lower_bound_valid():

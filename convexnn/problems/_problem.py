@@ -101,6 +101,20 @@ class Problem:
             self.operator, self.loss, self.penalty, alpha, self.fit_intercept
         )
 
+    def astype(self, dtype: torch.dtype) -> Problem | None:
+        """The same problem with its data converted to ``dtype``, or ``None``
+        when the operator does not convert (:meth:`LinearOperator.astype`)."""
+        operator = self.operator.astype(dtype)
+        if operator is None:
+            return None
+        return Problem(
+            operator,
+            self.loss.astype(dtype),
+            self.penalty.astype(dtype),
+            self.alpha,
+            self.fit_intercept,
+        )
+
     @property
     def shape(self) -> tuple[int, int]:
         """Shape of the solver's variable ``x``."""

@@ -33,6 +33,10 @@ class Loss:
         self.Y = Y
         self.n_samples = Y.shape[0]
 
+    def astype(self, dtype: torch.dtype) -> Loss:
+        """The same loss with its targets in ``dtype``."""
+        return type(self)(self.Y.to(dtype))
+
     def __call__(self, Z: torch.Tensor) -> torch.Tensor:
         """Return :math:`f(Z)` as a differentiable tensor in ``Z``'s dtype."""
         return self.sample_losses(Z, self.Y.to(Z.dtype)).mean()

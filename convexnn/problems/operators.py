@@ -57,6 +57,12 @@ class LinearOperator:
         ``None`` when this operator cannot be restricted."""
         return None
 
+    def astype(self, dtype: torch.dtype) -> LinearOperator | None:
+        """The same operator with its data converted to ``dtype`` (for a
+        solver's single-precision phase), or ``None`` when it does not
+        convert."""
+        return None
+
     def sample_gram(
         self, group_size: int, blocks: torch.Tensor, weights: torch.Tensor
     ) -> torch.Tensor | None:
@@ -271,6 +277,9 @@ class GatedOperator(LinearOperator):
         )
         blocks = (self.X.T @ gated).view(self.n_features, self.n_patterns, n_outputs)
         return blocks.permute(1, 0, 2).reshape(self.n_coefs, n_outputs)
+
+    def astype(self, dtype):
+        return GatedOperator(self.X.to(dtype), self.masks.to(dtype))
 
     def restrict(self, group_size, blocks):
         if group_size != self.n_features:

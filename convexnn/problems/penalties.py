@@ -23,6 +23,8 @@ row per block for the :math:`\ell_1` norm, the gated ReLU coefficients
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 
@@ -58,6 +60,13 @@ class Penalty:
     def restrict(self, blocks: torch.Tensor) -> Penalty:
         """The penalty on the blocks ``blocks`` only."""
         raise NotImplementedError
+
+    def astype(self, dtype: torch.dtype) -> Penalty:
+        """The same penalty with its weights in ``dtype``."""
+        converted = copy.copy(self)
+        if self.weights is not None:
+            converted.weights = self.weights.to(dtype)
+        return converted
 
     def is_euclidean(self, n_outputs: int) -> bool:
         r"""Whether each term is :math:`w_g\|W_g\|_F`, smooth at a nonzero block
@@ -147,9 +156,8 @@ class GroupLasso(Penalty):
     def prox(self, coef, threshold):
         groups = self._groups(coef)
         norms = torch.linalg.vector_norm(groups, dim=1, keepdim=True)
-        norms = norms.clamp_(min=torch.finfo(coef.dtype).tiny)
-        shrink = torch.div(self._threshold(threshold), norms)
-        shrink = shrink.neg_().add_(1).clamp_(min=0)
+        shrink = (norms - self._threshold(threshold)).clamp_(min=0)  # new norms
+        shrink = shrink.div_(norms.clamp_(min=torch.finfo(coef.dtype).tiny))
         return (groups * shrink).view(coef.shape)
 
     def restrict(self, blocks):
