@@ -5,14 +5,14 @@ squared loss on ±1 targets, no intercept, no hidden bias, ``alpha=0.02385``
 (the peer library scnn's λ = 1e-3 after its hidden column scaling by √n).
 Printed, all measured in this one run:
 
-* convexnn's fit time to a relative duality gap ≤ 1e-6, its iterations, and
-  the time per proximal-gradient iteration against the time of the two matrix
-  products an iteration needs (``A x`` and ``Aᵀ r``) measured alone, in the
-  same dtype, and against the products it actually makes (counted: line-search
-  retries and certificates add some);
-* the core solver on the same problem without its Newton finish
-  (``fista(..., newton=False)``, proximal gradient alone), to show what the
-  finish buys;
+* convexnn's fit time to a relative duality gap ≤ 1e-6 and its iterations;
+* the core solver on the same problem without its float32 phase
+  (``fista(..., single_precision=False)``) and without its Newton finish
+  (``fista(..., newton=False)``), to show what each buys;
+* the time per proximal-gradient iteration, in float32 and in float64, against
+  the time of the two matrix products an iteration needs (``A x`` and
+  ``Aᵀ r``) measured alone in the same dtype, and against the products it
+  actually makes (counted: line-search retries and certificates add some);
 * the same network trained by Adam (same gates, same alpha): time until its
   objective is within 1% of the certified convex optimum, or its best
   objective after its budget;
@@ -53,11 +53,14 @@ def timed(function, repeats: int):
 
 
 class CountingOperator(GatedOperator):
-    """The gated operator, counting its products."""
+    """The gated operator, counting its products (its conversions too)."""
 
-    def __init__(self, X, masks):
+    def __init__(self, X, masks, counts=None):
         super().__init__(X, masks)
-        self.counts = {"matvec": 0, "rmatvec": 0}
+        self.counts = {"matvec": 0, "rmatvec": 0} if counts is None else counts
+
+    def astype(self, dtype):
+        return CountingOperator(self.X.to(dtype), self.masks.to(dtype), self.counts)
 
     def matvec(self, coef):
         self.counts["matvec"] += 1
@@ -68,21 +71,22 @@ class CountingOperator(GatedOperator):
         return super().rmatvec(residual)
 
 
-def operator_of(model: GatedReLURegressor, X: np.ndarray, kind=GatedOperator):
-    """The fitted model's operator, in the benchmark's dtype."""
-    dtype = getattr(torch, PROBLEM["dtype"])
+def problem_of(model: GatedReLURegressor, X: np.ndarray, targets, dtype: str):
+    """The fitted model's problem in ``dtype``, with a counting operator."""
+    dtype = getattr(torch, dtype)
     X = torch.from_numpy(X).to(dtype)
     gates = torch.from_numpy(model.gates_).to(dtype)
-    return kind(X, (X @ gates.T > 0).to(dtype))
+    operator = CountingOperator(X, (X @ gates.T > 0).to(dtype))
+    loss = SquaredLoss(torch.from_numpy(targets.reshape(-1, 1)).to(dtype))
+    return Problem(
+        operator, loss, GroupLasso(X.shape[1]), PROBLEM["alpha"], fit_intercept=False
+    )
 
 
-def product_times(
-    model: GatedReLURegressor, X: np.ndarray, repeats: int
-) -> tuple[float, float]:
-    """Times of one ``A x`` and of one ``Aᵀ r`` with the fitted model's
-    operator, at its solution."""
-    operator = operator_of(model, X)
-    coef = torch.from_numpy(model.coef_.reshape(-1, 1).copy()).to(operator.dtype)
+def product_times(problem: Problem, coef: np.ndarray, repeats: int):
+    """Times of one ``A x`` (at ``coef``) and of one ``Aᵀ r`` alone."""
+    operator = problem.operator
+    coef = torch.from_numpy(coef.reshape(-1, 1).copy()).to(operator.dtype)
     residual = operator.matvec(coef)
     n_products = 200
 
@@ -100,20 +104,37 @@ def product_times(
     )
 
 
-def without_newton(model: GatedReLURegressor, X: np.ndarray, targets: np.ndarray):
-    """A solve of the fitted model's problem by proximal gradient alone, and
-    its operator (which counts the products of the last solve)."""
-    operator = operator_of(model, X, CountingOperator)
-    loss = SquaredLoss(torch.from_numpy(targets.reshape(-1, 1)).to(operator.dtype))
-    problem = Problem(
-        operator, loss, GroupLasso(X.shape[1]), PROBLEM["alpha"], fit_intercept=False
-    )
+def solver_run(problem: Problem, repeats: int, **options):
+    """Median time and result of ``fista(problem, **options)``; the products
+    of the last run are in ``problem.operator.counts``."""
 
     def solve():
-        operator.counts.update(matvec=0, rmatvec=0)
-        return fista(problem, tol=PROBLEM["tol"], newton=False)
+        problem.operator.counts.update(matvec=0, rmatvec=0)
+        return fista(problem, tol=PROBLEM["tol"], **options)
 
-    return solve, operator
+    return timed(solve, repeats)
+
+
+def iteration_report(model, X, targets, dtype: str, repeats: int) -> str:
+    """Time per proximal-gradient iteration in ``dtype`` (no Newton finish,
+    no change of precision) against its products alone."""
+    problem = problem_of(model, X, targets, dtype)
+    elapsed, result = solver_run(problem, repeats, newton=False, single_precision=False)
+    per_iteration = elapsed / max(result.n_iter, 1)
+    counts = problem.operator.counts
+    forwards = counts["matvec"] / max(result.n_iter, 1)
+    backwards = counts["rmatvec"] / max(result.n_iter, 1)
+    forward, backward = product_times(problem, model.coef_, repeats)
+    made = forwards * forward + backwards * backward
+    return (
+        f"{dtype}: {per_iteration * 1e6:.0f} µs per iteration; the two products "
+        f"alone (A x, Aᵀ r) {(forward + backward) * 1e6:.0f} µs "
+        f"({forward * 1e6:.0f} + {backward * 1e6:.0f}), "
+        f"{(forward + backward) / per_iteration:.0%} of an iteration. It makes "
+        f"{forwards:.2f} A x and {backwards:.2f} Aᵀ r on average (line-search "
+        "retries, certificates, the initial step-size estimate): "
+        f"{made * 1e6:.0f} µs of products, {made / per_iteration:.0%}"
+    )
 
 
 def main(argv=None):
@@ -134,10 +155,15 @@ def main(argv=None):
     convex_time, convex = timed(
         lambda: GatedReLURegressor(**PROBLEM).fit(X, targets), args.repeats
     )
-    per_iteration = convex_time / max(convex.n_iter_, 1)
-    forward, backward = product_times(convex, X, args.repeats)
-    plain_solve, counted = without_newton(convex, X, targets)
-    plain_time, plain = timed(plain_solve, args.repeats)
+    variants = {}
+    if args.dtype == "float64":
+        variants["  without its float32 phase"] = {"single_precision": False}
+    variants["  without its Newton finish"] = {"newton": False}
+    problem = problem_of(convex, X, targets, args.dtype)
+    variants = {
+        name: solver_run(problem, args.repeats, **options)
+        for name, options in variants.items()
+    }
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -164,11 +190,12 @@ def main(argv=None):
         f"{convex.objective_:>14.8f}  gap {convex.dual_gap_:.1e}, "
         f"{convex.n_iter_} iterations, {convex.n_active_neurons_} neurons"
     )
-    print(
-        f"{'  without its Newton finish':<34}{plain_time:>10.4f}"
-        f"{plain_time / convex_time:>8.1f}{plain.certificate.primal:>14.8f}  "
-        f"gap {plain.certificate.relative_gap:.1e}, {plain.n_iter} iterations"
-    )
+    for name, (elapsed, result) in variants.items():
+        print(
+            f"{name:<34}{elapsed:>10.4f}{elapsed / convex_time:>8.1f}"
+            f"{result.certificate.primal:>14.8f}  "
+            f"gap {result.certificate.relative_gap:.1e}, {result.n_iter} iterations"
+        )
     if len(within):
         reach = (within[0] + 1) * adam_per_step
         adam_note = f"within 1% after {within[0] + 1} Adam steps"
@@ -184,22 +211,13 @@ def main(argv=None):
         f"{'sklearn MLPClassifier':<34}{mlp_time:>10.4f}{mlp_time / convex_time:>8.1f}"
         f"{'':>14}  train accuracy {mlp.score(X, targets):.4f}"
     )
-    plain_per_iteration = plain_time / max(plain.n_iter, 1)
-    products = forward + backward
-    forwards = counted.counts["matvec"] / max(plain.n_iter, 1)
-    backwards = counted.counts["rmatvec"] / max(plain.n_iter, 1)
-    all_products = forwards * forward + backwards * backward
+    print("\nproximal-gradient iterations alone (no Newton finish, one precision):")
+    for dtype in ["float32", "float64"] if args.dtype == "float64" else ["float32"]:
+        print(iteration_report(convex, X, targets, dtype, args.repeats))
     print(
-        f"\nper iteration without the Newton finish: {plain_per_iteration * 1e6:.0f} "
-        f"µs; the two products alone (A x, Aᵀ r): {products * 1e6:.0f} µs "
-        f"({forward * 1e6:.0f} + {backward * 1e6:.0f}), "
-        f"{products / plain_per_iteration:.0%} of an iteration. An iteration makes "
-        f"{forwards:.2f} A x and {backwards:.2f} Aᵀ r on average (line-search "
-        "retries, certificates, the initial step-size estimate): "
-        f"{all_products * 1e6:.0f} µs of products, "
-        f"{all_products / plain_per_iteration:.0%}; the rest is the prox, the "
-        "line search's measures and the momentum. With the Newton finish, fit "
-        f"time per iteration: {per_iteration * 1e6:.0f} µs"
+        "the rest is the prox, the line search's measures and the momentum. "
+        f"The fit: {convex_time / max(convex.n_iter_, 1) * 1e6:.0f} µs per "
+        "iteration, Newton finish and certificates included."
     )
 
 

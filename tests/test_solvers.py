@@ -197,29 +197,33 @@ def test_float32_certificate_is_consistent_with_float64():
 
 
 class RecordingOperator(GatedOperator):
-    """A gated operator recording the dtype of every product, shared by its
-    conversions; ``failing_dtype`` makes products in that dtype non-finite."""
+    """A gated operator recording the dtype of every product ``A x``, shared by
+    its conversions; with ``fail_after``, its float32 products turn non-finite
+    after that many."""
 
-    def __init__(self, X, masks, dtypes=None, failing_dtype=None):
+    def __init__(self, X, masks, dtypes=None, fail_after=None):
         super().__init__(X, masks)
         self.dtypes = [] if dtypes is None else dtypes
-        self.failing_dtype = failing_dtype
+        self.fail_after = fail_after
 
     def astype(self, dtype):
         return RecordingOperator(
-            self.X.to(dtype), self.masks.to(dtype), self.dtypes, self.failing_dtype
+            self.X.to(dtype), self.masks.to(dtype), self.dtypes, self.fail_after
         )
 
     def matvec(self, coef):
         self.dtypes.append(coef.dtype)
         outputs = super().matvec(coef)
-        return outputs * math.nan if coef.dtype == self.failing_dtype else outputs
+        if self.fail_after is not None and coef.dtype == torch.float32:
+            if self.dtypes.count(torch.float32) > self.fail_after:
+                return outputs * math.nan
+        return outputs
 
 
-def recording_problem(n_patterns=8, alpha=0.003, failing_dtype=None):
+def recording_problem(n_patterns=8, alpha=0.003, fail_after=None):
     problem, *_ = gated_problem(n_patterns, alpha)
     operator = RecordingOperator(
-        problem.operator.X, problem.operator.masks, failing_dtype=failing_dtype
+        problem.operator.X, problem.operator.masks, fail_after=fail_after
     )
     return Problem(operator, problem.loss, problem.penalty, alpha), operator.dtypes
 
@@ -240,11 +244,12 @@ def test_float64_problems_iterate_in_float32_first_and_certify_in_float64(newton
     )
 
 
-def test_a_failing_single_precision_phase_falls_back_to_float64():
-    problem, dtypes = recording_problem(failing_dtype=torch.float32)
+@pytest.mark.parametrize("fail_after", [0, 15])  # the step-size estimate, a step
+def test_a_failing_single_precision_phase_falls_back_to_float64(fail_after):
+    problem, dtypes = recording_problem(fail_after=fail_after)
     result = fista(problem, tol=1e-9)
     plain = fista(problem, tol=1e-9, single_precision=False)
-    assert torch.float32 in dtypes and result.converged
+    assert dtypes.count(torch.float32) > fail_after and result.converged
     assert result.certificate.primal == pytest.approx(
         plain.certificate.primal, rel=1e-8
     )

@@ -178,16 +178,18 @@ def fista(
     x = problem.zeros() if x0 is None else x0.clone()
     Z = problem.matvec(x)
     best = problem.certificate(x, Z)
-    L = problem.lipschitz() if lipschitz is None else lipschitz
-    L = max(L, 1e-12)
-    L_floor = 1e-6 * L
-    if best.relative_gap <= tol:
-        return SolverResult(best.x, best, 0, True, L)
-
     working = problem  # the problem the iterations run on
     if single_precision and best.relative_gap > SWITCH_GAP:
         working = _single_precision(problem) or problem
+    if lipschitz is None:
+        lipschitz = working.lipschitz()
+        if not math.isfinite(lipschitz) and working is not problem:
+            working, lipschitz = problem, problem.lipschitz()  # float32 overflowed
     x, Z = x.to(working.operator.dtype), Z.to(working.operator.dtype)
+    L = max(lipschitz, 1e-12)
+    L_floor = 1e-6 * L
+    if best.relative_gap <= tol:
+        return SolverResult(best.x, best, 0, True, L)
 
     curvature = problem.loss.lipschitz()
     newton = newton and supports_newton(problem)
@@ -204,9 +206,12 @@ def fista(
         except FloatingPointError:
             if working is problem:
                 raise
-            # single precision overflowed: go on from the best point in full
+            # single precision failed: go on from the best point in full, with
+            # a step size estimated there
             working, x, Z = problem, best.x, best.Z
             y, Zy, stable = x, Z, 0
+            L = max(problem.lipschitz(), 1e-12)
+            L_floor = 1e-6 * L
             continue
 
         # full momentum, dropped for one step when it points uphill
