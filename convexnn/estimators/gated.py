@@ -218,7 +218,10 @@ DEVICE_PARAMETERS_DOC = """
     device : {{"auto", "cpu", "cuda"}} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {{"float32", "float64"}}, default=None
-        Solver precision; None is float64 on CPU and float32 on CUDA.
+        Solver precision; None is float64 on CPU and float32 on CUDA. The
+        solution and its certificate are in this precision (a float64 solver
+        may take its first iterations in float32, see
+        :func:`convexnn.solvers.fista`).
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
