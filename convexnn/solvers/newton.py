@@ -214,6 +214,14 @@ def _line_search(problem, x, Z, value, step, decrement):
     return x, Z, value
 
 
+def _cholesky_solve(factor, B):
+    r""":math:`(LL^\top)^{-1} B = L^{-\top}(L^{-1}B)` for the lower Cholesky factor
+    ``L``, by two triangular solves: ``torch.cholesky_solve`` costs about four
+    times as much on CPU (it copies the factor)."""
+    lower = torch.linalg.solve_triangular(factor, B, upper=False)
+    return torch.linalg.solve_triangular(factor.mT, lower, upper=True)
+
+
 def _block_norms(problem, x, blocks):
     """``‖u_g‖ / (α w_g)`` for ``blocks``: the inverse curvatures ``Λ⁻¹``."""
     coef, _ = problem.split(x)
@@ -316,8 +324,11 @@ class _SampleSystem(_NewtonSystem):
         AV = (self.root * self.operator.matvec(scaled.reshape(-1, r))).to(torch.float64)
         LAV = torch.linalg.solve_triangular(self.factor, AV, upper=False)
         projected = torch.einsum("kg,kgr->kr", self.directions, V).to(torch.float64)
-        W = torch.cholesky_solve(projected - self.LF.T @ LAV, self.schur_factor)
-        inner = torch.cholesky_solve(AV + self.F @ W, self.factor).to(V.dtype)
+        W = _cholesky_solve(self.schur_factor, projected - self.LF.T @ LAV)
+        # K⁻¹(AV + F W) = L⁻ᵀ(L⁻¹AV + L⁻¹F W), where L⁻¹AV and L⁻¹F are at hand
+        upper = self.factor.mT
+        inner = torch.linalg.solve_triangular(upper, LAV + self.LF @ W, upper=True)
+        inner = inner.to(V.dtype)
         back = self.operator.rmatvec(self.root * inner).view(V.shape)
         along = self.directions.unsqueeze(2) * W.to(V.dtype).unsqueeze(1)
         return scaled + along - scale * back
@@ -346,4 +357,4 @@ class _CoefficientSystem(_NewtonSystem):
 
     def solve(self, V):
         flat = V.reshape(-1, V.shape[2]).to(torch.float64)
-        return torch.cholesky_solve(flat, self.factor).to(V.dtype).view(V.shape)
+        return _cholesky_solve(self.factor, flat).to(V.dtype).view(V.shape)
