@@ -180,6 +180,7 @@ def newton_finish(
             if kind is None or (spent > 0 and spent + cost > budget):
                 break
             spent += cost
+            system = None  # its memory can take the new system's
             scale = _block_norms(problem, x, blocks)
             if kind == "coefficients":
                 system = _CoefficientSystem(problem, x, Z, blocks, scale)
