@@ -16,9 +16,11 @@ from convexnn.problems import (
 )
 from convexnn.solvers import fista
 from convexnn.solvers.newton import (
+    MAX_CG,
     MAX_SAMPLES,
     _block_norms,
     _CoefficientSystem,
+    _conjugate_gradients,
     _SampleSystem,
     newton_finish,
     supports_newton,
@@ -140,7 +142,8 @@ def test_newton_step_solves_the_dense_hessian_system(loss, fit_intercept, n, kin
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
     blocks = torch.arange(problem.n_blocks)
-    step, decrement = _system(problem, x, Z, blocks, kind).step(x, Z)
+    step, decrement, iterations = _system(problem, x, Z, blocks, kind).step(x, Z)
+    assert iterations == 0  # at the point it was factorised at: the factors solve
 
     flat = x.view(-1).clone()
     gradient = torch.func.grad(lambda v: smooth_objective(problem, v.view(x.shape)))(
@@ -154,13 +157,54 @@ def test_newton_step_solves_the_dense_hessian_system(loss, fit_intercept, n, kin
     assert decrement == pytest.approx(float(gradient @ expected), rel=1e-7)
 
 
+@pytest.mark.parametrize("kind", ["samples", "coefficients"])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_step_from_an_earlier_factorisation_solves_the_current_system(
+    loss, fit_intercept, kind
+):
+    # conjugate gradients on the Hessian at x, preconditioned by the one
+    # factorised at another point with the same blocks, to a tight tolerance
+    problem = gated_problem(loss, n=60, fit_intercept=fit_intercept)
+    earlier = tensor(RNG.standard_normal(problem.shape))
+    x = earlier * tensor(RNG.uniform(0.99, 1.01, problem.shape))
+    blocks = torch.arange(problem.n_blocks)
+    system = _system(problem, earlier, problem.matvec(earlier), blocks, kind)
+    Z = problem.matvec(x)
+    step, decrement, iterations = system.step(x, Z, forcing=1e-13)
+    assert 0 < iterations < MAX_CG
+    expected, expected_decrement, _ = _system(problem, x, Z, blocks, kind).step(x, Z)
+    torch.testing.assert_close(step, expected, rtol=1e-10, atol=1e-12)
+    assert decrement == pytest.approx(expected_decrement, rel=1e-10)
+
+
+def test_conjugate_gradients_with_a_poor_preconditioner():
+    # a preconditioner off by up to 100x in some directions: within the
+    # iterations it converges to the solution, short of them it reports that it
+    # stopped, and every iterate is a descent direction (bᵀx > 0)
+    rng = np.random.default_rng(7)
+    basis = torch.linalg.qr(tensor(rng.standard_normal((30, 30))))[0]
+    H = basis @ torch.diag(tensor(np.geomspace(1.0, 100.0, 30))) @ basis.T
+    b = tensor(rng.standard_normal(30))
+    x, iterations = _conjugate_gradients(
+        lambda v: H @ v, lambda v: v, b, forcing=1e-12, max_iter=60
+    )
+    assert iterations < 60
+    torch.testing.assert_close(x, torch.linalg.solve(H, b), rtol=1e-9, atol=1e-12)
+    short, stopped = _conjugate_gradients(
+        lambda v: H @ v, lambda v: v, b, forcing=1e-12, max_iter=3
+    )
+    assert stopped == 3 and float(b @ short) > 0
+    assert float(b @ short) < float(b @ x)
+
+
 def test_newton_step_keeps_zero_blocks_at_zero():
     problem = gated_problem(fit_intercept=False)
     x = tensor(RNG.standard_normal(problem.shape))
     x[4:12] = 0  # blocks 1 and 2
     Z = problem.matvec(x)
     blocks = problem.active_blocks(x).nonzero().squeeze(1)
-    step, _ = _system(problem, x, Z, blocks).step(x, Z)
+    step, _, _ = _system(problem, x, Z, blocks).step(x, Z)
     assert bool((step[4:12] == 0).all()) and bool((step[:4] != 0).all())
 
 

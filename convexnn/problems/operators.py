@@ -313,7 +313,7 @@ class GatedOperator(LinearOperator):
         if "gram" not in self._data:
             self._data["gram"] = self.X @ self.X.T
         masks = self.masks[:, blocks]
-        return self._data["gram"] * ((masks * weights) @ masks.T)
+        return ((masks * weights) @ masks.T).mul_(self._data["gram"])
 
     def columns(self, indices):
         r"""Column ``i·d̃ + j`` is :math:`M_{:,i} \odot \tilde X_{:,j}`."""

@@ -41,6 +41,13 @@ factor, the outputs of the ``|S|`` blocks and one product with each of
 :math:`A_S` and :math:`A_S^\top` per right-hand side. An unpenalised
 intercept is eliminated by its Schur complement (a second right-hand side).
 
+A factorisation is kept while the support stays the same: at later points
+its inverse preconditions conjugate gradients on the exact Newton system,
+which a stale Hessian on its own would solve only to a fixed fraction (the
+norms of blocks that have just entered the support, and with them the
+curvatures :math:`c_g`, change by large factors in the first steps). It is
+refreshed when conjugate gradients stop converging fast.
+
 Each Newton step is damped by a backtracking line search on the true
 objective and followed by one proximal-gradient step on the whole problem,
 which lets blocks leave or enter the support. The result is only a candidate:
@@ -66,9 +73,16 @@ ITERATION_FLOPS = 5e6
 #: The work of a step (gradient, solve, line search, proximal-gradient step)
 #: in proximal-gradient iterations.
 STEP_COST = 4
-#: A factorised Hessian is refreshed once a step with it shrinks the
-#: decrement by less than this factor.
-REFRESH = 0.25
+#: Conjugate-gradient iterations of a Newton step with a factorised Hessian
+#: from an earlier point; a step that needs them all (or breaks down) has the
+#: Hessian refreshed at the next point.
+MAX_CG = 8
+#: A conjugate-gradient solve stops once its preconditioned residual has
+#: shrunk by this factor: the decrement then converges at least this fast.
+FORCING = 0.1
+#: The work of one conjugate-gradient iteration (a product with the Hessian
+#: and a solve with the factorised one) in proximal-gradient iterations.
+CG_COST = 1
 #: Largest number of samples of a sample-space system (``n × n``).
 MAX_SAMPLES = 4096
 #: Largest number of unknowns of a coefficient-space system (``|S|d × |S|d``).
@@ -138,21 +152,24 @@ def newton_finish(
     """Improve ``x`` (outputs ``Z``) by damped Newton steps on its nonzero
     blocks, each followed by a proximal-gradient step of size ``1/lipschitz``.
 
-    A factorised Hessian is reused while the steps it gives keep shrinking the
-    decrement fast (a step with it costs two products, against an ``n × n``
-    factorisation for a fresh one). Stops when the Newton decrement (about
-    twice the remaining decrease) falls below ``tol`` times the objective.
+    A factorised Hessian is reused as long as the support stays the same: at
+    a later point it preconditions conjugate gradients on the exact Newton
+    system (an iteration costs four products with the blocks' operator, against
+    an ``n × n`` factorisation for a fresh Hessian), until a step needs
+    ``MAX_CG`` iterations. Stops when the Newton decrement (about twice the
+    remaining decrease) falls below ``tol`` times the objective.
     ``problem`` must satisfy :func:`supports_newton`. Returns the new point
     (never worse than ``x``), its outputs, and the work done in
-    proximal-gradient iterations: :func:`newton_cost` per factorisation and
-    ``STEP_COST`` per step; infinite work when a sample-space system is due
+    proximal-gradient iterations: :func:`newton_cost` per factorisation,
+    ``STEP_COST`` per step and ``CG_COST`` per conjugate-gradient iteration;
+    infinite work when a sample-space system is due
     and the operator cannot form the Gram matrix
     :meth:`~convexnn.problems.LinearOperator.sample_gram`, so that a caller
     comparing work never tries again. The finish stops early when the support
     outgrows both kinds of system (:func:`system_kind`).
     """
     value = problem.objective(x, Z)
-    system, previous, spent = None, math.inf, 0.0
+    system, spent = None, 0.0
     for _ in range(max_steps):
         blocks = problem.active_blocks(x).nonzero().squeeze(1)
         if len(blocks) == 0:
@@ -163,6 +180,7 @@ def newton_finish(
             if kind is None or (spent > 0 and spent + cost > budget):
                 break
             spent += cost
+            system = None  # its memory can take the new system's
             scale = _block_norms(problem, x, blocks)
             if kind == "coefficients":
                 system = _CoefficientSystem(problem, x, Z, blocks, scale)
@@ -173,14 +191,12 @@ def newton_finish(
                 if gram is None:
                     return x, Z, math.inf
                 system = _SampleSystem(problem, x, Z, blocks, scale, gram)
-            previous = math.inf
-        spent += STEP_COST
-        step, decrement = system.step(x, Z)
+        step, decrement, iterations = system.step(x, Z)
+        spent += STEP_COST + CG_COST * iterations
         if not decrement > tol * abs(value):
             break  # also when the decrement is not finite
-        if decrement > REFRESH * previous:
+        if iterations >= MAX_CG:
             system = None  # this Hessian no longer pays: refresh it next time
-        previous = decrement
         x, Z, value = _line_search(problem, x, Z, value, step, decrement)
         # one proximal-gradient step: blocks may leave or enter the support
         gradient = problem.rmatvec(problem.loss.gradient(Z))
@@ -214,6 +230,14 @@ def _line_search(problem, x, Z, value, step, decrement):
     return x, Z, value
 
 
+def _cholesky_solve(factor, B):
+    r""":math:`(LL^\top)^{-1} B = L^{-\top}(L^{-1}B)` for the lower Cholesky factor
+    ``L``, by two triangular solves: ``torch.cholesky_solve`` costs about four
+    times as much on CPU (it copies the factor)."""
+    lower = torch.linalg.solve_triangular(factor, B, upper=False)
+    return torch.linalg.solve_triangular(factor.mT, lower, upper=True)
+
+
 def _block_norms(problem, x, blocks):
     """``‖u_g‖ / (α w_g)`` for ``blocks``: the inverse curvatures ``Λ⁻¹``."""
     coef, _ = problem.split(x)
@@ -234,6 +258,7 @@ class _NewtonSystem:
 
     def __init__(self, problem: Problem, x, Z, blocks, scale, gram=None):
         self.problem, self.blocks, self.scale = problem, blocks, scale
+        self.point = x
         group_size = problem.penalty.group_size
         coef, _ = problem.split(x)
         self.operator = problem.operator.restrict(group_size, blocks)
@@ -244,11 +269,11 @@ class _NewtonSystem:
         self._factorise(curvature, gram)
         if problem.fit_intercept:
             # the intercept couples to u through a = A_Sᵀ q and has curvature Σ q
-            self.coupling = self.operator.rmatvec(curvature).view_as(u)
-            self.coupled = self.solve(self.coupling.unsqueeze(2))[:, :, 0]
+            self.coupling = self.operator.rmatvec(curvature).view(-1)
+            self.coupled = self.solve(self.coupling.view(*u.shape, 1)).view(-1)
             self.total_curvature = float(curvature.sum())
             self.intercept_curvature = self.total_curvature - float(
-                (self.coupling * self.coupled).sum()
+                self.coupling @ self.coupled
             )
 
     def _factorise(self, curvature: torch.Tensor, gram: torch.Tensor | None):
@@ -259,36 +284,112 @@ class _NewtonSystem:
         """``H⁻¹ V`` for right-hand sides ``V`` of shape ``(k, group_size, r)``."""
         raise NotImplementedError
 
-    def step(self, x, Z) -> tuple[torch.Tensor, float]:
-        """The step ``H⁻¹ ∇F(x)`` (zero off the blocks) in the layout of ``x``,
-        and the decrement ``∇Fᵀ H⁻¹ ∇F``; ``x`` may differ from the point the
-        Hessian was formed at, but not in its nonzero blocks."""
+    def precondition(self, v: torch.Tensor) -> torch.Tensor:
+        r"""The factorised inverse Hessian of ``F`` times ``v``, a flat vector of
+        the blocks' coefficients followed by the intercept if there is one.
+
+        With the coupling :math:`a = A_S^\top q` and :math:`s = \sum_i q_i`, the
+        system :math:`\begin{pmatrix}H & a\\ a^\top & s\end{pmatrix}
+        \begin{pmatrix}\delta\\ \beta\end{pmatrix} = \begin{pmatrix}v_u\\
+        v_b\end{pmatrix}` has :math:`\beta = (v_b - a^\top H^{-1}v_u) /
+        (s - a^\top H^{-1} a)` and :math:`\delta = H^{-1}v_u - \beta H^{-1}a`."""
+        size = self.rows.numel()
+        delta = self.solve(v[:size].view(*self.units.shape, 1)).view(-1)
+        if not self.problem.fit_intercept:
+            return delta
+        intercept = (v[size:] - self.coupling @ delta) / self.intercept_curvature
+        return torch.cat([delta - intercept * self.coupled, intercept])
+
+    def step(self, x, Z, forcing: float = FORCING) -> tuple[torch.Tensor, float, int]:
+        r"""The Newton step :math:`\nabla^2F(x)^{-1}\nabla F(x)` (zero off the
+        blocks) in the layout of ``x``, the decrement
+        :math:`\nabla F^\top \nabla^2F^{-1}\nabla F`, and the conjugate-gradient
+        iterations it took.
+
+        At the point the Hessian was factorised at, the step is a solve with
+        the factors. Elsewhere (``x`` may differ from that point, but not in its
+        nonzero blocks) the factorised Hessian preconditions conjugate gradients
+        on the Hessian at ``x`` (:func:`_conjugate_gradients`, to the relative
+        residual ``forcing``), whose products cost one product with each of
+        :math:`A_S` and :math:`A_S^\top`:
+
+        .. math::
+            \nabla^2F \begin{pmatrix}v\\ \beta\end{pmatrix} =
+            \begin{pmatrix}A_S^\top r + \big(c_g (v_g - \hat u_g\hat u_g^\top
+            v_g)\big)_g\\ \mathbf 1^\top r\end{pmatrix},
+            \qquad r = Q (A_S v + \mathbf 1 \beta).
+        """
         problem = self.problem
         coef, _ = problem.split(x)
-        u = coef[self.rows].view(len(self.blocks), -1)
+        u = coef[self.rows].view(*self.units.shape)
         dual = problem.loss.gradient(Z)
-        # the gradient of α w_g ‖u_g‖ is α w_g u_g / ‖u_g‖ at the current u
-        scale = _block_norms(problem, x, self.blocks).unsqueeze(1)
-        gradient = self.operator.rmatvec(dual).view_as(u) + u / scale
-        delta = self.solve(gradient.unsqueeze(2))[:, :, 0]
-        decrement = float((gradient * delta).sum())
+        # the gradient of α w_g ‖u_g‖ is c_g u_g with c_g = α w_g / ‖u_g‖
+        curvatures = 1.0 / _block_norms(problem, x, self.blocks).unsqueeze(1)
+        gradient = (self.operator.rmatvec(dual).view_as(u) + curvatures * u).view(-1)
+        if problem.fit_intercept:
+            # eliminating the intercept needs a positive Schur complement, which
+            # fails when the blocks' outputs span the constants to rounding
+            if not self.intercept_curvature > 1e-12 * self.total_curvature:
+                return problem.zeros(), math.nan, 0
+            gradient = torch.cat([gradient, dual.sum(0)])
+        if x is self.point:
+            delta, iterations = self.precondition(gradient), 0
+        else:
+            units = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)
+            curvature = problem.loss.hessian_diagonal(Z)
+
+            def hessian_product(v):
+                size = u.numel()
+                V = v[:size].view_as(u)
+                outputs = self.operator.matvec(v[:size].view(-1, 1))
+                if problem.fit_intercept:
+                    outputs = outputs + v[size]
+                residual = curvature * outputs
+                along = units * (units * V).sum(1, keepdim=True)
+                product = self.operator.rmatvec(residual).view_as(u)
+                product = (product + curvatures * (V - along)).view(-1)
+                if not problem.fit_intercept:
+                    return product
+                return torch.cat([product, residual.sum(0)])
+
+            delta, iterations = _conjugate_gradients(
+                hessian_product, self.precondition, gradient, forcing
+            )
+        decrement = float(gradient @ delta)
         step = coef.new_zeros(coef.shape)
-        if not problem.fit_intercept:
-            step[self.rows] = delta.reshape(-1, 1)
-            return step, decrement
-        # eliminate the intercept by its Schur complement, positive unless the
-        # blocks' outputs span the constants to rounding (then give up)
-        if not self.intercept_curvature > 1e-12 * self.total_curvature:
-            return step, math.nan
-        intercept_gradient = float(dual.sum())
-        intercept_step = (
-            intercept_gradient - float((self.coupling * delta).sum())
-        ) / self.intercept_curvature
-        delta = delta - intercept_step * self.coupled
-        step[self.rows] = delta.reshape(-1, 1)
-        decrement = float((gradient * delta).sum())
-        decrement += intercept_gradient * intercept_step
-        return problem.pack(step, step.new_full((1,), intercept_step)), decrement
+        step[self.rows] = delta[: u.numel()].view(-1, 1)
+        if problem.fit_intercept:
+            step = problem.pack(step, delta[u.numel() :])
+        return step, decrement, iterations
+
+
+def _conjugate_gradients(product, precondition, b, forcing, max_iter=MAX_CG):
+    r"""Solve :math:`Hx = b` by conjugate gradients from :math:`x = 0`,
+    preconditioned by :math:`M^{-1}` (``precondition``); ``product`` is
+    :math:`v \mapsto Hv`, both symmetric positive definite.
+
+    Stops once :math:`r^\top M^{-1} r \le \text{forcing}^2\, b^\top M^{-1} b`
+    for the residual :math:`r = b - Hx`. Every iterate is a descent direction:
+    :math:`b^\top x` grows with the iterations towards :math:`b^\top H^{-1}b`.
+    Returns ``x`` and the iterations done, ``max_iter`` when it stopped without
+    converging or broke down (:math:`p^\top H p \le 0` to rounding)."""
+    x = torch.zeros_like(b)
+    residual = b
+    direction = preconditioned = precondition(residual)
+    inner = first = residual @ preconditioned
+    for iteration in range(1, max_iter + 1):
+        product_direction = product(direction)
+        curvature = direction @ product_direction
+        if not curvature > 0:
+            break
+        x = x + (inner / curvature) * direction
+        residual = residual - (inner / curvature) * product_direction
+        preconditioned = precondition(residual)
+        inner, previous = residual @ preconditioned, inner
+        if inner <= forcing**2 * first:
+            return x, iteration
+        direction = preconditioned + (inner / previous) * direction
+    return x, max_iter
 
 
 class _SampleSystem(_NewtonSystem):
@@ -316,8 +417,11 @@ class _SampleSystem(_NewtonSystem):
         AV = (self.root * self.operator.matvec(scaled.reshape(-1, r))).to(torch.float64)
         LAV = torch.linalg.solve_triangular(self.factor, AV, upper=False)
         projected = torch.einsum("kg,kgr->kr", self.directions, V).to(torch.float64)
-        W = torch.cholesky_solve(projected - self.LF.T @ LAV, self.schur_factor)
-        inner = torch.cholesky_solve(AV + self.F @ W, self.factor).to(V.dtype)
+        W = _cholesky_solve(self.schur_factor, projected - self.LF.T @ LAV)
+        # K⁻¹(AV + F W) = L⁻ᵀ(L⁻¹AV + L⁻¹F W), where L⁻¹AV and L⁻¹F are at hand
+        upper = self.factor.mT
+        inner = torch.linalg.solve_triangular(upper, LAV + self.LF @ W, upper=True)
+        inner = inner.to(V.dtype)
         back = self.operator.rmatvec(self.root * inner).view(V.shape)
         along = self.directions.unsqueeze(2) * W.to(V.dtype).unsqueeze(1)
         return scaled + along - scale * back
@@ -346,4 +450,4 @@ class _CoefficientSystem(_NewtonSystem):
 
     def solve(self, V):
         flat = V.reshape(-1, V.shape[2]).to(torch.float64)
-        return torch.cholesky_solve(flat, self.factor).to(V.dtype).view(V.shape)
+        return _cholesky_solve(self.factor, flat).to(V.dtype).view(V.shape)
