@@ -233,7 +233,8 @@ def fista(
                 stable >= NEWTON_PATIENCE
                 and newton_spent + newton_cost(problem, int(support.sum())) <= n_iter
             ):
-                working, x, Z = _full_precision(problem, working, x, Z)
+                x, Z = _in_full(problem, working, x, Z)
+                working = problem
                 x, Z, spent = newton_finish(
                     problem, x, Z, L, tol=tol * NEWTON_TOL, budget=n_iter - newton_spent
                 )
@@ -252,8 +253,9 @@ def fista(
                 return SolverResult(best.x, best, n_iter, True, L)
             stalled = previous_primal - best.primal <= STALL * best.primal
             if working is not problem and (best.relative_gap <= SWITCH_GAP or stalled):
-                _, y, Zy = _full_precision(problem, working, y, Zy)  # momentum kept
-                working, x, Z = _full_precision(problem, working, x, Z)
+                x, Z = _in_full(problem, working, x, Z)
+                y, Zy = _in_full(problem, working, y, Zy)  # the momentum goes on
+                working = problem
             next_check = n_iter + _next_interval(
                 previous_gap, best.relative_gap, n_iter - checked, tol, check_every
             )
@@ -322,12 +324,6 @@ def _in_full(problem: Problem, working: Problem, x: torch.Tensor, Z: torch.Tenso
         return x, Z
     x = x.to(problem.operator.dtype)
     return x, problem.matvec(x)
-
-
-def _full_precision(problem: Problem, working: Problem, x, Z):
-    """Switch the iterations to ``problem`` itself: ``(problem, x, Z)`` in its
-    precision."""
-    return problem, *_in_full(problem, working, x, Z)
 
 
 def _next_interval(
