@@ -297,6 +297,21 @@ def test_conjugate_gradients_with_a_poor_preconditioner():
     assert float(b @ short) < float(b @ x)
 
 
+def test_conjugate_gradients_skip_a_small_enough_estimate():
+    # bᵀM⁻¹b (M = I here) at most `enough`: no iterations, a zero solution
+    H = tensor(np.diag([1.0, 2.0, 4.0]))
+    b = tensor([1.0, -2.0, 0.5])
+    x, iterations = _conjugate_gradients(
+        lambda v: H @ v, lambda v: v, b, forcing=1e-12, enough=float(b @ b)
+    )
+    assert iterations == 0 and bool((x == 0).all())
+    x, iterations = _conjugate_gradients(
+        lambda v: H @ v, lambda v: v, b, forcing=1e-12, enough=0.99 * float(b @ b)
+    )
+    assert iterations > 0
+    torch.testing.assert_close(x, torch.linalg.solve(H, b))
+
+
 def test_newton_step_keeps_zero_blocks_at_zero():
     problem = gated_problem(fit_intercept=False)
     x = tensor(RNG.standard_normal(problem.shape))
