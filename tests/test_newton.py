@@ -14,13 +14,15 @@ from convexnn.problems import (
     NuclearGroupLasso,
     Problem,
 )
-from convexnn.solvers import fista
+from convexnn.solvers import fista, newton
 from convexnn.solvers.newton import (
     MAX_CG,
     MAX_SAMPLES,
     _block_norms,
     _CoefficientSystem,
     _conjugate_gradients,
+    _extend,
+    _ExtendedSystem,
     _SampleSystem,
     newton_finish,
     supports_newton,
@@ -178,6 +180,103 @@ def test_step_from_an_earlier_factorisation_solves_the_current_system(
     assert decrement == pytest.approx(expected_decrement, rel=1e-10)
 
 
+def _entering(problem, kind, entering=(2, 4), norm=1e-3):
+    """A system factorised at a point without ``entering`` and the point with
+    them, small (of norm ``norm``)."""
+    x = tensor(RNG.standard_normal(problem.shape))
+    rows = problem.rows(torch.tensor(entering))
+    x[rows] = 0
+    blocks = problem.active_blocks(x).nonzero().squeeze(1)
+    system = _system(problem, x, problem.matvec(x), blocks, kind)
+    grown = x.clone()
+    small = tensor(RNG.standard_normal((len(entering), problem.penalty.group_size)))
+    small = norm * small / torch.linalg.vector_norm(small, dim=1, keepdim=True)
+    grown[rows] = small.view(-1, 1)
+    return system, x, grown
+
+
+@pytest.mark.parametrize("kind", ["samples", "coefficients"])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_extended_preconditioner_is_the_bordered_inverse(loss, fit_intercept, kind):
+    # base's Hessian M at its point, bordered by the entering blocks' units at
+    # the new point, c_g across them: assembled densely and inverted
+    problem = gated_problem(loss, n=60, fit_intercept=fit_intercept)
+    system, x, grown = _entering(problem, kind)
+    Z = problem.matvec(grown)
+    blocks = torch.arange(problem.n_blocks)
+    extended = _ExtendedSystem(system, grown, Z, blocks)
+    size = problem.rows(system.blocks)
+    free = torch.cat([size, torch.arange(problem.operator.n_coefs, x.numel())])
+
+    def objective(v):  # F on base's blocks and the intercept, the rest at zero
+        y = x.view(-1).index_put((free,), v)
+        coef, intercept = problem.split(y.view(x.shape))
+        outputs = problem.operator.matvec(coef)
+        if intercept is not None:
+            outputs = outputs + intercept
+        norms = torch.linalg.vector_norm(coef.view(problem.n_blocks, -1), dim=1)
+        return problem.loss(outputs) + problem.alpha * norms[system.blocks].sum()
+
+    M = torch.func.hessian(objective)(x.view(-1)[free])
+    d = problem.penalty.group_size
+    units = problem.split(grown)[0].view(problem.n_blocks, d)[[2, 4]]
+    units = units / torch.linalg.vector_norm(units, dim=1, keepdim=True)
+    A = dense_blocks(problem.operator)
+    outputs = torch.stack([A[g] @ units[i] for i, g in enumerate((2, 4))], dim=1)
+    weighted = problem.loss.hessian_diagonal(Z) * outputs
+    columns = torch.cat([A[g] for g in system.blocks.tolist()], dim=1)
+    if fit_intercept:
+        columns = torch.cat([columns, torch.ones(len(columns), 1)], dim=1)
+    B, D = columns.T @ weighted, outputs.T @ weighted
+    # the dense matrix in the coordinates (base's, entering units, across)
+    m = len(free)
+    T = torch.zeros(m + 2 * d, m + 2 * d, dtype=torch.float64)
+    T[:m, :m], T[:m, m : m + 2], T[m : m + 2, :m] = M, B, B.T
+    T[m : m + 2, m : m + 2] = D
+    curvatures = problem.alpha / 1e-3 * torch.ones(2, dtype=torch.float64)
+    v = tensor(RNG.standard_normal(extended.rows.numel() + fit_intercept))
+    expected = torch.zeros_like(v)
+    # v in the dense coordinates, solved, and back
+    V = v[: extended.rows.numel()].view(problem.n_blocks, d)
+    E = V[[2, 4]]
+    along = (E * units).sum(1)
+    base_part = torch.cat([V[system.blocks].view(-1), v[extended.rows.numel() :]])
+    solved = torch.linalg.solve(T[: m + 2, : m + 2], torch.cat([base_part, along]))
+    across = (E - along[:, None] * units) / curvatures[:, None]
+    out = expected[: extended.rows.numel()].view(problem.n_blocks, d)
+    out[system.blocks] = solved[: len(size)].view(-1, d)
+    expected[extended.rows.numel() :] = solved[len(size) : m]
+    out[[2, 4]] = across + solved[m:, None] * units
+    torch.testing.assert_close(extended.precondition(v), expected, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_a_grown_support_extends_the_system(loss, monkeypatch):
+    # conjugate gradients with the extension solve the system at the new point,
+    # in few iterations where the entering blocks are small
+    problem = gated_problem(loss, n=60)
+    system, _, grown = _entering(problem, "samples", norm=1e-6)
+    Z = problem.matvec(grown)
+    blocks = torch.arange(problem.n_blocks)
+    # a factorisation of this tiny system costs less than the extension's solves
+    assert _extend(system, grown, Z, blocks) is None
+    monkeypatch.setattr(newton, "CG_COST", 0.0)
+    extended = _extend(system, grown, Z, blocks)
+    assert isinstance(extended, _ExtendedSystem)
+    step, decrement, iterations = extended.step(grown, Z, forcing=1e-13)
+    assert 0 < iterations < MAX_CG
+    expected, expected_decrement, _ = _system(problem, grown, Z, blocks).step(grown, Z)
+    # (both to the rounding of a system whose curvatures c_g reach 1e5)
+    torch.testing.assert_close(step, expected, rtol=1e-8, atol=1e-10)
+    assert decrement == pytest.approx(expected_decrement, rel=1e-8)
+    # not where a block has left, nor once the factorised curvatures are stale
+    assert _extend(system, grown, Z, blocks[1:]) is None
+    stale = grown.clone()
+    stale[problem.rows(torch.tensor([0]))] *= 2.5
+    assert _extend(system, stale, problem.matvec(stale), blocks) is None
+
+
 def test_conjugate_gradients_with_a_poor_preconditioner():
     # a preconditioner off by up to 100x in some directions: within the
     # iterations it converges to the solution, short of them it reports that it
@@ -196,6 +295,21 @@ def test_conjugate_gradients_with_a_poor_preconditioner():
     )
     assert stopped == 3 and float(b @ short) > 0
     assert float(b @ short) < float(b @ x)
+
+
+def test_conjugate_gradients_skip_a_small_enough_estimate():
+    # bᵀM⁻¹b (M = I here) at most `enough`: no iterations, a zero solution
+    H = tensor(np.diag([1.0, 2.0, 4.0]))
+    b = tensor([1.0, -2.0, 0.5])
+    x, iterations = _conjugate_gradients(
+        lambda v: H @ v, lambda v: v, b, forcing=1e-12, enough=float(b @ b)
+    )
+    assert iterations == 0 and bool((x == 0).all())
+    x, iterations = _conjugate_gradients(
+        lambda v: H @ v, lambda v: v, b, forcing=1e-12, enough=0.99 * float(b @ b)
+    )
+    assert iterations > 0
+    torch.testing.assert_close(x, torch.linalg.solve(H, b))
 
 
 def test_newton_step_keeps_zero_blocks_at_zero():
@@ -226,6 +340,24 @@ def test_newton_finish_from_a_rough_point_reaches_the_optimum(loss):
     finished, Z, _ = newton_finish(
         problem, rough.x, problem.matvec(rough.x), rough.lipschitz, tol=1e-24
     )
+    assert problem.certificate(finished, Z).relative_gap <= 1e-10
+
+
+def test_newton_finish_through_an_extended_system(monkeypatch):
+    # blocks enter during this finish (with extensions as cheap as solves)
+    monkeypatch.setattr(newton, "CG_COST", 0.0)
+    extended = []
+
+    def extend(*args):
+        extended.append(_extend(*args))
+        return extended[-1]
+
+    monkeypatch.setattr(newton, "_extend", extend)
+    problem = gated_problem(n=40)
+    rough = fista(problem, tol=1e-3, newton=False)
+    Z = problem.matvec(rough.x)
+    finished, Z, _ = newton_finish(problem, rough.x, Z, rough.lipschitz, tol=1e-24)
+    assert any(system is not None for system in extended)
     assert problem.certificate(finished, Z).relative_gap <= 1e-10
 
 
