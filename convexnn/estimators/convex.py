@@ -40,6 +40,7 @@ from ._base import (
     RegressorOutputMixin,
     validate_predict_input,
     warn_not_converged,
+    without_autograd,
 )
 from .gated import (
     DEVICE_PARAMETERS_DOC,
@@ -89,6 +90,7 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    @without_autograd
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)

@@ -32,6 +32,7 @@ from ._base import (
     ClassifierOutputMixin,
     RegressorOutputMixin,
     warn_not_converged,
+    without_autograd,
 )
 
 GATED_PARAMETERS = {
@@ -97,6 +98,7 @@ class _BaseGatedReLU(BaseEstimator):
             return None
         return self.gates_, self.coef_, self.intercept_
 
+    @without_autograd
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)

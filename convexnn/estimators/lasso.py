@@ -32,7 +32,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._backend import Backend
 from .._features import values_by_feature
-from ._base import SOLVER_PARAMETERS, RegressorOutputMixin, warn_not_converged
+from ._base import (
+    SOLVER_PARAMETERS,
+    RegressorOutputMixin,
+    warn_not_converged,
+    without_autograd,
+)
 from ._cv_selection import select
 from ._lasso_cv import CVPaths, ScoreFn, cross_validate_paths, negative_error
 from ._lasso_path import LassoData, PathSolution
@@ -383,6 +388,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         self.dtype = dtype
         self.verbose = verbose
 
+    @without_autograd
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         names = feature_names(self, X.shape[1])
         factors = check_penalty_factors(self.penalty_factors, names)
@@ -477,6 +483,7 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         self.random_state = random_state
         self.verbose = verbose
 
+    @without_autograd
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         names = feature_names(self, X.shape[1])
         factors = check_penalty_factors(self.penalty_factors, names)

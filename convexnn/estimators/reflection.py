@@ -36,7 +36,12 @@ from ..networks import DeepNarrowNetwork
 from ..problems import L1, Certificate, Problem, SquaredLoss
 from ..solvers.optimal_set import SELECTIONS, select_solution
 from ..solvers.working_set import solve
-from ._base import SOLVER_PARAMETERS, RegressorOutputMixin, warn_not_converged
+from ._base import (
+    SOLVER_PARAMETERS,
+    RegressorOutputMixin,
+    warn_not_converged,
+    without_autograd,
+)
 
 DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
 """Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
@@ -279,6 +284,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
 
+    @without_autograd
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         if X.shape[1] != 1:
             raise ValueError(
