@@ -90,10 +90,12 @@ def product_times(problem: Problem, coef: np.ndarray, repeats: int):
     residual = operator.matvec(coef)
     n_products = 200
 
+    @torch.inference_mode()
     def forward():
         for _ in range(n_products):
             operator.matvec(coef)
 
+    @torch.inference_mode()
     def backward():
         for _ in range(n_products):
             operator.rmatvec(residual)
@@ -105,9 +107,11 @@ def product_times(problem: Problem, coef: np.ndarray, repeats: int):
 
 
 def solver_run(problem: Problem, repeats: int, **options):
-    """Median time and result of ``fista(problem, **options)``; the products
-    of the last run are in ``problem.operator.counts``."""
+    """Median time and result of ``fista(problem, **options)`` under
+    :func:`torch.inference_mode`, like an estimator's fit; the products of
+    the last run are in ``problem.operator.counts``."""
 
+    @torch.inference_mode()  # as the estimators run it
     def solve():
         problem.operator.counts.update(matvec=0, rmatvec=0)
         return fista(problem, tol=PROBLEM["tol"], **options)
