@@ -300,6 +300,12 @@ class _NewtonSystem:
                 self.coupling @ self.coupled
             )
 
+    @property
+    def factorised(self) -> _NewtonSystem:
+        """The system whose factorisation this one solves with (itself, unless
+        it extends another)."""
+        return self
+
     def _factorise(self, curvature: torch.Tensor, gram: torch.Tensor | None):
         """Factorise ``H`` given the loss curvatures ``Q`` (``(n, 1)``)."""
         raise NotImplementedError
@@ -499,7 +505,7 @@ def _extend(system, x, Z, blocks):
         return None
     if not bool(torch.isin(system.blocks, blocks).all()):
         return None
-    factorised = getattr(system, "factorised", system)
+    factorised = system.factorised
     change = _block_norms(system.problem, x, factorised.blocks) / factorised.scale
     if not bool((change.log().abs() <= math.log(STALE)).all()):
         return None
@@ -531,10 +537,13 @@ class _ExtendedSystem(_NewtonSystem):
     with ``base`` on its own blocks. ``schur_factor`` is ``None`` when the
     Schur complement :math:`D - B^\top M^{-1}B` is not positive definite."""
 
+    @property
+    def factorised(self) -> _NewtonSystem:
+        return self.base.factorised
+
     def __init__(self, base: _NewtonSystem, x, Z, blocks):
         problem = base.problem
         self.problem, self.blocks, self.base, self.point = problem, blocks, base, None
-        self.factorised = getattr(base, "factorised", base)
         group_size = problem.penalty.group_size
         self.operator = problem.operator.restrict(group_size, blocks)
         self.rows = problem.rows(blocks)
