@@ -333,6 +333,30 @@ def test_newton_finish_only_lowers_the_objective(loss):
     assert spent > 0
 
 
+@pytest.mark.parametrize("cap", [1, 2])
+def test_newton_finish_stops_refactorising_a_changing_support(cap, monkeypatch):
+    factorised = []
+    for name in ["_SampleSystem", "_CoefficientSystem"]:
+
+        class Counting(getattr(newton, name)):
+            def _factorise(self, curvature, gram):
+                factorised.append(len(self.blocks))
+                super()._factorise(curvature, gram)
+
+        monkeypatch.setattr(newton, name, Counting)
+    problem = gated_problem(n=40)
+    x = tensor(RNG.standard_normal(problem.shape))
+    Z = problem.matvec(x)
+    monkeypatch.setattr(newton, "MAX_FACTORISATIONS", 100)
+    newton_finish(problem, x, Z, 10.0, tol=1e-24)
+    assert len(factorised) > cap  # from a random point the support keeps changing
+    factorised.clear()
+    monkeypatch.setattr(newton, "MAX_FACTORISATIONS", cap)
+    finished, finished_Z, _ = newton_finish(problem, x, Z, 10.0, tol=1e-24)
+    assert len(factorised) == cap
+    assert problem.objective(finished, finished_Z) < problem.objective(x, Z)
+
+
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 def test_newton_finish_from_a_rough_point_reaches_the_optimum(loss):
     problem = gated_problem(loss, n=40)
