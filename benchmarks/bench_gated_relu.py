@@ -18,7 +18,9 @@ Printed, all measured in this one run:
   objective after its budget;
 * scikit-learn's ``MLPClassifier`` (100 ReLU units) fit time and accuracy;
 
-with ratios against convexnn. Run ``python benchmarks/bench_gated_relu.py``.
+with ratios against convexnn, and convexnn's fit time over several gate draws
+(``--gate-draws``: the solver's path depends on the gates). Run
+``python benchmarks/bench_gated_relu.py``.
 """
 
 from __future__ import annotations
@@ -141,11 +143,37 @@ def iteration_report(model, X, targets, dtype: str, repeats: int) -> str:
     )
 
 
+def gate_draws_report(X, targets, n_draws: int, repeats: int) -> str:
+    """Fit times over ``n_draws`` gate draws (``random_state`` 0, 1, …): the
+    solver's path, and so its time, depends on the gates."""
+    times = [
+        timed(
+            lambda seed=seed: GatedReLURegressor(
+                **dict(PROBLEM, random_state=seed)
+            ).fit(X, targets),
+            repeats,
+        )[0]
+        for seed in range(n_draws)
+    ]
+    listed = ", ".join(f"{elapsed:.3f}" for elapsed in times)
+    return (
+        f"\nconvexnn over {n_draws} gate draws (random_state 0–{n_draws - 1}): "
+        f"median {statistics.median(times):.4f} s, max {max(times):.4f} s "
+        f"({listed})"
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--adam-iter", type=int, default=5000)
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument(
+        "--gate-draws",
+        type=int,
+        default=6,
+        help="also time the fit for gates drawn with random_state 0, 1, …",
+    )
     args = parser.parse_args(argv)
     PROBLEM["dtype"] = args.dtype
 
@@ -215,6 +243,7 @@ def main(argv=None):
         f"{'sklearn MLPClassifier':<34}{mlp_time:>10.4f}{mlp_time / convex_time:>8.1f}"
         f"{'':>14}  train accuracy {mlp.score(X, targets):.4f}"
     )
+    print(gate_draws_report(X, targets, args.gate_draws, args.repeats))
     print("\nproximal-gradient iterations alone (no Newton finish, one precision):")
     for dtype in ["float32", "float64"] if args.dtype == "float64" else ["float32"]:
         print(iteration_report(convex, X, targets, dtype, args.repeats))
