@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cache
+from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer
-from sklearn.preprocessing import StandardScaler
-
-ISSUE_PROBLEM = dict(
-    alpha=0.02385,
-    n_patterns=100,
-    fit_intercept=False,
-    hidden_bias=False,
-    random_state=0,
-    device="cpu",
-)
-"""The issues' breast-cancer problem: 100 gates, no intercept or hidden bias."""
 
 
-@cache
-def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
-    """Standardised breast cancer features and ±1 targets."""
-    X, y = load_breast_cancer(return_X_y=True)
-    return StandardScaler().fit_transform(X), 2.0 * y - 1.0
+def _scripts_common():
+    """``benchmarks/common.py`` of the side-by-side scripts, where the issues'
+    breast-cancer problem is defined once (this folder's package is also
+    called ``benchmarks``, so it is loaded by path)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "common.py"
+    spec = importlib.util.spec_from_file_location("benchmark_scripts_common", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_SCRIPTS = _scripts_common()
+ISSUE_PROBLEM = _SCRIPTS.ISSUE_PROBLEM
+breast_cancer = cache(_SCRIPTS.breast_cancer)
 
 
 @cache

@@ -218,12 +218,8 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
 
 
 _PARAMETERS_DOC = (
-    """
-    Parameters
-    ----------"""
-    + PATTERN_PARAMETERS_DOC
+    PATTERN_PARAMETERS_DOC
     + """
-    {loss}
     solver : {{"auto", "admm", "augmented_lagrangian"}}, default="auto"
         ``"admm"``: ADMM whose linear step is solved exactly (up to 2000
         samples) or by Nyström-preconditioned conjugate gradients (the CRONOS

@@ -199,6 +199,8 @@ _ATTRIBUTES_DOC = r"""
 """
 
 PATTERN_PARAMETERS_DOC = """
+    Parameters
+    ----------
     alpha : float, default=1e-3
         Regularisation strength (the network's weight decay is ``alpha/2``).
     n_patterns : int, default=100
@@ -206,8 +208,10 @@ PATTERN_PARAMETERS_DOC = """
     gates : array-like of shape (n_gates, d̃), default=None
         Fixed gate vectors, used as given instead of sampling (two models can
         then share patterns; :func:`convexnn.patterns.enumerate_patterns`
-        gives one gate per activation pattern)."""
-"""Docs of the parameters that choose the activation patterns."""
+        gives one gate per activation pattern).
+    {loss}"""
+"""The opening of the parameter docs of the pattern-based estimators: the
+parameters that choose the activation patterns, then the ``{loss}`` slot."""
 
 NETWORK_FIT_DOC = """
     fit_intercept : bool, default=True
@@ -231,12 +235,8 @@ DEVICE_PARAMETERS_DOC = """
 """Docs of the device, precision, seed and verbosity parameters."""
 
 _PARAMETERS_DOC = (
-    """
-    Parameters
-    ----------"""
-    + PATTERN_PARAMETERS_DOC
+    PATTERN_PARAMETERS_DOC
     + """
-    {loss}
     group_norm : {{"nuclear", "frobenius"}}, default="nuclear"
         Norm of each block for several outputs (identical for one output).
         ``"nuclear"`` is the exact network penalty."""
