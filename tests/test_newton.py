@@ -65,6 +65,9 @@ def test_sample_gram_is_the_weighted_sum_of_block_grams():
         w * matrices[b] @ matrices[b].T for b, w in zip(blocks, weights, strict=True)
     )
     torch.testing.assert_close(gram, expected)
+    single = operator.sample_gram(operator.n_features, blocks, weights, torch.float32)
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(single, expected.float())
     assert operator.sample_gram(1, blocks, weights) is None
 
 
@@ -74,6 +77,8 @@ def test_dense_sample_gram_is_the_weighted_sum_of_block_grams():
     gram = MatrixOperator(A).sample_gram(3, blocks, weights)
     expected = 0.5 * A[:, 3:6] @ A[:, 3:6].T + 2.0 * A[:, 9:12] @ A[:, 9:12].T
     torch.testing.assert_close(gram, expected)
+    single = MatrixOperator(A).sample_gram(3, blocks, weights, torch.float32)
+    torch.testing.assert_close(single, expected.float())
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
@@ -117,11 +122,15 @@ def test_newton_applies_only_where_its_structure_is_there():
     assert not supports_newton(gated_problem(penalty=free))
 
 
-def _system(problem, x, Z, blocks, kind="samples"):
+def _system(problem, x, Z, blocks, kind="samples", precision=None):
+    """The system of ``kind`` at ``x``; a sample-space one factorised in
+    ``precision`` (default the problem's)."""
     scale = _block_norms(problem, x, blocks)
     if kind == "coefficients":
         return _CoefficientSystem(problem, x, Z, blocks, scale)
-    gram = problem.operator.sample_gram(problem.penalty.group_size, blocks, scale)
+    gram = problem.operator.sample_gram(
+        problem.penalty.group_size, blocks, scale, precision
+    )
     return _SampleSystem(problem, x, Z, blocks, scale, gram)
 
 
@@ -157,6 +166,40 @@ def test_newton_step_solves_the_dense_hessian_system(loss, fit_intercept, n, kin
     expected = torch.linalg.solve(hessian, gradient)
     torch.testing.assert_close(step.view(-1), expected, rtol=1e-7, atol=1e-9)
     assert decrement == pytest.approx(float(gradient @ expected), rel=1e-7)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_float32_factors_precondition_the_float64_step(loss, fit_intercept):
+    # the finish factorises sample-space systems in float32: conjugate gradients
+    # make the step exact, and one iteration is enough at the default forcing
+    problem = gated_problem(loss, n=60, fit_intercept=fit_intercept)
+    x = tensor(RNG.standard_normal(problem.shape))
+    Z = problem.matvec(x)
+    blocks = torch.arange(problem.n_blocks)
+    system = _system(problem, x, Z, blocks, precision=torch.float32)
+    assert system.factor.dtype == torch.float32 and not system.exact
+    assert system.step(x, Z)[2] == 1
+    step, decrement, iterations = system.step(x, Z, forcing=1e-13)
+    assert 1 < iterations < MAX_CG
+    expected, expected_decrement, _ = _system(problem, x, Z, blocks).step(x, Z)
+    torch.testing.assert_close(step, expected, rtol=1e-9, atol=1e-12)
+    assert decrement == pytest.approx(expected_decrement, rel=1e-10)
+
+
+def test_a_float32_factorisation_that_fails_is_redone_in_float64():
+    # K = I + Q^½ A Λ⁻¹ Aᵀ Q^½ ⪰ I, but with blocks of norm 1e10 float32 rounding
+    # of its entries is far larger than I
+    problem = gated_problem(n=60, fit_intercept=False)
+    x = 1e10 * tensor(RNG.standard_normal(problem.shape))
+    blocks = torch.arange(problem.n_blocks)
+    scale = _block_norms(problem, x, blocks)
+    gram = problem.operator.sample_gram(4, blocks, scale, torch.float32)
+    K = (gram / problem.operator.n_samples).to(torch.float64)
+    K.diagonal().add_(1.0)
+    assert torch.linalg.cholesky_ex(K.float()).info > 0
+    system = _system(problem, x, problem.matvec(x), blocks, precision=torch.float32)
+    assert system.factor.dtype == torch.float64 and system.exact
 
 
 @pytest.mark.parametrize("kind", ["samples", "coefficients"])
@@ -455,7 +498,7 @@ def test_newton_finish_beyond_the_sample_limit(loss, dense):
 
 
 class _NoGram(GatedOperator):
-    def sample_gram(self, group_size, blocks, weights):
+    def sample_gram(self, group_size, blocks, weights, dtype=None):
         return None
 
 

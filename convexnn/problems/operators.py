@@ -64,12 +64,17 @@ class LinearOperator:
         return None
 
     def sample_gram(
-        self, group_size: int, blocks: torch.Tensor, weights: torch.Tensor
+        self,
+        group_size: int,
+        blocks: torch.Tensor,
+        weights: torch.Tensor,
+        dtype: torch.dtype | None = None,
     ) -> torch.Tensor | None:
         r"""The ``(n_samples, n_samples)`` matrix
         :math:`\sum_j \lambda_j A_{g_j} A_{g_j}^\top` over the row blocks
-        ``g_j = blocks[j]`` with weights ``λ = weights``, or ``None`` when this
-        operator has no cheap way to form it (the active-set Newton step of
+        ``g_j = blocks[j]`` with weights ``λ = weights``, formed in ``dtype``
+        (default this operator's), or ``None`` when this operator has no cheap
+        way to form it (the active-set Newton step of
         :mod:`convexnn.solvers.newton` is then skipped)."""
         return None
 
@@ -186,9 +191,10 @@ class MatrixOperator(LinearOperator):
     def restrict(self, group_size, blocks):
         return MatrixOperator(self._columns(group_size, blocks))
 
-    def sample_gram(self, group_size, blocks, weights):
-        columns = self._columns(group_size, blocks)
-        return (columns * weights.repeat_interleave(group_size)) @ columns.T
+    def sample_gram(self, group_size, blocks, weights, dtype=None):
+        columns = self._columns(group_size, blocks).to(dtype or self.dtype)
+        weights = weights.to(columns.dtype).repeat_interleave(group_size)
+        return (columns * weights) @ columns.T
 
     def block_norms(self, group_size):
         if group_size not in self._block_norms:  # computed once per operator
@@ -304,16 +310,18 @@ class GatedOperator(LinearOperator):
             return None
         return (self.X @ metric @ self.X.T) * (self.masks @ self.masks.T)
 
-    def sample_gram(self, group_size, blocks, weights):
+    def sample_gram(self, group_size, blocks, weights, dtype=None):
         r""":math:`\sum_j \lambda_j D_j\tilde X\tilde X^\top D_j
         = (\tilde X\tilde X^\top) \odot (M_S \operatorname{diag}(\lambda) M_S^\top)`:
-        two ``n × n`` products, the first computed once."""
+        two ``n × n`` products, the first computed once per ``dtype``."""
         if group_size != self.n_features:
             return None
-        if "gram" not in self._data:
-            self._data["gram"] = self.X @ self.X.T
-        masks = self.masks[:, blocks]
-        return ((masks * weights) @ masks.T).mul_(self._data["gram"])
+        dtype = dtype or self.dtype
+        if ("gram", dtype) not in self._data:
+            X = self.X.to(dtype)
+            self._data["gram", dtype] = X @ X.T
+        masks = self.masks[:, blocks].to(dtype)
+        return ((masks * weights.to(dtype)) @ masks.T).mul_(self._data["gram", dtype])
 
     def columns(self, indices):
         r"""Column ``i·d̃ + j`` is :math:`M_{:,i} \odot \tilde X_{:,j}`."""
