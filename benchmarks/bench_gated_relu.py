@@ -171,7 +171,7 @@ def main(argv=None):
     parser.add_argument(
         "--gate-draws",
         type=int,
-        default=6,
+        default=12,
         help="also time the fit for gates drawn with random_state 0, 1, …",
     )
     args = parser.parse_args(argv)

@@ -106,7 +106,7 @@ STALE = 2.0
 #: Precision of the sample-space factorisations. :math:`K \succeq I`, so its
 #: float32 Cholesky factor exists (short of huge entries, which fall back to
 #: float64) and is accurate to about ``1e-7 · cond(K)``; ``cond(K)`` stayed
-#: below 210 over the gated benchmark's six gate draws. Conjugate gradients
+#: below 230 over the gated benchmark's twelve gate draws. Conjugate gradients
 #: preconditioned by it give the exact step in one iteration there, and the
 #: factorisation (Gram matrix, Cholesky factor, triangular solves) costs half
 #: as much as in float64: the finishes of that benchmark took 25% less time.
