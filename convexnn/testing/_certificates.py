@@ -69,11 +69,23 @@ def assert_certified(
         )
     recomputed = convex_objective(estimator, X, y)
     reported = estimator.objective_
-    # scaled by the reported value: an infinite recomputed objective fails
-    if not abs(recomputed - reported) <= rtol * abs(reported):
+    assert_relatively_close(
+        recomputed,
+        reported,
+        rtol,
+        f"{name}.objective_ = {reported:.12g} but the objective of its fitted "
+        f"attributes on the training data is {recomputed:.12g}",
+    )
+
+
+def assert_relatively_close(
+    value: float, reference: float, rtol: float, statement: str
+) -> None:
+    """Raise ``AssertionError("<statement>; relative difference … > rtol")``
+    unless ``|value - reference| ≤ rtol · |reference|`` (scaled by the
+    reference, so an infinite ``value`` fails)."""
+    if not abs(value - reference) <= rtol * abs(reference):
         raise AssertionError(
-            f"{name}.objective_ = {reported:.12g} but the objective of its fitted "
-            f"attributes on the training data is {recomputed:.12g} (relative "
-            f"difference {abs(recomputed - reported) / abs(reported):.3g} > "
-            f"rtol={rtol:g})."
+            f"{statement}; relative difference "
+            f"{abs(value - reference) / abs(reference):.3g} > rtol={rtol:g}."
         )

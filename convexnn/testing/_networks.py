@@ -8,6 +8,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from ._certificates import assert_relatively_close
 from ._formulas import (
     convex_outputs,
     convex_penalty,
@@ -108,11 +109,11 @@ def assert_network_reproduces(
     target = estimator.objective_ + estimator.alpha * (
         _network_penalty(estimator) - convex_penalty(estimator)
     )
-    if not abs(objective - target) <= rtol * abs(target):
-        raise AssertionError(
-            f"{type(estimator).__name__}.to_torch() has training objective "
-            f"(mean loss + alpha × weight_decay) {objective:.12g}, but the fitted "
-            f"model reports {target:.12g} (objective_ = {estimator.objective_:.12g}); "
-            f"relative difference {abs(objective - target) / abs(target):.3g} > "
-            f"rtol={rtol:g}."
-        )
+    assert_relatively_close(
+        objective,
+        target,
+        rtol,
+        f"{type(estimator).__name__}.to_torch() has training objective "
+        f"(mean loss + alpha × weight_decay) {objective:.12g}, but the fitted "
+        f"model reports {target:.12g} (objective_ = {estimator.objective_:.12g})",
+    )
