@@ -35,6 +35,17 @@ too, :math:`\mathcal A y = \mathcal A x_k
   gap's observed linear rate: the next one comes halfway to where that rate
   predicts the gap reaches ``tol``, never sooner than ``check_every`` and never
   later than ``10 · check_every`` iterations.
+* **Newton on the block weights.** A quadratic loss with a Euclidean group
+  penalty (:func:`~convexnn.solvers.kernel_newton.supports_kernel_newton`)
+  is a smooth convex problem in one weight per block
+  (:mod:`convexnn.solvers.kernel_newton`), which projected Newton steps solve
+  from a rough start. At the first checkpoint where ``EXPECTED_STEPS`` of its
+  steps cost fewer iterations than the gap's observed rate predicts the
+  iterations still need (or than those done so far), it takes over from the
+  iterate certified there, with that many iterations (at most what
+  ``max_iter`` leaves) as its budget; the result is certified like any
+  iterate, and where it falls short the iterations go on from it. It is
+  tried once.
 * **Newton finish.** Where :func:`~convexnn.solvers.newton.supports_newton`
   allows (group penalties, one output), once the set of nonzero blocks has
   not changed for ``NEWTON_PATIENCE`` iterations and the last certified gap
@@ -70,6 +81,12 @@ from dataclasses import dataclass
 import torch
 
 from ..problems import Certificate, Problem
+from .kernel_newton import (
+    EXPECTED_STEPS,
+    kernel_newton,
+    kernel_step_cost,
+    supports_kernel_newton,
+)
 from .newton import newton_cost, newton_finish, supports_newton
 
 
@@ -105,6 +122,10 @@ STALL = 1e-6
 #: steps; how far the certificate's gap then is from ``tol`` varies, hence
 #: the margin).
 NEWTON_TOL = 1e-4
+#: The Newton solve on block weights stops at a relative gap of
+#: ``KERNEL_MARGIN · tol`` (its own, which the certificate of the whole
+#: problem then confirms).
+KERNEL_MARGIN = 0.5
 
 
 def _squared_norm(a: torch.Tensor) -> float:
@@ -145,6 +166,7 @@ def fista(
     check_every: int = 10,
     step_growth: float = 0.8,
     newton: bool = True,
+    kernel: bool = True,
     single_precision: bool = True,
     verbose: int = 0,
 ) -> SolverResult:
@@ -159,7 +181,9 @@ def fista(
     tol : float
         Target relative duality gap ``gap / primal``.
     max_iter : int
-        Maximum number of proximal-gradient iterations.
+        Maximum number of proximal-gradient iterations; a Newton solve on the
+        block weights keeps its work (counted in iterations) within what they
+        leave.
     lipschitz : float, optional
         Initial step-size estimate ``L``; by default from power iteration.
     check_every : int
@@ -169,6 +193,10 @@ def fista(
     newton : bool
         Finish with Newton steps on the nonzero blocks once they have stopped
         changing (:mod:`convexnn.solvers.newton`), where the problem allows.
+    kernel : bool
+        With ``newton``, solve by Newton's method on the block weights
+        (:mod:`convexnn.solvers.kernel_newton`) from an early checkpoint, where
+        the problem allows and it is expected to be cheaper.
     single_precision : bool
         Run the first iterations of a float64 problem in float32 where its
         operator converts (:meth:`Problem.astype`); see the module docstring.
@@ -198,6 +226,7 @@ def fista(
         return SolverResult(best.x, best, 0, True, L)
 
     curvature = problem.loss.lipschitz()
+    kernel = kernel and newton and supports_kernel_newton(problem)
     newton = newton and supports_newton(problem)
     support, stable, newton_spent = problem.active_blocks(x), 0, 0.0
     y, Zy = x, Z
@@ -251,6 +280,22 @@ def fista(
                 )
             if best.relative_gap <= tol:
                 return SolverResult(best.x, best, n_iter, True, L)
+            # Newton on the block weights: its work is weighed against the
+            # iterations still needed (or done), within those max_iter leaves
+            remaining = _remaining(
+                previous_gap, best.relative_gap, n_iter - checked, tol
+            )
+            budget = min(max(remaining, n_iter), max_iter - n_iter)
+            if kernel and EXPECTED_STEPS * kernel_step_cost(problem) <= budget:
+                kernel = False  # one try: where it fails, proximal gradient goes on
+                x, Z, spent = kernel_newton(
+                    problem, best.x, tol * KERNEL_MARGIN, budget=budget
+                )
+                newton_spent += spent
+                working, y, Zy = problem, x, Z
+                best = best.improve(problem.certificate(x, Z))
+                if best.relative_gap <= tol:
+                    return SolverResult(best.x, best, n_iter, True, L)
             stalled = previous_primal - best.primal <= STALL * best.primal
             if working is not problem and (best.relative_gap <= SWITCH_GAP or stalled):
                 x, Z = _in_full(problem, working, x, Z)
@@ -326,13 +371,21 @@ def _in_full(problem: Problem, working: Problem, x: torch.Tensor, Z: torch.Tenso
     return x, problem.matvec(x)
 
 
+def _remaining(previous_gap: float, gap: float, elapsed: int, tol: float) -> float:
+    """Iterations until the gap reaches ``tol`` at its observed linear rate
+    (infinite when it did not shrink)."""
+    if not 0 < gap < previous_gap:
+        return math.inf
+    rate = math.log(previous_gap / gap) / elapsed
+    return math.log(gap / max(tol, 1e-300)) / rate
+
+
 def _next_interval(
     previous_gap: float, gap: float, elapsed: int, tol: float, check_every: int
 ) -> int:
     """Iterations until the next certificate: half the way to ``tol`` at the
     gap's observed linear rate, clipped to ``[check_every, 10 · check_every]``."""
-    if not 0 < gap < previous_gap:
+    remaining = _remaining(previous_gap, gap, elapsed, tol)
+    if remaining == math.inf:
         return check_every
-    rate = math.log(previous_gap / gap) / elapsed
-    remaining = math.log(gap / max(tol, 1e-300)) / rate
     return int(min(max(remaining / 2, check_every), 10 * check_every))

@@ -145,8 +145,15 @@ def newton_cost(problem: Problem, n_blocks: int) -> float:
         factorisation = n * n * (n / 3 + n_blocks)
     else:
         factorisation = m * m * (n + m / 3)
-    iteration = 4 * n * problem.operator.n_coefs * problem.n_outputs
-    return factorisation / max(iteration, ITERATION_FLOPS)
+    return factorisation / iteration_flops(problem)
+
+
+def iteration_flops(problem: Problem) -> float:
+    """What a proximal-gradient iteration on ``problem`` costs, in
+    floating-point operations: its two products with ``A``, or
+    ``ITERATION_FLOPS`` when the overhead of its small operations is more."""
+    products = 4 * problem.operator.n_samples * problem.operator.n_coefs
+    return max(products * problem.n_outputs, ITERATION_FLOPS)
 
 
 def supports_newton(problem: Problem) -> bool:
@@ -271,7 +278,7 @@ def _line_search(problem, x, Z, value, step, decrement):
     return x, Z, value
 
 
-def _cholesky_solve(factor, B):
+def cholesky_solve(factor, B):
     r""":math:`(LL^\top)^{-1} B = L^{-\top}(L^{-1}B)` for the lower Cholesky factor
     ``L``, by two triangular solves: ``torch.cholesky_solve`` costs about four
     times as much on CPU (it copies the factor)."""
@@ -490,7 +497,7 @@ class _SampleSystem(_NewtonSystem):
         LAV = torch.linalg.solve_triangular(self.factor, AV, upper=False)
         projected = torch.einsum("kg,kgr->kr", self.directions, V).to(precision)
         W = (projected - self.LF.T @ LAV).to(torch.float64)
-        W = _cholesky_solve(self.schur_factor, W).to(precision)
+        W = cholesky_solve(self.schur_factor, W).to(precision)
         # K⁻¹(AV + F W) = L⁻ᵀ(L⁻¹AV + L⁻¹F W), where L⁻¹AV and L⁻¹F are at hand
         upper = self.factor.mT
         inner = torch.linalg.solve_triangular(upper, LAV + self.LF @ W, upper=True)
@@ -523,7 +530,7 @@ class _CoefficientSystem(_NewtonSystem):
 
     def solve(self, V):
         flat = V.reshape(-1, V.shape[2]).to(torch.float64)
-        return _cholesky_solve(self.factor, flat).to(V.dtype).view(V.shape)
+        return cholesky_solve(self.factor, flat).to(V.dtype).view(V.shape)
 
 
 def _extend(system, x, Z, blocks):
@@ -614,7 +621,7 @@ class _ExtendedSystem(_NewtonSystem):
         along = (units * E).sum(1)  # a
         base_v = self.base.precondition(torch.cat([V[self.kept].view(-1), v[size:]]))
         z = along - self.coupling.T @ base_v
-        z = _cholesky_solve(self.schur_factor, z.to(torch.float64).unsqueeze(1))
+        z = cholesky_solve(self.schur_factor, z.to(torch.float64).unsqueeze(1))
         z = z.squeeze(1).to(v.dtype)
         base_v = base_v - self.coupled @ z
         result = torch.empty_like(v)

@@ -1,0 +1,226 @@
+"""Newton's method on the block weights: its certificate, its pieces against
+dense algebra, and its place in the solver."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from convexnn.problems import (
+    L1,
+    LOSSES,
+    GatedOperator,
+    GroupLasso,
+    MatrixOperator,
+    NuclearGroupLasso,
+    Problem,
+)
+from convexnn.solvers import fista
+from convexnn.solvers import kernel_newton as kernel_module
+from convexnn.solvers.kernel_newton import (
+    _Kernel,
+    kernel_newton,
+    kernel_step_cost,
+    supports_kernel_newton,
+)
+from convexnn.solvers.newton import MAX_SAMPLES
+
+
+def tensor(array):
+    return torch.as_tensor(np.asarray(array, dtype=np.float64))
+
+
+def problem_of(
+    operator="gated", n=30, d=4, P=10, c=1, alpha=0.05, fit_intercept=True, **kw
+):
+    rng = np.random.default_rng(n + P + c)
+    X = tensor(rng.standard_normal((n, d)))
+    gated = GatedOperator.from_gates(X, tensor(rng.standard_normal((P, d))))
+    if operator == "gated":
+        operator = gated
+    else:  # the same blocks, as a dense matrix
+        operator = MatrixOperator(gated.columns(torch.arange(gated.n_coefs)))
+    Y = X[:, :1] ** 2 - X[:, 1:2] + 0.1 * tensor(rng.standard_normal((n, c)))
+    penalty = kw.pop("penalty", GroupLasso(d))
+    loss = LOSSES[kw.pop("loss", "squared")](Y)
+    return Problem(operator, loss, penalty, alpha, fit_intercept)
+
+
+@pytest.mark.parametrize("operator", ["gated", "dense"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("c", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kernel_newton_certifies_the_optimum_from_zero(
+    operator, fit_intercept, c, weighted
+):
+    weights = tensor(np.linspace(0.5, 2.0, 10)) if weighted else None
+    problem = problem_of(
+        operator, c=c, fit_intercept=fit_intercept, penalty=GroupLasso(4, weights)
+    )
+    assert supports_kernel_newton(problem)
+    x, Z, spent = kernel_newton(problem, problem.zeros(), tol=1e-10)
+    torch.testing.assert_close(Z, problem.matvec(x))
+    # the certificate of the whole problem, computed without the kernel's algebra
+    certificate = problem.certificate(x, Z)
+    assert certificate.relative_gap <= 1e-10
+    active = int(problem.active_blocks(x).sum())
+    assert 0 < active < problem.n_blocks  # a support to find, not all or nothing
+    assert 0 < spent < math.inf
+
+
+def test_the_weight_function_and_its_derivatives_match_their_definitions():
+    # φ(μ) = min over U, b of f + Σ ‖U_g‖²/(2μ_g) + λ² μ_g / 2: a ridge
+    # regression, solved densely; its gradient and Hessian by finite differences
+    problem = problem_of("dense", n=12, P=5, c=2, fit_intercept=True)
+    kernel = _Kernel(problem)
+    A = problem.operator.columns(torch.arange(problem.operator.n_coefs))
+    Y, n, d = problem.loss.Y, 12, 4
+    rng = np.random.default_rng(1)
+    mu = tensor(rng.uniform(0.01, 0.2, 5))
+
+    def phi(mu):
+        # ½‖AU + 1b − Y‖²/n + ½ Σ ‖U_g‖²/μ_g, minimised over U and b
+        design = torch.cat([A, torch.ones(n, 1, dtype=A.dtype)], 1)
+        ridge = torch.cat([(1 / mu).repeat_interleave(d), torch.zeros(1)])
+        solution = torch.linalg.solve(
+            design.T @ design / n + torch.diag(ridge), design.T @ Y / n
+        )
+        fit = ((design @ solution - Y) ** 2).sum() / (2 * n)
+        penalty = 0.5 * ((solution[:-1] ** 2).sum(1) * ridge[:-1]).sum()
+        return float(fit + penalty) + 0.5 * problem.alpha**2 * float(mu.sum())
+
+    point = kernel.evaluate(mu)
+    assert point.value == pytest.approx(phi(mu), rel=1e-12)
+    gradient = 0.5 * (kernel.bounds**2 - point.norms**2)
+    step = 1e-6
+    for g in range(5):
+        shift = torch.zeros(5, dtype=torch.float64)
+        shift[g] = step
+        difference = (phi(mu + shift) - phi(mu - shift)) / (2 * step)
+        assert float(gradient[g]) == pytest.approx(difference, rel=1e-6, abs=1e-10)
+    hessian = kernel.hessian(point, torch.arange(5))
+    for g in range(5):
+        shift = torch.zeros(5, dtype=torch.float64)
+        shift[g] = step
+        plus, minus = kernel.evaluate(mu + shift), kernel.evaluate(mu - shift)
+        column = -(plus.norms**2 - minus.norms**2) / (4 * step)
+        torch.testing.assert_close(hessian[:, g], column, rtol=1e-4, atol=1e-9)
+    # the primal point U_g = μ_g A_gᵀ r has the objective the kernel reports
+    x, Z = kernel.point(point)
+    assert problem.objective(x, Z) == pytest.approx(point.primal, rel=1e-12)
+    assert point.value >= point.primal - 1e-15  # φ(μ) bounds P(U(μ)) from above
+
+
+def test_the_first_point_is_never_worse_than_the_start():
+    # φ(μ(x)) ≤ P(x) for μ_g = ‖U_g‖/λ_g, and the point of φ(μ) is below φ(μ)
+    problem = problem_of()
+    rng = np.random.default_rng(2)
+    x = tensor(0.1 * rng.standard_normal(problem.shape))
+    before = problem.objective(x, problem.matvec(x))
+    moved, Z, spent = kernel_newton(problem, x, tol=1e-12, budget=0.0)
+    assert spent == kernel_step_cost(problem)  # the first evaluation, no step
+    assert problem.objective(moved, Z) < before
+
+
+def test_beyond_the_largest_alpha_the_solution_is_zero():
+    problem = problem_of(fit_intercept=True)
+    scores = problem.operator.rmatvec(problem.loss.Y - problem.loss.Y.mean(0))
+    largest = float(GroupLasso(4)._dual_norms(scores / 30).max())
+    problem = problem.with_alpha(1.01 * largest)
+    rng = np.random.default_rng(3)
+    start = problem.pack(tensor(0.01 * rng.standard_normal((40, 1))), tensor([0.0]))
+    x, Z, _ = kernel_newton(problem, start, tol=1e-12)
+    assert not bool(problem.active_blocks(x).any())
+    assert problem.certificate(x, Z).relative_gap <= 1e-12
+
+
+def test_duplicate_blocks_share_their_weight():
+    # two identical patterns: the Hessian is singular along their difference
+    problem = problem_of()
+    masks = problem.operator.masks
+    operator = GatedOperator(problem.operator.X, torch.cat([masks, masks[:, :3]], 1))
+    problem = Problem(operator, problem.loss, GroupLasso(4), 0.05)
+    x, Z, _ = kernel_newton(problem, problem.zeros(), tol=1e-10)
+    assert problem.certificate(x, Z).relative_gap <= 1e-10
+
+
+def test_a_failing_single_precision_factor_is_redone_in_float64():
+    problem = problem_of()
+    kernel = _Kernel(problem)
+    support = torch.arange(problem.n_blocks)
+    huge = torch.full((problem.n_blocks,), 1e60, dtype=torch.float64)  # inf in float32
+    factor = kernel._factorise(huge, support, torch.float32)
+    assert factor.dtype == torch.float64 and bool(torch.isfinite(factor).all())
+
+
+def test_refinement_makes_single_precision_solves_exact():
+    problem = problem_of(n=40, P=12)
+    kernel = _Kernel(problem)
+    mu = tensor(np.random.default_rng(4).uniform(0, 5, 12))
+    support = torch.arange(12)
+    single = kernel._factorise(mu, support, torch.float32)
+    double = kernel._factorise(mu, support, torch.float64)
+    assert single.dtype == torch.float32
+    refined = kernel._solve(mu, single, kernel.sides)
+    exact = torch.cholesky_solve(kernel.sides, double)
+    torch.testing.assert_close(refined, exact, rtol=1e-12, atol=1e-13)
+    unrefined = torch.cholesky_solve(kernel.sides.float(), single).double()
+    assert not torch.allclose(unrefined, exact, rtol=1e-12, atol=1e-13)
+
+
+def test_supported_problems():
+    assert supports_kernel_newton(problem_of())
+    assert supports_kernel_newton(problem_of(c=3))  # Frobenius norms
+    assert not supports_kernel_newton(problem_of(loss="logistic"))
+    assert not supports_kernel_newton(problem_of(penalty=L1()))
+    assert not supports_kernel_newton(problem_of(c=2, penalty=NuclearGroupLasso(4)))
+    assert supports_kernel_newton(problem_of(c=1, penalty=NuclearGroupLasso(4)))
+    unpenalised = GroupLasso(4, tensor([0.0] + [1.0] * 9))
+    assert not supports_kernel_newton(problem_of(penalty=unpenalised))
+    rng = np.random.default_rng(5)
+    n = MAX_SAMPLES + 1
+    wide = Problem(
+        MatrixOperator(tensor(rng.standard_normal((n, 4)))),
+        LOSSES["squared"](tensor(rng.standard_normal((n, 1)))),
+        GroupLasso(2),
+        0.1,
+    )
+    assert not supports_kernel_newton(wide)
+
+
+class _NoGram(GatedOperator):
+    def sample_gram(self, group_size, blocks, weights, dtype=None):
+        return None
+
+
+def test_an_operator_without_a_gram_matrix_is_left_to_proximal_gradient():
+    problem = problem_of()
+    operator = _NoGram(problem.operator.X, problem.operator.masks)
+    problem = Problem(operator, problem.loss, problem.penalty, problem.alpha)
+    x = problem.zeros()
+    moved, _, spent = kernel_newton(problem, x, tol=1e-12)
+    assert spent == math.inf and moved is x
+    assert fista(problem, tol=1e-8).converged
+
+
+def test_fista_hands_over_to_the_kernel_newton_early():
+    # an ill-conditioned problem with more coefficients than samples, as gated
+    # ReLU problems are: a few iterations, then Newton on the block weights
+    problem = problem_of(n=60, d=5, P=40, alpha=0.01)
+    with_kernel = fista(problem, tol=1e-10)
+    without = fista(problem, tol=1e-10, kernel=False)
+    assert with_kernel.converged and without.converged
+    assert with_kernel.certificate.relative_gap <= 1e-10
+    assert with_kernel.n_iter <= 10 < without.n_iter
+    assert with_kernel.certificate.primal == pytest.approx(
+        without.certificate.primal, rel=1e-9
+    )
+
+
+def test_fista_goes_on_where_the_kernel_newton_falls_short(monkeypatch):
+    monkeypatch.setattr(kernel_module, "MAX_STEPS", 1)
+    problem = problem_of(n=60, d=5, P=40, alpha=0.01)
+    result = fista(problem, tol=1e-10)
+    assert result.converged and result.n_iter > 10
+    assert result.certificate.relative_gap <= 1e-10
