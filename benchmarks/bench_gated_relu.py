@@ -7,8 +7,10 @@ Printed, all measured in this one run:
 
 * convexnn's fit time to a relative duality gap ≤ 1e-6 and its iterations;
 * the core solver on the same problem without its float32 phase
-  (``fista(..., single_precision=False)``) and without its Newton finish
-  (``fista(..., newton=False)``), to show what each buys;
+  (``fista(..., single_precision=False)``), without its Newton method on the
+  block weights (``kernel=False``: proximal gradient and the Newton finish on
+  the coefficients) and without either Newton method (``newton=False``), to
+  show what each buys;
 * the time per proximal-gradient iteration, in float32 and in float64, against
   the time of the two matrix products an iteration needs (``A x`` and
   ``Aᵀ r``) measured alone in the same dtype, and against the products it
@@ -190,7 +192,8 @@ def main(argv=None):
     variants = {}
     if args.dtype == "float64":
         variants["  without its float32 phase"] = {"single_precision": False}
-    variants["  without its Newton finish"] = {"newton": False}
+    variants["  without Newton on block weights"] = {"kernel": False}
+    variants["  without any Newton"] = {"newton": False}
     problem = problem_of(convex, X, targets, args.dtype)
     variants = {
         name: solver_run(problem, args.repeats, **options)

@@ -224,3 +224,22 @@ def test_fista_goes_on_where_the_kernel_newton_falls_short(monkeypatch):
     result = fista(problem, tol=1e-10)
     assert result.converged and result.n_iter > 10
     assert result.certificate.relative_gap <= 1e-10
+
+
+@pytest.mark.parametrize("operator", ["gated", "dense"])
+def test_a_tolerance_at_the_rounding_level_ends_without_stalling(operator):
+    # near the optimum φ stops moving before the gap does: a step that changes
+    # φ only by rounding is taken, and a point meeting tol ends the solve
+    problem = problem_of(operator)
+    x, Z, spent = kernel_newton(problem, problem.zeros(), tol=5e-14)
+    assert problem.certificate(x, Z).relative_gap <= 1e-13
+    assert spent <= 15 * kernel_step_cost(problem)
+
+
+def test_the_step_cost_counts_the_gram_matrix_of_dense_blocks():
+    # a dense operator forms its n × n matrix from n × |S|·d columns, the gated
+    # one from its masks and X̃X̃ᵀ: the same blocks cost more densely
+    gated, dense = problem_of("gated"), problem_of("dense")
+    assert gated.operator.sample_gram_flops(4, 10) == 30**2 * 10
+    assert dense.operator.sample_gram_flops(4, 10) == 30**2 * 10 * 4
+    assert kernel_step_cost(dense) > kernel_step_cost(gated)

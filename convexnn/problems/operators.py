@@ -78,6 +78,12 @@ class LinearOperator:
         :mod:`convexnn.solvers.newton` is then skipped)."""
         return None
 
+    def sample_gram_flops(self, group_size: int, n_blocks: int) -> float:
+        """Floating-point operations of :meth:`sample_gram` over ``n_blocks``
+        blocks (for solvers weighing its cost): by default the weighted
+        product of their dense columns, ``n² · n_blocks · group_size``."""
+        return self.n_samples**2 * n_blocks * group_size
+
     def columns(self, indices: torch.Tensor) -> torch.Tensor:
         """The columns ``indices`` of the matrix of this operator, dense:
         ``(n_samples, len(indices))``, from :meth:`block_outputs` (one product)."""
@@ -322,6 +328,9 @@ class GatedOperator(LinearOperator):
             self._data["gram", dtype] = X @ X.T
         masks = self.masks[:, blocks].to(dtype)
         return ((masks * weights.to(dtype)) @ masks.T).mul_(self._data["gram", dtype])
+
+    def sample_gram_flops(self, group_size, n_blocks):
+        return self.n_samples**2 * n_blocks  # X̃X̃ᵀ is computed once
 
     def columns(self, indices):
         r"""Column ``i·d̃ + j`` is :math:`M_{:,i} \odot \tilde X_{:,j}`."""

@@ -76,8 +76,12 @@ MAX_STEPS = 30
 #: them to zero are sent there instead of entering the Newton system (the
 #: ε-active set of Bertsekas, 1982).
 ACTIVE_FRACTION = 1e-3
-#: Fraction of the predicted decrease an accepted step must achieve (Armijo).
+#: Fraction of the predicted decrease an accepted step must achieve (Armijo),
+#: short of ``ROUNDING`` times :math:`|\varphi|`, the level of its rounding
+#: errors; and the halvings of the step before a solve gives up.
 SUFFICIENT_DECREASE = 1e-4
+ROUNDING = 1e-14
+MAX_HALVINGS = 20
 #: The solves with a factor of :math:`K` in ``SAMPLE_PRECISION`` are refined
 #: by products with the exact :math:`K` until the residual is below ``REFINED``
 #: times the right-hand side, at most ``MAX_REFINEMENTS`` times, and only while
@@ -116,11 +120,14 @@ def supports_kernel_newton(problem: Problem) -> bool:
 
 def kernel_step_cost(problem: Problem) -> float:
     """The work of one Newton step, in proximal-gradient iterations (two
-    products with ``A`` and their overhead): the ``n × n`` factorisation and,
-    at most, triangular solves and inner products for every block."""
-    n, blocks = problem.operator.n_samples, problem.n_blocks
-    columns = blocks * problem.n_outputs
-    flops = n * n * (n / 3 + blocks + columns) + n * blocks * columns
+    products with ``A`` and their overhead): the ``n × n`` matrix
+    (:meth:`~convexnn.problems.LinearOperator.sample_gram_flops`) and its
+    factorisation, and at most triangular solves and inner products for every
+    block."""
+    operator, blocks = problem.operator, problem.n_blocks
+    n, columns = operator.n_samples, blocks * problem.n_outputs
+    gram = operator.sample_gram_flops(problem.penalty.group_size, blocks)
+    flops = gram + n * n * (n / 3 + columns) + n * blocks * columns
     return flops / iteration_flops(problem)
 
 
@@ -137,6 +144,10 @@ class _Point:
     value: float  # φ(μ)
     primal: float
     dual: float
+
+    @property
+    def relative_gap(self) -> float:
+        return (self.primal - self.dual) / abs(self.primal)
 
 
 class _Kernel:
@@ -294,12 +305,14 @@ def kernel_newton(
     weights of the module, until the relative duality gap is at most ``tol``.
 
     ``problem`` must satisfy :func:`supports_kernel_newton`. Each step solves
-    for the weights that are free (positive, or zero with a negative
-    derivative) with the Hessian of :math:`\\varphi`, moves the others by a
-    scaled gradient step, and backtracks along the projection onto
-    :math:`\\mu \\ge 0` until :math:`\\varphi` decreases enough (Bertsekas,
-    1982). Stops after ``MAX_STEPS`` steps, when the next step would take the
-    work beyond ``budget``, or when no step decreases :math:`\\varphi`.
+    for the weights that are free with the Hessian of :math:`\\varphi` and
+    sends the others towards zero (:func:`_direction`), then backtracks along
+    the projection onto :math:`\\mu \\ge 0` until :math:`\\varphi` decreases
+    enough (Bertsekas, 1982), a decrease at the level of rounding errors
+    included: near the optimum the gap, not :math:`\\varphi`, still moves. A
+    point whose gap is at most ``tol`` ends the solve wherever it is met.
+    Stops after ``MAX_STEPS`` steps, before an evaluation would take the work
+    beyond ``budget``, or when ``MAX_HALVINGS`` halvings find no decrease.
 
     Returns
     -------
@@ -317,23 +330,42 @@ def kernel_newton(
         return x, problem.matvec(x), math.inf
     spent, best = cost, point
     for _ in range(MAX_STEPS):
-        if point.primal - point.dual <= tol * abs(point.primal):
+        if point.relative_gap <= tol:
             break
-        if spent + cost > budget:
+        direction, bounded, predicted_free = _direction(kernel, point)
+        gradient = 0.5 * (kernel.bounds**2 - point.norms**2)
+        accepted, size = None, 1.0
+        for _ in range(MAX_HALVINGS):
+            if spent + cost > budget:
+                break
+            mu = (point.mu + size * direction).clamp(min=0)
+            candidate = kernel.evaluate(mu)
+            spent += cost
+            predicted = size * predicted_free + float(
+                gradient[bounded] @ (point.mu - mu)[bounded]
+            )
+            decrease = point.value - candidate.value
+            rounding = ROUNDING * abs(point.value)
+            if (
+                candidate.relative_gap <= tol
+                or decrease >= SUFFICIENT_DECREASE * predicted - rounding
+            ):
+                accepted = candidate
+                break
+            size *= 0.5
+        if accepted is None:
             break
-        point, trials = _step(kernel, point)
-        spent += trials * cost
-        if point is None:
-            break  # no step decreases φ: rounding level
+        point = accepted
         if point.primal < best.primal:
             best = point
     return (*kernel.point(best), spent)
 
 
-def _step(kernel: _Kernel, point: _Point) -> tuple[_Point | None, int]:
-    """One projected Newton step from ``point`` with its backtracking; returns
-    the accepted point (``None`` when none decreases :math:`\\varphi`) and the
-    evaluations it took.
+def _direction(
+    kernel: _Kernel, point: _Point
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The projected Newton direction at ``point``, the mask of its bounded
+    weights and the decrease its free part predicts at a full step.
 
     Weights below ``ACTIVE_FRACTION`` of the largest whose derivative is
     positive are *bounded*: they move towards zero, reaching it at a full step
@@ -347,19 +379,7 @@ def _step(kernel: _Kernel, point: _Point) -> tuple[_Point | None, int]:
     direction = -mu.clone()
     if len(free):
         direction[free] = -_solve(kernel.hessian(point, free), gradient[free])
-    predicted_free = -float(gradient[free] @ direction[free])
-    size, trials = 1.0, 0
-    while size > 1e-10:
-        candidate_mu = (mu + size * direction).clamp(min=0)
-        candidate = kernel.evaluate(candidate_mu)
-        trials += 1
-        predicted = size * predicted_free + float(
-            gradient[bounded] @ (mu - candidate_mu)[bounded]
-        )
-        if point.value - candidate.value >= SUFFICIENT_DECREASE * predicted:
-            return candidate, trials
-        size *= 0.5
-    return None, trials
+    return direction, bounded, -float(gradient[free] @ direction[free])
 
 
 def _solve(hessian: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
