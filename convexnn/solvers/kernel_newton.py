@@ -48,7 +48,7 @@ support when its bound stops or starts being active. The projected Newton
 method of Bertsekas (1982) therefore converges in a handful of steps from a
 rough start, where the Newton finish on the coefficients
 (:mod:`convexnn.solvers.newton`) needs the support first: on the gated
-breast-cancer benchmark, 6 to 8 factorisations after 10 proximal-gradient
+breast-cancer benchmark, 7 or 8 factorisations after 10 proximal-gradient
 iterations over twelve gate draws, against 120 to 220 iterations before.
 Each step costs the ``n × n`` matrix :math:`K`
 (:meth:`~convexnn.problems.LinearOperator.sample_gram`), its Cholesky factor,
@@ -67,7 +67,7 @@ from ..problems import Problem
 from .newton import MAX_SAMPLES, SAMPLE_PRECISION, cholesky_solve, iteration_flops
 
 #: Newton steps a solve takes from a point found by a few proximal-gradient
-#: iterations (6 to 8 factorisations on the gated benchmark's twelve draws):
+#: iterations (7 or 8 factorisations on the gated benchmark's twelve draws):
 #: the work the caller weighs against finishing by proximal gradient.
 EXPECTED_STEPS = 8
 #: Newton steps before the solve gives up.
@@ -137,7 +137,6 @@ class _Point:
 
     mu: torch.Tensor  # (n_blocks,), float64
     factor: torch.Tensor  # Cholesky factor of K, in SAMPLE_PRECISION
-    theta: torch.Tensor  # (n, c)
     intercept: torch.Tensor | None  # (c,)
     scores: torch.Tensor  # A_gᵀ r, (n_blocks, group_size, c)
     norms: torch.Tensor  # ‖A_gᵀ r‖
@@ -252,7 +251,6 @@ class _Kernel:
         return _Point(
             mu=mu,
             factor=factor,
-            theta=theta,
             intercept=intercept,
             scores=scores,
             norms=norms,
