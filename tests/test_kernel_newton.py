@@ -189,21 +189,6 @@ def test_supported_problems():
     assert not supports_kernel_newton(wide)
 
 
-class _NoGram(GatedOperator):
-    def sample_gram(self, group_size, blocks, weights, dtype=None):
-        return None
-
-
-def test_an_operator_without_a_gram_matrix_is_left_to_proximal_gradient():
-    problem = problem_of()
-    operator = _NoGram(problem.operator.X, problem.operator.masks)
-    problem = Problem(operator, problem.loss, problem.penalty, problem.alpha)
-    x = problem.zeros()
-    moved, _, spent = kernel_newton(problem, x, tol=1e-12)
-    assert spent == math.inf and moved is x
-    assert fista(problem, tol=1e-8).converged
-
-
 def test_fista_hands_over_to_the_kernel_newton_early():
     # an ill-conditioned problem with more coefficients than samples, as gated
     # ReLU problems are: a few iterations, then Newton on the block weights

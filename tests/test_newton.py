@@ -15,6 +15,7 @@ from convexnn.problems import (
     Problem,
 )
 from convexnn.solvers import fista, newton
+from convexnn.solvers.kernel_newton import kernel_newton, supports_kernel_newton
 from convexnn.solvers.newton import (
     MAX_CG,
     MAX_SAMPLES,
@@ -505,7 +506,7 @@ class _NoGram(GatedOperator):
         return None
 
 
-def test_newton_finish_reports_infinite_work_without_a_gram_matrix():
+def test_newton_methods_report_infinite_work_without_a_gram_matrix():
     problem = gated_problem()
     operator = _NoGram(problem.operator.X, problem.operator.masks)
     problem = Problem(operator, problem.loss, problem.penalty, problem.alpha)
@@ -513,5 +514,8 @@ def test_newton_finish_reports_infinite_work_without_a_gram_matrix():
     Z = problem.matvec(x)
     finished, _, spent = newton_finish(problem, x, Z, 10.0, tol=1e-12)
     assert spent == float("inf") and finished is x
+    assert supports_kernel_newton(problem)  # a squared loss, on block weights
+    moved, _, spent = kernel_newton(problem, x, tol=1e-12)
+    assert spent == float("inf") and moved is x
     result = fista(problem, tol=1e-8)  # tries once, then carries on without
     assert result.converged
