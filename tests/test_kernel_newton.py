@@ -92,7 +92,7 @@ def test_the_weight_function_and_its_derivatives_match_their_definitions():
 
     point = kernel.evaluate(mu)
     assert point.value == pytest.approx(phi(mu), rel=1e-12)
-    gradient = 0.5 * (kernel.bounds**2 - point.norms**2)
+    gradient = point.gradient
     step = 1e-6
     for g in range(5):
         shift = torch.zeros(5, dtype=torch.float64)
@@ -133,6 +133,18 @@ def test_beyond_the_largest_alpha_the_solution_is_zero():
     x, Z, _ = kernel_newton(problem, start, tol=1e-12)
     assert not bool(problem.active_blocks(x).any())
     assert problem.certificate(x, Z).relative_gap <= 1e-12
+
+
+def test_zero_targets_are_fitted_by_zero():
+    problem = problem_of()
+    problem = Problem(
+        problem.operator,
+        LOSSES["squared"](torch.zeros_like(problem.loss.Y)),
+        problem.penalty,
+        problem.alpha,
+    )
+    x, Z, _ = kernel_newton(problem, problem.zeros(), tol=1e-12)
+    assert not bool(x.any()) and problem.objective(x, Z) == 0.0
 
 
 def test_duplicate_blocks_share_their_weight():

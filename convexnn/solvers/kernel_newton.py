@@ -90,6 +90,8 @@ MAX_HALVINGS = 20
 REFINED = 1e-13
 MAX_REFINEMENTS = 4
 REFINEMENT_RATE = 0.1
+#: Smallest objective a gap is taken relative to.
+TINY = 1e-300
 #: Ridge on the Jacobi-scaled Hessian, for blocks whose ``V_g`` are
 #: dependent (duplicate patterns, say).
 RIDGE = 1e-12
@@ -140,13 +142,14 @@ class _Point:
     intercept: torch.Tensor | None  # (c,)
     scores: torch.Tensor  # A_gᵀ r, (n_blocks, group_size, c)
     norms: torch.Tensor  # ‖A_gᵀ r‖
+    gradient: torch.Tensor  # ∂φ/∂μ_g = (λ_g² − ‖A_gᵀ r‖²) / 2
     value: float  # φ(μ)
     primal: float
     dual: float
 
     @property
     def relative_gap(self) -> float:
-        return (self.primal - self.dual) / abs(self.primal)
+        return (self.primal - self.dual) / max(abs(self.primal), TINY)
 
 
 class _Kernel:
@@ -254,6 +257,7 @@ class _Kernel:
             intercept=intercept,
             scores=scores,
             norms=norms,
+            gradient=0.5 * (self.bounds**2 - norms**2),
             value=value + 0.5 * float(self.bounds**2 @ mu),
             primal=self.offset + fit + float(self.bounds * mu @ norms),
             dual=-problem.loss.conjugate((-scale * residual).to(operator.dtype)),
@@ -331,7 +335,7 @@ def kernel_newton(
         if point.relative_gap <= tol:
             break
         direction, bounded, predicted_free = _direction(kernel, point)
-        gradient = 0.5 * (kernel.bounds**2 - point.norms**2)
+        gradient = point.gradient
         accepted, size = None, 1.0
         for _ in range(MAX_HALVINGS):
             if spent + cost > budget:
@@ -370,8 +374,7 @@ def _direction(
     (a gradient-projection step, scaled by :math:`\\mu_g / \\partial_g\\varphi`);
     the others are *free* and take the Newton step of their block of the
     Hessian."""
-    mu = point.mu
-    gradient = 0.5 * (kernel.bounds**2 - point.norms**2)
+    mu, gradient = point.mu, point.gradient
     bounded = (mu <= ACTIVE_FRACTION * float(mu.max())) & (gradient > 0)
     free = (~bounded).nonzero().squeeze(1)
     direction = -mu.clone()
