@@ -19,13 +19,14 @@ from convexnn.solvers.kernel_newton import kernel_newton, supports_kernel_newton
 from convexnn.solvers.newton import (
     MAX_CG,
     MAX_SAMPLES,
-    _block_norms,
     _CoefficientSystem,
     _conjugate_gradients,
     _extend,
     _ExtendedSystem,
     _SampleSystem,
+    block_weights,
     newton_finish,
+    sample_factor,
     supports_newton,
     system_kind,
 )
@@ -126,13 +127,14 @@ def test_newton_applies_only_where_its_structure_is_there():
 def _system(problem, x, Z, blocks, kind="samples", precision=None):
     """The system of ``kind`` at ``x``; a sample-space one factorised in
     ``precision`` (default the problem's)."""
-    scale = _block_norms(problem, x, blocks)
+    scale = block_weights(problem, x, blocks)
     if kind == "coefficients":
         return _CoefficientSystem(problem, x, Z, blocks, scale)
-    gram = problem.operator.sample_gram(
-        problem.penalty.group_size, blocks, scale, precision
+    root = problem.loss.hessian_diagonal(Z).sqrt()
+    factor = sample_factor(
+        problem, blocks, scale, root, precision or problem.operator.dtype
     )
-    return _SampleSystem(problem, x, Z, blocks, scale, gram)
+    return _SampleSystem(problem, x, Z, blocks, scale, factor)
 
 
 def smooth_objective(problem, x):
@@ -194,7 +196,7 @@ def test_a_float32_factorisation_that_fails_is_redone_in_float64():
     problem = gated_problem(n=60, fit_intercept=False)
     x = 1e10 * tensor(RNG.standard_normal(problem.shape))
     blocks = torch.arange(problem.n_blocks)
-    scale = _block_norms(problem, x, blocks)
+    scale = block_weights(problem, x, blocks)
     gram = problem.operator.sample_gram(4, blocks, scale, torch.float32)
     K = (gram / problem.operator.n_samples).to(torch.float64)
     K.diagonal().add_(1.0)
@@ -383,9 +385,9 @@ def test_newton_finish_stops_refactorising_a_changing_support(cap, monkeypatch):
     for name in ["_SampleSystem", "_CoefficientSystem"]:
 
         class Counting(getattr(newton, name)):
-            def _factorise(self, curvature, gram):
+            def _factorise(self, curvature, factor):
                 factorised.append(len(self.blocks))
-                super()._factorise(curvature, gram)
+                super()._factorise(curvature, factor)
 
         monkeypatch.setattr(newton, name, Counting)
     problem = gated_problem(n=40)

@@ -331,16 +331,30 @@ class Problem:
         """
         x, Z, exact = self.polish(x, Z, rescale=rescale)
         Theta = self.loss.gradient(Z)
-        dual_norms = self.penalty.block_dual_norms(self.operator.rmatvec(Theta))
-        dual_norm = float(dual_norms.max()) if dual_norms.numel() else 0.0
-        scale = 1.0 if dual_norm <= self.alpha else self.alpha / dual_norm
+        dual, violations = self.scaled_dual(Theta, self.operator.rmatvec(Theta))
         return Certificate(
             x=x,
             Z=Z,
             primal=self.objective(x, Z),
-            dual=-self.loss.conjugate(scale * Theta) if exact else -math.inf,
-            violations=dual_norms * (scale / self.alpha),
+            dual=dual if exact else -math.inf,
+            violations=violations,
         )
+
+    def scaled_dual(
+        self, Theta: torch.Tensor, scores: torch.Tensor
+    ) -> tuple[float, torch.Tensor]:
+        r"""The dual objective :math:`-f^*(s\Theta)` of a scaled gradient
+        ``Theta``, with the largest :math:`s \le 1` that makes
+        :math:`\Omega^*(s\,\text{scores}) \le \alpha`, and each block's
+        dual-constraint value at :math:`s\Theta` relative to its bound.
+        ``scores`` is what the dual constraint bounds: :math:`A^\top\Theta`
+        (up to sign), less the constraints' part in a constrained problem. The
+        dual objective bounds the optimum from below when the unpenalised
+        coordinates' constraints (:math:`\mathbf 1^\top\Theta = 0`) hold."""
+        dual_norms = self.penalty.block_dual_norms(scores)
+        dual_norm = float(dual_norms.max()) if dual_norms.numel() else 0.0
+        scale = 1.0 if dual_norm <= self.alpha else self.alpha / dual_norm
+        return -self.loss.conjugate(scale * Theta), dual_norms * (scale / self.alpha)
 
 
 def _newton(

@@ -134,12 +134,10 @@ class ConstrainedProblem:
             Theta
         )
         objective = problem.objective(x, Z)
-        dual_norm = problem.penalty.dual_norm(direction)
-        scale = 1.0 if dual_norm <= problem.alpha else problem.alpha / dual_norm
         return KKTResiduals(
             x=x,
             objective=objective,
-            dual=-problem.loss.conjugate(scale * Theta),
+            dual=problem.scaled_dual(Theta, direction)[0],
             stationarity=problem.penalty.subgradient_distance(
                 coef, direction, problem.alpha
             )

@@ -64,7 +64,14 @@ from dataclasses import dataclass
 import torch
 
 from ..problems import Problem
-from .newton import MAX_SAMPLES, SAMPLE_PRECISION, cholesky_solve, iteration_flops
+from .newton import (
+    MAX_SAMPLES,
+    block_weights,
+    cholesky_solve,
+    euclidean_penalty,
+    iteration_flops,
+    sample_factor,
+)
 
 #: Newton steps a solve takes from a point found by a few proximal-gradient
 #: iterations (7 or 8 factorisations on the gated benchmark's twelve draws):
@@ -100,16 +107,15 @@ RIDGE = 1e-12
 def supports_kernel_newton(problem: Problem) -> bool:
     """Whether :func:`kernel_newton` applies to ``problem``: a quadratic loss
     whose Hessian is positive, diagonal and the same for every output, a
-    Euclidean group penalty with positive finite weights, and at most
+    Euclidean group penalty with positive finite weights
+    (:func:`~convexnn.solvers.newton.euclidean_penalty`), and at most
     ``MAX_SAMPLES`` samples. (Whether the operator can form its sample-space
     Gram matrix shows at the first step, see :func:`kernel_newton`.)"""
-    loss, penalty = problem.loss, problem.penalty
-    weights = penalty.weights
+    loss = problem.loss
     if not (
         loss.quadratic
         and problem.operator.n_samples <= MAX_SAMPLES
-        and penalty.is_euclidean(problem.n_outputs)
-        and (weights is None or bool(((weights > 0) & (weights < math.inf)).all()))
+        and euclidean_penalty(problem)
     ):
         return False
     curvature = loss.hessian_diagonal(loss.Y)
@@ -138,10 +144,9 @@ class _Point:
     """The weights ``mu`` and what :meth:`_Kernel.evaluate` derives from them."""
 
     mu: torch.Tensor  # (n_blocks,), float64
-    factor: torch.Tensor  # Cholesky factor of K, in SAMPLE_PRECISION
+    factor: torch.Tensor  # Cholesky factor of K (newton.sample_factor)
     intercept: torch.Tensor | None  # (c,)
     scores: torch.Tensor  # A_gᵀ r, (n_blocks, group_size, c)
-    norms: torch.Tensor  # ‖A_gᵀ r‖
     gradient: torch.Tensor  # ∂φ/∂μ_g = (λ_g² − ‖A_gᵀ r‖²) / 2
     value: float  # φ(μ)
     primal: float
@@ -167,42 +172,13 @@ class _Kernel:
         self.offset = loss.value(targets)  # f(T)
         self.targets = self.root * targets  # t
         # the right-hand sides of K: t, and s for the intercept
-        self.sides = torch.cat([self.targets, self.root], 1)
-        if not problem.fit_intercept:
-            self.sides = self.targets
+        self.sides = self.targets
+        if problem.fit_intercept:
+            self.sides = torch.cat([self.targets, self.root], 1)
         weights = problem.penalty.weights
-        weights = 1.0 if weights is None else weights.to(self.dtype)
-        self.bounds = (
-            problem.alpha
-            * weights
-            * torch.ones(  # λ_g
-                problem.n_blocks, dtype=self.dtype, device=operator.device
-            )
-        )
+        ones = torch.ones(problem.n_blocks, dtype=self.dtype, device=operator.device)
+        self.bounds = problem.alpha * (ones if weights is None else weights.to(ones))
         self.group_size = problem.penalty.group_size
-
-    def weights(self, x: torch.Tensor) -> torch.Tensor:
-        """The weights :math:`\\mu_g = \\|U_g\\| / \\lambda_g` of the point ``x``."""
-        coef, _ = self.problem.split(x)
-        blocks = coef.to(self.dtype).reshape(self.problem.n_blocks, -1)
-        return torch.linalg.vector_norm(blocks, dim=1) / self.bounds
-
-    def _factorise(self, mu, support, precision):
-        """The Cholesky factor of :math:`K(\\mu)` formed in ``precision``; in
-        float64 when the float32 one fails (huge entries); ``None`` when the
-        operator has no sample-space Gram matrix."""
-        gram = self.problem.operator.sample_gram(
-            self.group_size, support, mu[support], precision
-        )
-        if gram is None:
-            return None
-        root = self.root.to(precision)
-        K = gram.mul_(root).mul_(root.T)
-        K.diagonal().add_(1.0)
-        factor, info = torch.linalg.cholesky_ex(K)
-        if int(info):  # rounding broke K ⪰ I
-            return self._factorise(mu, support, torch.float64)
-        return factor
 
     def _solve(self, mu, factor, sides):
         """:math:`K(\\mu)^{-1}` ``sides`` to the problem's precision: the
@@ -233,7 +209,7 @@ class _Kernel:
         when the operator cannot form its sample-space Gram matrix."""
         problem, operator = self.problem, self.problem.operator
         support = (mu > 0).nonzero().squeeze(1)
-        factor = self._factorise(mu, support, SAMPLE_PRECISION)
+        factor = sample_factor(problem, support, mu[support], self.root)
         if factor is None:
             return None
         solution = self._solve(mu, factor, self.sides)
@@ -244,23 +220,21 @@ class _Kernel:
             theta = theta - along * intercept
             intercept = intercept[0]
         residual = self.root * theta  # r = −∇f(Z)
-        scores = operator.rmatvec(residual.to(operator.dtype)).to(self.dtype)
-        scores = scores.view(problem.n_blocks, self.group_size, -1)
+        residual = residual.to(operator.dtype)
+        adjoint = operator.rmatvec(residual)  # Aᵀr
+        scores = adjoint.to(self.dtype).view(problem.n_blocks, self.group_size, -1)
         norms = torch.linalg.vector_norm(scores.flatten(1), dim=1)
         fit = 0.5 * float((theta**2).sum())
         value = self.offset + 0.5 * float((self.targets * theta).sum())
-        dual_norm = float((norms / self.bounds).max())
-        scale = 1.0 if dual_norm <= 1.0 else 1.0 / dual_norm
         return _Point(
             mu=mu,
             factor=factor,
             intercept=intercept,
             scores=scores,
-            norms=norms,
             gradient=0.5 * (self.bounds**2 - norms**2),
             value=value + 0.5 * float(self.bounds**2 @ mu),
             primal=self.offset + fit + float(self.bounds * mu @ norms),
-            dual=-problem.loss.conjugate((-scale * residual).to(operator.dtype)),
+            dual=problem.scaled_dual(-residual, adjoint)[0],  # Θ = ∇f(Z) = −r
         )
 
     def hessian(self, point: _Point, free: torch.Tensor) -> torch.Tensor:
@@ -327,7 +301,8 @@ def kernel_newton(
     """
     kernel = _Kernel(problem)
     cost = kernel_step_cost(problem)
-    point = kernel.evaluate(kernel.weights(x))
+    everything = torch.arange(problem.n_blocks, device=x.device)
+    point = kernel.evaluate(block_weights(problem, x, everything).to(kernel.dtype))
     if point is None:
         return x, problem.matvec(x), math.inf
     spent, best = cost, point

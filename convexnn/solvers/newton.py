@@ -142,7 +142,8 @@ def newton_cost(problem: Problem, n_blocks: int) -> float:
     n = problem.operator.n_samples
     m = n_blocks * problem.penalty.group_size
     if kind == "samples":
-        factorisation = n * n * (n / 3 + n_blocks)
+        gram = problem.operator.sample_gram_flops(problem.penalty.group_size, n_blocks)
+        factorisation = gram + n**3 / 3
     else:
         factorisation = m * m * (n + m / 3)
     return factorisation / iteration_flops(problem)
@@ -156,6 +157,16 @@ def iteration_flops(problem: Problem) -> float:
     return max(products * problem.n_outputs, ITERATION_FLOPS)
 
 
+def euclidean_penalty(problem: Problem) -> bool:
+    """Whether the penalty of ``problem`` is a sum of Euclidean (Frobenius)
+    norms of its blocks with positive, finite weights: smooth wherever a block
+    is nonzero, which both Newton methods need."""
+    weights = problem.penalty.weights
+    return problem.penalty.is_euclidean(problem.n_outputs) and (
+        weights is None or bool(((weights > 0) & (weights < math.inf)).all())
+    )
+
+
 def supports_newton(problem: Problem) -> bool:
     """Whether :func:`newton_finish` applies to ``problem``: one output, a
     Euclidean group penalty with positive weights, a loss with a diagonal
@@ -163,13 +174,11 @@ def supports_newton(problem: Problem) -> bool:
     support is small enough for a Newton system is :func:`system_kind`'s
     call, and whether the operator can form its sample-space Gram matrix shows
     at the first finish that needs it, see :func:`newton_finish`.)"""
-    weights = problem.penalty.weights
     operator = problem.operator
     first = torch.arange(min(problem.n_blocks, 1), device=operator.device)
     return (
         problem.n_outputs == 1
-        and problem.penalty.is_euclidean(1)
-        and (weights is None or bool(((weights > 0) & (weights < math.inf)).all()))
+        and euclidean_penalty(problem)
         and problem.loss.hessian_diagonal(problem.loss.Y[:1]) is not None
         and operator.restrict(problem.penalty.group_size, first) is not None
     )
@@ -225,16 +234,15 @@ def newton_finish(
             factorisations += 1
             spent += cost
             system = None  # its memory can take the new system's
-            scale = _block_norms(problem, x, blocks)
+            scale = block_weights(problem, x, blocks)
             if kind == "coefficients":
                 system = _CoefficientSystem(problem, x, Z, blocks, scale)
             else:
-                gram = problem.operator.sample_gram(
-                    problem.penalty.group_size, blocks, scale, SAMPLE_PRECISION
-                )
-                if gram is None:
+                root = problem.loss.hessian_diagonal(Z).sqrt()  # Q^½
+                factor = sample_factor(problem, blocks, scale, root)
+                if factor is None:
                     return x, Z, math.inf
-                system = _SampleSystem(problem, x, Z, blocks, scale, gram)
+                system = _SampleSystem(problem, x, Z, blocks, scale, factor)
         # the last step only shows that the decrement is small: with a
         # factorised Hessian from an earlier point, its estimate suffices
         step, decrement, iterations = system.step(
@@ -286,30 +294,59 @@ def cholesky_solve(factor, B):
     return torch.linalg.solve_triangular(factor.mT, lower, upper=True)
 
 
-def _block_norms(problem, x, blocks):
-    """``‖u_g‖ / (α w_g)`` for ``blocks``: the inverse curvatures ``Λ⁻¹``."""
+def block_weights(problem: Problem, x: torch.Tensor, blocks: torch.Tensor):
+    """``‖U_g‖ / (α w_g)`` for ``blocks``: the inverse curvatures ``Λ⁻¹`` of
+    the penalty here, the weights ``μ`` of :mod:`convexnn.solvers.kernel_newton`
+    (Frobenius norms over the outputs)."""
     coef, _ = problem.split(x)
-    rows = problem.rows(blocks)
-    u = coef[rows].view(len(blocks), problem.penalty.group_size)
+    u = coef[problem.rows(blocks)].reshape(len(blocks), -1)
     weights = problem.penalty.weights
     weights = 1.0 if weights is None else weights[blocks].to(coef)
     return torch.linalg.vector_norm(u, dim=1) / (problem.alpha * weights)
+
+
+def sample_factor(
+    problem: Problem,
+    blocks: torch.Tensor,
+    weights: torch.Tensor,
+    root: torch.Tensor,
+    precision: torch.dtype = SAMPLE_PRECISION,
+) -> torch.Tensor | None:
+    r"""The lower Cholesky factor of :math:`K = I + R\,(\sum_j \lambda_j
+    A_{g_j}A_{g_j}^	op)\,R` with :math:`R = \operatorname{diag}(` ``root``
+    :math:`)`, over ``blocks`` with weights ``λ = weights``, formed in
+    ``precision``. :math:`K \succeq I`, so its factor exists short of huge
+    entries, which rounding breaks: it is then formed again in float64.
+    ``None`` when the operator cannot form its sample-space Gram matrix
+    (:meth:`~convexnn.problems.LinearOperator.sample_gram`)."""
+    gram = problem.operator.sample_gram(
+        problem.penalty.group_size, blocks, weights, precision
+    )
+    if gram is None:
+        return None
+    scaling = root.to(precision)
+    K = gram.mul_(scaling).mul_(scaling.T)
+    K.diagonal().add_(1.0)
+    factor, info = torch.linalg.cholesky_ex(K)
+    if int(info) and precision != torch.float64:  # rounding broke K ⪰ I
+        return sample_factor(problem, blocks, weights, root, torch.float64)
+    return factor
 
 
 class _NewtonSystem:
     r"""The factorised Hessian of ``F`` at one point, on the blocks ``blocks``
     (and the intercept); subclasses factorise the coefficient part ``H`` and
     solve with it (:meth:`solve`), the intercept is eliminated here. ``scale``
-    holds :math:`\|u_g\|/(\alpha w_g)` and ``gram`` the sample-space matrix
-    :math:`A_S \Lambda^{-1} A_S^\top` where the system needs it (ours to
-    overwrite)."""
+    holds :math:`\|u_g\|/(\alpha w_g)` and ``factor`` the Cholesky factor of
+    the sample-space matrix :math:`K` (:func:`sample_factor`) where the system
+    needs it."""
 
     #: Whether a solve with the factors is the Newton step to the problem's
     #: precision; otherwise they only precondition conjugate gradients, at the
     #: point they were formed at too.
     exact = True
 
-    def __init__(self, problem: Problem, x, Z, blocks, scale, gram=None):
+    def __init__(self, problem: Problem, x, Z, blocks, scale, factor=None):
         self.problem, self.blocks, self.scale = problem, blocks, scale
         self.point = x
         group_size = problem.penalty.group_size
@@ -319,7 +356,7 @@ class _NewtonSystem:
         u = coef[self.rows].view(len(blocks), group_size)
         self.units = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)  # R
         curvature = problem.loss.hessian_diagonal(Z)  # diagonal of Q, (n, 1)
-        self._factorise(curvature, gram)
+        self._factorise(curvature, factor)
         if problem.fit_intercept:
             # the intercept couples to u through a = A_Sᵀ q and has curvature Σ q
             self.coupling = self.operator.rmatvec(curvature).view(-1)
@@ -335,8 +372,9 @@ class _NewtonSystem:
         it extends another)."""
         return self
 
-    def _factorise(self, curvature: torch.Tensor, gram: torch.Tensor | None):
-        """Factorise ``H`` given the loss curvatures ``Q`` (``(n, 1)``)."""
+    def _factorise(self, curvature: torch.Tensor, factor: torch.Tensor | None):
+        """Factorise ``H`` given the loss curvatures ``Q`` (``(n, 1)``) and the
+        factor of :math:`K` where the system needs it."""
         raise NotImplementedError
 
     def solve(self, V: torch.Tensor) -> torch.Tensor:
@@ -388,7 +426,7 @@ class _NewtonSystem:
         u = coef[self.rows].view(*self.units.shape)
         dual = problem.loss.gradient(Z)
         # the gradient of α w_g ‖u_g‖ is c_g u_g with c_g = α w_g / ‖u_g‖
-        curvatures = 1.0 / _block_norms(problem, x, self.blocks).unsqueeze(1)
+        curvatures = 1.0 / block_weights(problem, x, self.blocks).unsqueeze(1)
         gradient = (self.operator.rmatvec(dual).view_as(u) + curvatures * u).view(-1)
         if problem.fit_intercept:
             # eliminating the intercept needs a positive Schur complement, which
@@ -464,18 +502,9 @@ def _conjugate_gradients(
 class _SampleSystem(_NewtonSystem):
     """``H`` solved in sample space by the Woodbury identity of the module."""
 
-    def _factorise(self, curvature, gram):
+    def _factorise(self, curvature, factor):
         self.directions = self.units * self.scale.unsqueeze(1)  # Λ⁻¹ R
         self.root = curvature.sqrt()
-        root = self.root.to(gram.dtype)
-        K = gram.mul_(root).mul_(root.T)
-        K.diagonal().add_(1.0)
-        factor, info = torch.linalg.cholesky_ex(K)
-        if int(info) and K.dtype != torch.float64:  # rounding broke K ⪰ I
-            gram = self.problem.operator.sample_gram(
-                self.problem.penalty.group_size, self.blocks, self.scale, torch.float64
-            )
-            return self._factorise(curvature, gram)
         self.factor = factor
         # the factors solve to the problem's precision, or precondition only
         self.exact = factor.dtype.itemsize >= curvature.dtype.itemsize
@@ -512,7 +541,7 @@ class _CoefficientSystem(_NewtonSystem):
     columns :math:`A_S` give :math:`A_S^\top QA_S` (``n·(|S|d)²`` work), to which
     each block adds :math:`c_g(I - \hat u_g\hat u_g^\top)`, all in float64."""
 
-    def _factorise(self, curvature, gram):
+    def _factorise(self, curvature, factor):
         n_blocks, group_size = self.units.shape
         size = n_blocks * group_size
         columns = self.operator.columns(
@@ -547,7 +576,7 @@ def _extend(system, x, Z, blocks):
     if not bool(torch.isin(system.blocks, blocks).all()):
         return None
     factorised = system.factorised
-    change = _block_norms(system.problem, x, factorised.blocks) / factorised.scale
+    change = block_weights(system.problem, x, factorised.blocks) / factorised.scale
     if not bool((change.log().abs() <= math.log(STALE)).all()):
         return None
     extended = _ExtendedSystem(system, x, Z, blocks)
@@ -594,7 +623,7 @@ class _ExtendedSystem(_NewtonSystem):
         old = torch.isin(blocks, base.blocks)
         self.kept, self.entering = old.nonzero()[:, 0], (~old).nonzero()[:, 0]
         self.entering_units = self.units[self.entering]
-        self.inverse_curvatures = _block_norms(problem, x, blocks[self.entering])
+        self.inverse_curvatures = block_weights(problem, x, blocks[self.entering])
         outputs = self.operator.block_outputs(
             self.units.view(-1, 1), group_size, self.entering
         )[:, :, 0]  # O
