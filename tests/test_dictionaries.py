@@ -4,6 +4,7 @@ import cvxpy as cp
 import numpy as np
 import pytest
 import torch
+from reference import solve_reference
 
 from convexnn.dictionaries import (
     ACTIVATIONS,
@@ -152,14 +153,13 @@ def test_too_large_dictionary_is_refused_with_advice():
 
 
 def _lasso_value(A, y, alpha):
-    """Optimal value of the Lasso with a free intercept, by CVXPY + Clarabel."""
+    """Optimal value of the Lasso with a free intercept, by CVXPY."""
     z, intercept = cp.Variable(A.shape[1]), cp.Variable()
     residual = A @ z + intercept - y
     problem = cp.Problem(
         cp.Minimize(cp.sum_squares(residual) / (2 * len(y)) + alpha * cp.norm1(z))
     )
-    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12)
-    return problem.value
+    return solve_reference(problem, tol=1e-12)
 
 
 def _grid_points(depth, activation):
