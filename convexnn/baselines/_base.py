@@ -15,10 +15,10 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from .._backend import CPU64, Backend
+from .._sklearn_compat import Interval
 from ..estimators._base import (
     NETWORK_PARAMETERS,
     NetworkOutputsMixin,

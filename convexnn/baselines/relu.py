@@ -19,9 +19,9 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._backend import Backend
+from .._sklearn_compat import Interval, StrOptions
 from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
 from ..networks import ReLUNetwork
 from ..problems import LOSSES

@@ -23,15 +23,15 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy.special import log_softmax
-from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import CPU64, to_numpy
+from .._sklearn_compat import Interval, StrOptions, _fit_context
 
 FLOAT_DTYPES = (np.float64, np.float32)
 CROSS_ENTROPY = ("logistic", "multinomial")

@@ -23,10 +23,10 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import Backend, to_numpy
+from .._sklearn_compat import Interval, StrOptions
 from ..networks import ReLUNetwork
 from ..patterns import activation_patterns, lift, resolve_gates
 from ..problems import LOSSES, GatedOperator, Problem

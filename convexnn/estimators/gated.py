@@ -19,10 +19,10 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import CPU64, Backend, to_numpy
+from .._sklearn_compat import Interval, StrOptions
 from ..networks import GatedReLUNetwork, count_neurons
 from ..patterns import lift, resolve_gates
 from ..problems import LOSSES, GatedOperator, GroupLasso, NuclearGroupLasso, Problem

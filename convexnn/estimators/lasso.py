@@ -27,11 +27,10 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.model_selection import check_cv
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._backend import Backend
 from .._features import values_by_feature
+from .._sklearn_compat import Interval, StrOptions, check_shuffled_cv
 from ._base import (
     SOLVER_PARAMETERS,
     RegressorOutputMixin,
@@ -195,11 +194,10 @@ class _LassoCVBase(_WeightedLassoBase):
     def _folds(self, X, Y, loss):
         """The (train, test) splits, the same for every candidate."""
         labels = None if loss == "squared" else _labels(Y)
-        splitter = check_cv(
+        splitter = check_shuffled_cv(
             self.cv,
             labels,
             classifier=labels is not None,
-            shuffle=True,
             random_state=self.random_state,
         )
         folds = list(splitter.split(X, labels))

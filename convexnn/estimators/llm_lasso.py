@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn.utils._param_validation import HasMethods, StrOptions
 
+from .._sklearn_compat import HasMethods, StrOptions
 from ..penalty_factors import TRANSFORMS, penalty_factors, trust_candidates
 from ._base import SOLVER_PARAMETERS, ClassifierOutputMixin, RegressorOutputMixin
 from ._cv_selection import SELECTIONS, curve_areas

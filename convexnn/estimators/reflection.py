@@ -20,10 +20,10 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import Backend, to_numpy
+from .._sklearn_compat import Interval, StrOptions
 from ..dictionaries import (
     ACTIVATIONS,
     STEP_ACTIVATIONS,

