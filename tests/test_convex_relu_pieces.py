@@ -2,10 +2,11 @@
 
 Operators are exact adjoints and their block outputs add up to their
 products; losses' gradients match autograd and their conjugates satisfy the
-Fenchel–Young equality at gradients; the penalty's prox is optimal; the
-Nyström preconditioner is exact at full rank; pattern enumeration finds the
-number of cells of a hyperplane arrangement in general position. (Pruning is
-checked through the estimators, in test_convex_relu_properties.py.)
+Fenchel–Young equality at gradients; the penalty's prox is optimal; pattern
+enumeration finds the number of cells of a hyperplane arrangement in general
+position. (Pruning is checked through the estimators, in
+test_convex_relu_properties.py. The Nyström preconditioner is tested with the
+rest of the solvers' linear algebra, in test_linalg.py.)
 """
 
 import math
@@ -25,7 +26,6 @@ from convexnn.problems.composite import (
 )
 from convexnn.problems.cone import ConeOperator, convex_relu_problem
 from convexnn.problems.constrained import AugmentedLagrangianTerm
-from convexnn.solvers.nystrom import NystromPreconditioner, pcg
 
 N_SAMPLES, N_FEATURES, N_PATTERNS = 23, 4, 6
 
@@ -192,28 +192,6 @@ def test_outputwise_group_lasso(n_outputs):
     proximal = penalty.prox(W, 0.3)
     assert penalty.subgradient_distance(proximal, W - proximal, 0.3) < 1e-12
     assert penalty.subgradient_distance(W, W, 0.3) > 0.1
-
-
-def test_nystrom_preconditioned_cg_converges_at_once_at_full_rank():
-    generator = torch.Generator().manual_seed(3)
-    B = torch.randn(7, 12, generator=generator, dtype=torch.float64)
-    M = B.T @ B  # rank 7
-
-    preconditioner = NystromPreconditioner(lambda V: M @ V, 12, 7, 0.5, B)
-    rhs = torch.randn(12, 2, generator=generator, dtype=torch.float64)
-    exact = torch.linalg.solve(M + 0.5 * torch.eye(12, dtype=torch.float64), rhs)
-    # with the range of M captured, P⁻¹(M + μI) has two eigenvalues: CG takes
-    # at most two steps
-    solution, n_iter = pcg(
-        lambda V: M @ V + 0.5 * V,
-        rhs,
-        torch.zeros_like(rhs),
-        preconditioner,
-        tol=1e-12,
-        max_iter=50,
-    )
-    torch.testing.assert_close(solution, exact, rtol=1e-9, atol=1e-10)
-    assert n_iter <= 2
 
 
 @pytest.mark.parametrize("n_samples", [4, 7, 10])

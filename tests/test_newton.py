@@ -20,7 +20,6 @@ from convexnn.solvers.newton import (
     MAX_CG,
     MAX_SAMPLES,
     _CoefficientSystem,
-    _conjugate_gradients,
     _extend,
     _ExtendedSystem,
     _SampleSystem,
@@ -321,41 +320,6 @@ def test_a_grown_support_extends_the_system(loss, monkeypatch):
     stale = grown.clone()
     stale[problem.rows(torch.tensor([0]))] *= 2.5
     assert _extend(system, stale, problem.matvec(stale), blocks) is None
-
-
-def test_conjugate_gradients_with_a_poor_preconditioner():
-    # a preconditioner off by up to 100x in some directions: within the
-    # iterations it converges to the solution, short of them it reports that it
-    # stopped, and every iterate is a descent direction (bᵀx > 0)
-    rng = np.random.default_rng(7)
-    basis = torch.linalg.qr(tensor(rng.standard_normal((30, 30))))[0]
-    H = basis @ torch.diag(tensor(np.geomspace(1.0, 100.0, 30))) @ basis.T
-    b = tensor(rng.standard_normal(30))
-    x, iterations = _conjugate_gradients(
-        lambda v: H @ v, lambda v: v, b, forcing=1e-12, max_iter=60
-    )
-    assert iterations < 60
-    torch.testing.assert_close(x, torch.linalg.solve(H, b), rtol=1e-9, atol=1e-12)
-    short, stopped = _conjugate_gradients(
-        lambda v: H @ v, lambda v: v, b, forcing=1e-12, max_iter=3
-    )
-    assert stopped == 3 and float(b @ short) > 0
-    assert float(b @ short) < float(b @ x)
-
-
-def test_conjugate_gradients_skip_a_small_enough_estimate():
-    # bᵀM⁻¹b (M = I here) at most `enough`: no iterations, a zero solution
-    H = tensor(np.diag([1.0, 2.0, 4.0]))
-    b = tensor([1.0, -2.0, 0.5])
-    x, iterations = _conjugate_gradients(
-        lambda v: H @ v, lambda v: v, b, forcing=1e-12, enough=float(b @ b)
-    )
-    assert iterations == 0 and bool((x == 0).all())
-    x, iterations = _conjugate_gradients(
-        lambda v: H @ v, lambda v: v, b, forcing=1e-12, enough=0.99 * float(b @ b)
-    )
-    assert iterations > 0
-    torch.testing.assert_close(x, torch.linalg.solve(H, b))
 
 
 def test_newton_step_keeps_zero_blocks_at_zero():

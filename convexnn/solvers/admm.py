@@ -33,9 +33,9 @@ true of the convex ReLU cone constraints, whose signs square to one). So
 :math:`(I + \tfrac L\rho B^\top B)\,v = H^{-1/2}r` with
 :math:`B = CAH^{-1/2}`, of rank at most ``n``. Conjugate gradients solve it,
 warm-started, preconditioned by a randomized Nyström approximation of
-:math:`B^\top B` (:mod:`~convexnn.solvers.nystrom`) that is sketched once
-and re-targeted when :math:`\rho` changes; once the sketch is as large as
-``n`` it is exact and CG needs a single step.
+:math:`B^\top B` (:class:`~convexnn.solvers.linalg.NystromPreconditioner`)
+that is sketched once and re-targeted when :math:`\rho` changes; once the
+sketch is as large as ``n`` it is exact and CG needs a single step.
 
 Every ``CHECK_EVERY`` steps the penalty is balanced (residual balancing,
 Boyd et al., 2011, §3.4.1): when the relative primal residual exceeds
@@ -57,7 +57,7 @@ import torch
 from ..problems.constrained import ConstrainedProblem
 from .active_set import FinishSchedule
 from .augmented_lagrangian import ConstrainedResult
-from .nystrom import NystromPreconditioner, pcg
+from .linalg import NystromPreconditioner, conjugate_gradients
 
 RELAXATION = 1.6
 """Over-relaxation factor in ``(0, 2)`` (Eckstein & Bertsekas; ``1`` is plain
@@ -176,11 +176,11 @@ class _StepSystem:
             correction = Q @ (shrink.unsqueeze(1) * (Q.T @ self._B(scaled)))
             v = scaled - self._B_adjoint(correction)
         else:
-            v, _ = pcg(
+            v, _ = conjugate_gradients(
                 self._apply,
                 scaled,
-                self.blockwise(self.root, u0),
                 self.preconditioner,
+                x0=self.blockwise(self.root, u0),
                 tol=tol,
                 max_iter=max_iter,
             )

@@ -29,8 +29,8 @@ whole problem (:meth:`~convexnn.problems.Problem.certificate`, computed by
 working set holds the support.
 
 The coefficients are solved for in Jacobi-scaled form (``G`` with a unit
-diagonal) with a relative ridge of ``RIDGE``, so that exactly collinear
-columns stay solvable.
+diagonal) with a relative ridge of :data:`~convexnn.solvers.linalg.RIDGE`, so
+that exactly collinear columns stay solvable.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ from __future__ import annotations
 import torch
 
 from ..problems import L1, Problem, SquaredLoss
+from .linalg import RIDGE, cholesky
 
-RIDGE = 1e-12
-"""Ridge added to the unit diagonal of the scaled Gram matrix."""
 RTOL = 1e-14
 """Optimality conditions hold to this fraction of the largest threshold or
 correlation ``max(λ, |b|)``; two steps without descent end a support's
@@ -221,8 +220,8 @@ def feature_sign(
             continue
         direction = torch.zeros_like(u)
         indices = support.nonzero().squeeze(1)
-        factor, info = torch.linalg.cholesky_ex(G[indices[:, None], indices])
-        if int(info) != 0:
+        factor = cholesky(G[indices[:, None], indices])
+        if factor is None:
             return u, step
         direction[indices] = -torch.cholesky_solve(residual[:, None], factor)[:, 0]
         u, decrease = _best_on_segment(G, thresholds, free, u, direction, gradient)

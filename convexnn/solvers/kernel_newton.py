@@ -64,10 +64,11 @@ from dataclasses import dataclass
 import torch
 
 from ..problems import Problem
+from ..problems._problem import TINY
+from .linalg import cholesky_solve, ridge_solve
 from .newton import (
     MAX_SAMPLES,
     block_weights,
-    cholesky_solve,
     euclidean_penalty,
     iteration_flops,
     sample_factor,
@@ -97,11 +98,6 @@ MAX_HALVINGS = 20
 REFINED = 1e-13
 MAX_REFINEMENTS = 4
 REFINEMENT_RATE = 0.1
-#: Smallest objective a gap is taken relative to.
-TINY = 1e-300
-#: Ridge on the Jacobi-scaled Hessian, for blocks whose ``V_g`` are
-#: dependent (duplicate patterns, say).
-RIDGE = 1e-12
 
 
 def supports_kernel_newton(problem: Problem) -> bool:
@@ -354,23 +350,7 @@ def _direction(
     free = (~bounded).nonzero().squeeze(1)
     direction = -mu.clone()
     if len(free):
-        direction[free] = -_solve(kernel.hessian(point, free), gradient[free])
+        # the Hessian is singular where blocks' V_g are dependent (duplicate
+        # patterns, say): the ridge keeps the solve defined
+        direction[free] = -ridge_solve(kernel.hessian(point, free), gradient[free])
     return direction, bounded, -float(gradient[free] @ direction[free])
-
-
-def _solve(hessian: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
-    """``hessian⁻¹ gradient`` by Cholesky after Jacobi scaling, with a ridge
-    of ``RIDGE`` (the scaled diagonal is one), grown while the factorisation
-    fails (dependent blocks, rounding); the Jacobi step when even a ridge of
-    one does not help (a Hessian that is not finite)."""
-    jacobi = hessian.diagonal().clamp(min=torch.finfo(hessian.dtype).tiny).rsqrt()
-    scaled = hessian * jacobi.unsqueeze(1) * jacobi
-    identity = torch.eye(len(scaled), dtype=scaled.dtype, device=scaled.device)
-    ridge = RIDGE
-    while ridge <= 1.0:
-        factor, info = torch.linalg.cholesky_ex(scaled + ridge * identity)
-        if not int(info):
-            step = torch.cholesky_solve((jacobi * gradient).unsqueeze(1), factor)
-            return jacobi * step[:, 0]
-        ridge *= 100
-    return jacobi**2 * gradient

@@ -66,6 +66,12 @@ import math
 import torch
 
 from ..problems import Problem
+from .linalg import (
+    cholesky,
+    cholesky_solve,
+    cholesky_with_fallback,
+    conjugate_gradients,
+)
 
 #: Newton (+ proximal-gradient) steps in one finish.
 MAX_STEPS = 8
@@ -286,14 +292,6 @@ def _line_search(problem, x, Z, value, step, decrement):
     return x, Z, value
 
 
-def cholesky_solve(factor, B):
-    r""":math:`(LL^\top)^{-1} B = L^{-\top}(L^{-1}B)` for the lower Cholesky factor
-    ``L``, by two triangular solves: ``torch.cholesky_solve`` costs about four
-    times as much on CPU (it copies the factor)."""
-    lower = torch.linalg.solve_triangular(factor, B, upper=False)
-    return torch.linalg.solve_triangular(factor.mT, lower, upper=True)
-
-
 def block_weights(problem: Problem, x: torch.Tensor, blocks: torch.Tensor):
     """``‖U_g‖ / (α w_g)`` for ``blocks``: the inverse curvatures ``Λ⁻¹`` of
     the penalty here, the weights ``μ`` of :mod:`convexnn.solvers.kernel_newton`
@@ -313,24 +311,26 @@ def sample_factor(
     precision: torch.dtype = SAMPLE_PRECISION,
 ) -> torch.Tensor | None:
     r"""The lower Cholesky factor of :math:`K = I + R\,(\sum_j \lambda_j
-    A_{g_j}A_{g_j}^	op)\,R` with :math:`R = \operatorname{diag}(` ``root``
+    A_{g_j}A_{g_j}^\top)\,R` with :math:`R = \operatorname{diag}(` ``root``
     :math:`)`, over ``blocks`` with weights ``λ = weights``, formed in
     ``precision``. :math:`K \succeq I`, so its factor exists short of huge
-    entries, which rounding breaks: it is then formed again in float64.
+    entries, which rounding breaks: it is then formed again in float64
+    (:func:`~convexnn.solvers.linalg.cholesky_with_fallback`).
     ``None`` when the operator cannot form its sample-space Gram matrix
     (:meth:`~convexnn.problems.LinearOperator.sample_gram`)."""
-    gram = problem.operator.sample_gram(
-        problem.penalty.group_size, blocks, weights, precision
-    )
-    if gram is None:
-        return None
-    scaling = root.to(precision)
-    K = gram.mul_(scaling).mul_(scaling.T)
-    K.diagonal().add_(1.0)
-    factor, info = torch.linalg.cholesky_ex(K)
-    if int(info) and precision != torch.float64:  # rounding broke K ⪰ I
-        return sample_factor(problem, blocks, weights, root, torch.float64)
-    return factor
+
+    def form(precision: torch.dtype) -> torch.Tensor | None:
+        gram = problem.operator.sample_gram(
+            problem.penalty.group_size, blocks, weights, precision
+        )
+        if gram is None:
+            return None
+        scaling = root.to(precision)
+        K = gram.mul_(scaling).mul_(scaling.T)
+        K.diagonal().add_(1.0)
+        return K
+
+    return cholesky_with_fallback(form, precision)
 
 
 class _NewtonSystem:
@@ -411,9 +411,10 @@ class _NewtonSystem:
         the factors where these are :attr:`exact`. Elsewhere (``x`` may differ
         from that point, but not in its nonzero blocks), or with factors of
         lower precision, the factorised Hessian preconditions conjugate gradients
-        on the Hessian at ``x`` (:func:`_conjugate_gradients`, to the relative
-        residual ``forcing``), whose products cost one product with each of
-        :math:`A_S` and :math:`A_S^\top`:
+        on the Hessian at ``x``
+        (:func:`~convexnn.solvers.linalg.conjugate_gradients`, to the relative
+        preconditioned residual ``forcing``), whose products cost one product
+        with each of :math:`A_S` and :math:`A_S^\top`:
 
         .. math::
             \nabla^2F \begin{pmatrix}v\\ \beta\end{pmatrix} =
@@ -454,8 +455,14 @@ class _NewtonSystem:
                     return product
                 return torch.cat([product, residual.sum(0)])
 
-            delta, iterations = _conjugate_gradients(
-                hessian_product, self.precondition, gradient, forcing, enough
+            delta, iterations = conjugate_gradients(
+                hessian_product,
+                gradient,
+                self.precondition,
+                tol=forcing,
+                max_iter=MAX_CG,
+                stop="preconditioned",
+                enough=enough,
             )
         decrement = float(gradient @ delta)
         step = coef.new_zeros(coef.shape)
@@ -463,40 +470,6 @@ class _NewtonSystem:
         if problem.fit_intercept:
             step = problem.pack(step, delta[u.numel() :])
         return step, decrement, iterations
-
-
-def _conjugate_gradients(
-    product, precondition, b, forcing, enough=0.0, max_iter=MAX_CG
-):
-    r"""Solve :math:`Hx = b` by conjugate gradients from :math:`x = 0`,
-    preconditioned by :math:`M^{-1}` (``precondition``); ``product`` is
-    :math:`v \mapsto Hv`, both symmetric positive definite.
-
-    Stops once :math:`r^\top M^{-1} r \le \text{forcing}^2\, b^\top M^{-1} b`
-    for the residual :math:`r = b - Hx`. Every iterate is a descent direction:
-    :math:`b^\top x` grows with the iterations towards :math:`b^\top H^{-1}b`.
-    Returns ``x`` and the iterations done, ``max_iter`` when it stopped without
-    converging or broke down (:math:`p^\top H p \le 0` to rounding); ``x = 0``
-    and no iterations when :math:`b^\top M^{-1} b \le` ``enough``."""
-    x = torch.zeros_like(b)
-    residual = b
-    direction = preconditioned = precondition(residual)
-    inner = first = residual @ preconditioned
-    if first <= enough:
-        return x, 0
-    for iteration in range(1, max_iter + 1):
-        product_direction = product(direction)
-        curvature = direction @ product_direction
-        if not curvature > 0:
-            break
-        x = x + (inner / curvature) * direction
-        residual = residual - (inner / curvature) * product_direction
-        preconditioned = precondition(residual)
-        inner, previous = residual @ preconditioned, inner
-        if inner <= forcing**2 * first:
-            return x, iteration
-        direction = preconditioned + (inner / previous) * direction
-    return x, max_iter
 
 
 class _SampleSystem(_NewtonSystem):
@@ -638,8 +611,7 @@ class _ExtendedSystem(_NewtonSystem):
         )  # M⁻¹ B
         schur = outputs.T @ weighted - coupling.T @ self.coupled
         self.coupling = coupling
-        factor, info = torch.linalg.cholesky_ex(schur.to(torch.float64))
-        self.schur_factor = factor if int(info) == 0 else None
+        self.schur_factor = cholesky(schur.to(torch.float64))
 
     def precondition(self, v):
         """The bordered inverse above on ``base``'s blocks, the intercept and
