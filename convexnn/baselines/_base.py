@@ -145,7 +145,16 @@ class AdamBaseline(NetworkOutputsMixin, BaseEstimator):
             warn_not_converged(self, "its objective still decreasing")
 
     def to_torch(self) -> nn.Module:
-        """The trained network as a float64 CPU :class:`torch.nn.Module`."""
+        """The trained network as a float64 CPU :class:`torch.nn.Module`.
+
+        The weights are copies: changing the module leaves the estimator as it
+        is.
+
+        Returns
+        -------
+        torch.nn.Module
+            The network of the fitted weights.
+        """
         return self._network(
             CPU64,
             CPU64.tensor(self.hidden_weights_).clone(),

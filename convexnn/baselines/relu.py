@@ -85,7 +85,19 @@ class _BaseNonconvexReLU(AdamBaseline):
         self.restart_objectives_ = objectives
 
 
-_DOC = """{summary}
+class NonconvexReLURegressor(RegressorOutputMixin, _BaseNonconvexReLU):
+    r"""Two-layer ReLU regression network trained by Adam (nonconvex baseline).
+
+    The same network and objective as :class:`~convexnn.ConvexReLURegressor`,
+
+    .. math::
+        f\Bigl(\sum_{j=1}^m (\tilde Xw_j)_+ a_j^\top + \mathbf 1b^\top\Bigr)
+        + \frac\alpha2\sum_j (\|w_j\|^2 + \|a_j\|^2),
+
+    trained from random initialisations by full-batch Adam, keeping the best
+    of ``n_restarts`` runs. With enough neurons and all activation patterns
+    the convex optimum is the global minimum of this objective, so Adam never
+    gets below it. Here ``f`` is the mean squared loss.
 
     Parameters
     ----------
@@ -96,8 +108,10 @@ _DOC = """{summary}
     n_restarts : int, default=1
         Independent random initialisations; the run with the lowest final
         objective is kept.
-    loss : {loss}
+    loss : {"squared"}, default="squared"
+        The mean squared loss.
     fit_intercept : bool, default=True
+        Fit an unpenalised output intercept.
     hidden_bias : bool, default=True
         Append a (penalised) column of ones to the hidden layer's inputs.
     learning_rate : float, default=1e-2
@@ -107,33 +121,60 @@ _DOC = """{summary}
     tol : float, default=1e-6
         Stop a run when its objective has not improved by this relative amount
         for 50 steps.
-    device, dtype, verbose
-        As in the convex estimators.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the training runs, as in the convex estimators; "auto" picks
+        CUDA when available.
+    dtype : {"float32", "float64"}, default=None
+        Training precision, as in the convex estimators; None is float64 on
+        CPU and float32 on CUDA.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations.
+    verbose : int, default=0
+        Print the final objective of every restart.
 
     Attributes
     ----------
     hidden_weights_ : ndarray of shape (n_neurons, d̃)
+        Hidden-layer weights ``w_j``; ``d̃ = n_features_in_ + hidden_bias``.
     output_weights_ : ndarray of shape (n_neurons, n_outputs)
+        Output weights ``a_j``.
     intercept_ : ndarray of shape (n_outputs,)
+        Output intercept ``b``.
     objective_ : float
         Objective of the kept run at its best weights.
     restart_objectives_ : ndarray of shape (n_restarts,)
         Final objective of every run.
-    objective_curve_ : ndarray of shape (n_iter\\_,)
+    objective_curve_ : ndarray of shape (n_iter\_,)
         Objective at each Adam step of the kept run.
     n_iter_ : int
+        Adam steps of the kept run.
     converged_ : bool
-"""
+        Whether the kept run met the stopping rule of ``tol`` within
+        ``max_iter``.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names.
 
+    See Also
+    --------
+    convexnn.ConvexReLURegressor : The same network fitted to its global optimum.
+    NonconvexReLUClassifier : The same baseline for classification.
 
-class NonconvexReLURegressor(RegressorOutputMixin, _BaseNonconvexReLU):
-    __doc__ = _DOC.format(
-        summary="Two-layer ReLU regression network trained by Adam (nonconvex "
-        "baseline).",
-        loss='{"squared"}, default="squared"',
-    )
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from convexnn.baselines import NonconvexReLURegressor
+    >>> X, y = make_regression(n_samples=40, n_features=3, noise=1.0, random_state=0)
+    >>> y = y / y.std()
+    >>> model = NonconvexReLURegressor(
+    ...     alpha=1e-2, n_neurons=20, tol=1e-4, random_state=0
+    ... ).fit(X, y)
+    >>> model.converged_
+    True
+    >>> print(model.score(X, y) >= 0.9)
+    True
+    """
 
     _parameter_constraints = {
         **_BaseNonconvexReLU._parameter_constraints,
@@ -142,11 +183,99 @@ class NonconvexReLURegressor(RegressorOutputMixin, _BaseNonconvexReLU):
 
 
 class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
-    __doc__ = _DOC.format(
-        summary="Two-layer ReLU classification network trained by Adam "
-        "(nonconvex baseline).",
-        loss='{"auto", "logistic", "multinomial", "squared"}, default="auto"',
-    )
+    r"""Two-layer ReLU classification network trained by Adam (nonconvex baseline).
+
+    The same network and objective as :class:`~convexnn.ConvexReLUClassifier`,
+
+    .. math::
+        f\Bigl(\sum_{j=1}^m (\tilde Xw_j)_+ a_j^\top + \mathbf 1b^\top\Bigr)
+        + \frac\alpha2\sum_j (\|w_j\|^2 + \|a_j\|^2),
+
+    trained from random initialisations by full-batch Adam, keeping the best
+    of ``n_restarts`` runs. With enough neurons and all activation patterns
+    the convex optimum is the global minimum of this objective, so Adam never
+    gets below it. Binary problems use one output (logistic or ±1 squared
+    targets), several classes one output per class.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-3
+        Weight decay ``alpha/2 (‖W‖² + ‖a‖²)``, as in the convex estimators.
+    n_neurons : int, default=100
+        Hidden width.
+    n_restarts : int, default=1
+        Independent random initialisations; the run with the lowest final
+        objective is kept.
+    loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
+        "auto" is "logistic" for two classes and "multinomial" otherwise.
+    fit_intercept : bool, default=True
+        Fit an unpenalised output intercept.
+    hidden_bias : bool, default=True
+        Append a (penalised) column of ones to the hidden layer's inputs.
+    learning_rate : float, default=1e-2
+        Adam's step size.
+    max_iter : int, default=2000
+        Maximum number of full-batch Adam steps per restart.
+    tol : float, default=1e-6
+        Stop a run when its objective has not improved by this relative amount
+        for 50 steps.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the training runs, as in the convex estimators; "auto" picks
+        CUDA when available.
+    dtype : {"float32", "float64"}, default=None
+        Training precision, as in the convex estimators; None is float64 on
+        CPU and float32 on CUDA.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisations.
+    verbose : int, default=0
+        Print the final objective of every restart.
+
+    Attributes
+    ----------
+    hidden_weights_ : ndarray of shape (n_neurons, d̃)
+        Hidden-layer weights ``w_j``; ``d̃ = n_features_in_ + hidden_bias``.
+    output_weights_ : ndarray of shape (n_neurons, n_outputs)
+        Output weights ``a_j``.
+    intercept_ : ndarray of shape (n_outputs,)
+        Output intercept ``b``.
+    objective_ : float
+        Objective of the kept run at its best weights.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        Final objective of every run.
+    objective_curve_ : ndarray of shape (n_iter\_,)
+        Objective at each Adam step of the kept run.
+    n_iter_ : int
+        Adam steps of the kept run.
+    converged_ : bool
+        Whether the kept run met the stopping rule of ``tol`` within
+        ``max_iter``.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    loss_ : str
+        The loss used.
+
+    See Also
+    --------
+    convexnn.ConvexReLUClassifier : The same network fitted to its global optimum.
+    NonconvexReLURegressor : The same baseline for regression.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from convexnn.baselines import NonconvexReLUClassifier
+    >>> X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    >>> model = NonconvexReLUClassifier(
+    ...     alpha=1e-2, n_neurons=20, tol=1e-4, random_state=0
+    ... ).fit(X, y)
+    >>> model.converged_, model.predict_proba(X[:3]).shape
+    (True, (3, 2))
+    >>> print(model.score(X, y) >= 0.9)
+    True
+    """
 
     _parameter_constraints = {
         **_BaseNonconvexReLU._parameter_constraints,

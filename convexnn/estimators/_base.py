@@ -155,9 +155,16 @@ class RegressorOutputMixin(RegressorMixin):
     def predict(self, X) -> np.ndarray:
         """Predict targets for ``X``.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted targets, one column per output (raveled for a single
+            target).
         """
         outputs = self._outputs(validate_predict_input(self, X))
         return outputs.ravel() if self._single_output else outputs
@@ -238,6 +245,11 @@ class ClassifierOutputMixin(ClassifierMixin):
     def decision_function(self, X) -> np.ndarray:
         """Raw scores: logits, or the squared-loss outputs.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
@@ -252,7 +264,18 @@ class ClassifierOutputMixin(ClassifierMixin):
         return outputs
 
     def predict(self, X) -> np.ndarray:
-        """Predict class labels for ``X``."""
+        """Predict class labels for ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            The class of highest score, from ``classes_``.
+        """
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
@@ -262,16 +285,37 @@ class ClassifierOutputMixin(ClassifierMixin):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (cross-entropy losses only).
 
+        Available when the loss is "logistic" or "multinomial" (or "auto").
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
         """
         return np.exp(self.predict_log_proba(X))
 
     @available_if(_has_probabilities)
     def predict_log_proba(self, X) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`, computed without overflow or
-        ``log(0)``: the log-sigmoid or log-softmax of the outputs."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Computed without overflow or ``log(0)``: the log-sigmoid or
+        log-softmax of the outputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, in the order of ``classes_``.
+        """
         outputs = self._outputs(validate_predict_input(self, X))
         if outputs.shape[1] == 1:  # log σ(∓z) = −log(1 + e^{±z})
             return -np.logaddexp(0.0, np.column_stack([outputs[:, 0], -outputs[:, 0]]))

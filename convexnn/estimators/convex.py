@@ -42,12 +42,7 @@ from ._base import (
     warn_not_converged,
     without_autograd,
 )
-from .gated import (
-    DEVICE_PARAMETERS_DOC,
-    GATED_PARAMETERS,
-    NETWORK_FIT_DOC,
-    PATTERN_PARAMETERS_DOC,
-)
+from .gated import GATED_PARAMETERS
 
 
 class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
@@ -196,6 +191,7 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         Returns
         -------
         self : object
+            The pruned estimator.
         """
         X = validate_predict_input(self, X)
         self._prune(lift(X, self.hidden_bias))
@@ -210,6 +206,11 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         training data, up to ``constraint_violation_``) the network predicts
         what the convex model predicts, and ``alpha · weight_decay()`` is the
         penalty in ``objective_``.
+
+        Returns
+        -------
+        ReLUNetwork
+            The equivalent network.
         """
         check_is_fitted(self)
         return ReLUNetwork.from_cone_coefficients(
@@ -217,18 +218,57 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         )
 
 
-_PARAMETERS_DOC = (
-    PATTERN_PARAMETERS_DOC
-    + """
-    solver : {{"auto", "admm", "augmented_lagrangian"}}, default="auto"
+class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
+    r"""Two-layer ReLU regression network fitted to its global optimum.
+
+    Solves the cone-constrained reformulation
+
+    .. math::
+        \min_{v, w, b}\; f\Bigl(\sum_{i=1}^{P} D_i\tilde X(v_i - w_i)
+        + \mathbf 1b^\top\Bigr) + \alpha\sum_{i=1}^{P}(\|v_i\| + \|w_i\|)
+        \quad\text{s.t.}\quad (2D_i - I)\tilde Xv_i \ge 0,\;
+        (2D_i - I)\tilde Xw_i \ge 0,
+
+    over activation patterns
+    :math:`D_i = \operatorname{diag}(\mathbf 1[\tilde Xg_i > 0])` of sampled
+    gates (or of all patterns, :func:`convexnn.patterns.enumerate_patterns`),
+    where :math:`\tilde X` is ``X`` with a column of ones appended when
+    ``hidden_bias=True``. Its optimum is the optimum of the two-layer ReLU
+    network :math:`\sum_j(\tilde x^\top w_j)_+a_j + b` with weight decay
+    :math:`\frac\alpha2(\|W\|_F^2 + \|a\|^2)` whose neurons have these
+    patterns, and with all patterns the global optimum of that network
+    (Pilanci & Ergen, 2020).
+    Here ``f`` is the mean squared loss
+    :math:`\frac{1}{2n}\|\hat Y - Y\|_F^2`; predictions at any point come
+    from the equivalent ReLU network (:meth:`to_torch`). Several targets are
+    fitted as one network per target sharing the gates: every block and
+    constraint is per output column. Standardise ``X`` (a
+    :class:`~sklearn.preprocessing.StandardScaler` in a pipeline): no
+    rescaling happens inside.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-3
+        Regularisation strength (the network's weight decay is ``alpha/2``).
+    n_patterns : int, default=100
+        Number of gates sampled; duplicate and empty patterns are dropped.
+    gates : array-like of shape (n_gates, d̃), default=None
+        Fixed gate vectors, used as given instead of sampling (two models can
+        then share patterns; :func:`convexnn.patterns.enumerate_patterns`
+        gives one gate per activation pattern).
+    loss : {"squared"}, default="squared"
+        The mean squared loss.
+    solver : {"auto", "admm", "augmented_lagrangian"}, default="auto"
         ``"admm"``: ADMM whose linear step is solved exactly (up to 2000
         samples) or by Nyström-preconditioned conjugate gradients (the CRONOS
         scheme). ``"augmented_lagrangian"``: augmented Lagrangian whose
         subproblems the accelerated proximal-gradient solver solves.
         ``"auto"`` is ``"admm"`` up to 50 000 samples and the augmented
-        Lagrangian above."""
-    + NETWORK_FIT_DOC
-    + """
+        Lagrangian above.
+    fit_intercept : bool, default=True
+        Fit an unpenalised output intercept.
+    hidden_bias : bool, default=True
+        Append a (penalised) column of ones to the inputs of the hidden layer.
     max_iter : int, default=10000
         Maximum number of solver iterations (ADMM steps, or inner
         proximal-gradient steps of the augmented Lagrangian).
@@ -240,21 +280,28 @@ _PARAMETERS_DOC = (
         When set, prune the fitted network (:meth:`prune`) after fitting. A
         :class:`UserWarning` says so if more than ``max_neurons`` neurons
         remain (the reduction stops at linearly independent neurons, at most
-        ``n_samples`` per output)."""
-    + DEVICE_PARAMETERS_DOC
-    + "\n"
-)
+        ``n_samples`` per output).
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the solver runs; "auto" picks CUDA when available.
+    dtype : {"float32", "float64"}, default=None
+        Solver precision; None is float64 on CPU and float32 on CUDA. The
+        solution and its certificate are in this precision (a float64 solver
+        may take its first iterations in float32, see
+        :func:`convexnn.solvers.fista`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the gate sampling.
+    verbose : int, default=0
+        Print solver progress.
 
-_ATTRIBUTES_DOC = """
     Attributes
     ----------
-    gates_ : ndarray of shape (n_patterns\\_, d̃)
+    gates_ : ndarray of shape (n_patterns\_, d̃)
         Gate vectors; ``d̃ = n_features_in_ + hidden_bias``.
-    coef_ : ndarray of shape (2, n_patterns\\_, d̃, n_outputs)
+    coef_ : ndarray of shape (2, n_patterns\_, d̃, n_outputs)
         ``coef_[0]`` holds the blocks ``v_i``, ``coef_[1]`` the ``w_i``.
     intercept_ : ndarray of shape (n_outputs,)
         Output intercept ``b`` (zeros when ``fit_intercept=False``).
-    multipliers_ : ndarray of shape (2, n_patterns\\_, n_samples, n_outputs)
+    multipliers_ : ndarray of shape (2, n_patterns\_, n_samples, n_outputs)
         The solver's multipliers ``Λ ≥ 0`` of the constraints
         ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
         one per training sample.
@@ -286,27 +333,32 @@ _ATTRIBUTES_DOC = """
     n_neurons_removed_ : int
         Neurons removed by pruning.
     n_features_in_ : int
+        Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
         Only when ``X`` has string column names.
-"""
 
+    See Also
+    --------
+    ConvexReLUClassifier : The same network for classification.
+    GatedReLURegressor : The gated ReLU relaxation, without cone constraints.
+    convexnn.baselines.NonconvexReLURegressor : The same network and
+        objective trained by Adam.
 
-class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
-    __doc__ = (
-        """Two-layer ReLU regression network fitted to its global optimum.
-
-    Solves the cone-constrained reformulation above with the mean squared
-    loss :math:`\\frac{1}{2n}\\|\\hat Y - Y\\|_F^2`; predictions at any point
-    come from the equivalent ReLU network (:meth:`to_torch`). Several
-    targets are fitted as one network per target sharing the gates.
-    Standardise ``X`` (a :class:`~sklearn.preprocessing.StandardScaler` in a
-    pipeline): no rescaling happens inside.
-"""
-        + _PARAMETERS_DOC.format(
-            loss='loss : {"squared"}, default="squared"\n        The mean squared loss.'
-        )
-        + _ATTRIBUTES_DOC
-    )
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from convexnn import ConvexReLURegressor
+    >>> X, y = make_regression(n_samples=40, n_features=3, noise=1.0, random_state=0)
+    >>> y = y / y.std()
+    >>> model = ConvexReLURegressor(n_patterns=20, random_state=0).fit(X, y)
+    >>> model.converged_, model.solver_
+    (True, 'admm')
+    >>> model.lower_bound_ <= model.objective_
+    True
+    >>> print(round(model.score(X, y), 2))
+    1.0
+    >>> network = model.to_torch()  # an ordinary torch.nn.Module
+    """
 
     _parameter_constraints = {
         **_BaseConvexReLU._parameter_constraints,
@@ -315,25 +367,145 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
 
 
 class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
-    __doc__ = (
-        """Two-layer ReLU classification network fitted to its global optimum.
+    r"""Two-layer ReLU classification network fitted to its global optimum.
 
-    Binary problems use one output (logistic or ±1 squared targets), several
-    classes one output — one network — per class, sharing the gates.
-    Standardise ``X``: no rescaling happens inside.
-"""
-        + _PARAMETERS_DOC.format(
-            loss='loss : {"auto", "logistic", "multinomial", "squared"}, '
-            'default="auto"\n        "auto" is "logistic" for two classes and '
-            '"multinomial" otherwise.'
-        )
-        + _ATTRIBUTES_DOC
-        + """    classes_ : ndarray of shape (n_classes,)
+    Solves the cone-constrained reformulation
+
+    .. math::
+        \min_{v, w, b}\; f\Bigl(\sum_{i=1}^{P} D_i\tilde X(v_i - w_i)
+        + \mathbf 1b^\top\Bigr) + \alpha\sum_{i=1}^{P}(\|v_i\| + \|w_i\|)
+        \quad\text{s.t.}\quad (2D_i - I)\tilde Xv_i \ge 0,\;
+        (2D_i - I)\tilde Xw_i \ge 0,
+
+    over activation patterns
+    :math:`D_i = \operatorname{diag}(\mathbf 1[\tilde Xg_i > 0])` of sampled
+    gates (or of all patterns, :func:`convexnn.patterns.enumerate_patterns`),
+    where :math:`\tilde X` is ``X`` with a column of ones appended when
+    ``hidden_bias=True``. Its optimum is the optimum of the two-layer ReLU
+    network :math:`\sum_j(\tilde x^\top w_j)_+a_j + b` with weight decay
+    :math:`\frac\alpha2(\|W\|_F^2 + \|a\|^2)` whose neurons have these
+    patterns, and with all patterns the global optimum of that network
+    (Pilanci & Ergen, 2020).
+    Here ``f`` is the mean loss named by ``loss``. Binary problems use one
+    output (logistic or ±1 squared targets), several classes one output — one
+    network — per class, sharing the gates: every block and constraint is per
+    output column. Standardise ``X``: no rescaling happens inside.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-3
+        Regularisation strength (the network's weight decay is ``alpha/2``).
+    n_patterns : int, default=100
+        Number of gates sampled; duplicate and empty patterns are dropped.
+    gates : array-like of shape (n_gates, d̃), default=None
+        Fixed gate vectors, used as given instead of sampling (two models can
+        then share patterns; :func:`convexnn.patterns.enumerate_patterns`
+        gives one gate per activation pattern).
+    loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
+        "auto" is "logistic" for two classes and "multinomial" otherwise.
+    solver : {"auto", "admm", "augmented_lagrangian"}, default="auto"
+        ``"admm"``: ADMM whose linear step is solved exactly (up to 2000
+        samples) or by Nyström-preconditioned conjugate gradients (the CRONOS
+        scheme). ``"augmented_lagrangian"``: augmented Lagrangian whose
+        subproblems the accelerated proximal-gradient solver solves.
+        ``"auto"`` is ``"admm"`` up to 50 000 samples and the augmented
+        Lagrangian above.
+    fit_intercept : bool, default=True
+        Fit an unpenalised output intercept.
+    hidden_bias : bool, default=True
+        Append a (penalised) column of ones to the inputs of the hidden layer.
+    max_iter : int, default=10000
+        Maximum number of solver iterations (ADMM steps, or inner
+        proximal-gradient steps of the augmented Lagrangian).
+    tol : float, default=1e-6
+        Target of the three relative KKT residuals (stationarity, constraint
+        violation, complementary slackness). In float32 the residuals stop
+        near 1e-5: use ``dtype="float64"`` for a smaller ``tol``.
+    max_neurons : int, default=None
+        When set, prune the fitted network (:meth:`prune`) after fitting. A
+        :class:`UserWarning` says so if more than ``max_neurons`` neurons
+        remain (the reduction stops at linearly independent neurons, at most
+        ``n_samples`` per output).
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the solver runs; "auto" picks CUDA when available.
+    dtype : {"float32", "float64"}, default=None
+        Solver precision; None is float64 on CPU and float32 on CUDA. The
+        solution and its certificate are in this precision (a float64 solver
+        may take its first iterations in float32, see
+        :func:`convexnn.solvers.fista`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the gate sampling.
+    verbose : int, default=0
+        Print solver progress.
+
+    Attributes
+    ----------
+    gates_ : ndarray of shape (n_patterns\_, d̃)
+        Gate vectors; ``d̃ = n_features_in_ + hidden_bias``.
+    coef_ : ndarray of shape (2, n_patterns\_, d̃, n_outputs)
+        ``coef_[0]`` holds the blocks ``v_i``, ``coef_[1]`` the ``w_i``.
+    intercept_ : ndarray of shape (n_outputs,)
+        Output intercept ``b`` (zeros when ``fit_intercept=False``).
+    multipliers_ : ndarray of shape (2, n_patterns\_, n_samples, n_outputs)
+        The solver's multipliers ``Λ ≥ 0`` of the constraints
+        ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
+        one per training sample.
+    n_patterns_ : int
+        Number of gates: the distinct nonempty activation patterns kept from
+        sampling, or the given ``gates``, which are used as they are.
+    solver_ : str
+        The solver used.
+    n_iter_ : int
+        Solver iterations.
+    objective_ : float
+        The objective above at the returned solution.
+    lower_bound_ : float
+        A certified lower bound on the optimum: the dual objective of the
+        gated ReLU relaxation over the same patterns (which drops the cone
+        constraints). ``objective_ − lower_bound_`` bounds how much the
+        constraints cost.
+    constraint_violation_ : float
+        ``max (−(2D_i − I)X̃v_i)_+ / max |X̃v_i|`` over all blocks.
+    stationarity_ : float
+        Largest distance of a block's gradient to the subdifferential of
+        ``alpha‖·‖``, divided by ``alpha``.
+    complementarity_ : float
+        ``Σ Λ |(2D_i − I)X̃v_i|`` divided by ``objective_``.
+    converged_ : bool
+        Whether the three residuals reached ``tol`` within ``max_iter``.
+    n_active_neurons_ : int
+        Neurons of the equivalent network (:meth:`to_torch`).
+    n_neurons_removed_ : int
+        Neurons removed by pruning.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names.
+    classes_ : ndarray of shape (n_classes,)
         Class labels.
     loss_ : str
         The loss used.
-"""
-    )
+
+    See Also
+    --------
+    ConvexReLURegressor : The same network for regression.
+    GatedReLUClassifier : The gated ReLU relaxation, without cone constraints.
+    convexnn.baselines.NonconvexReLUClassifier : The same network and
+        objective trained by Adam.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from convexnn import ConvexReLUClassifier
+    >>> X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    >>> model = ConvexReLUClassifier(alpha=1e-2, n_patterns=20, random_state=0)
+    >>> model.fit(X, y).converged_
+    True
+    >>> model.predict_proba(X[:3]).shape
+    (3, 2)
+    >>> print(model.score(X, y) >= 0.9)
+    True
+    """
 
     _parameter_constraints = {
         **_BaseConvexReLU._parameter_constraints,

@@ -246,79 +246,8 @@ def _labels(Y: np.ndarray) -> np.ndarray:
     return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(int)
 
 
-_SOLVER_PARAMETERS_DOC = """
-    fit_intercept : bool, default=True
-        Fit an unpenalised intercept.
-    tol : float, default=1e-6
-        Target relative duality gap ``(primal − dual) / primal`` of each solve.
-    max_iter : int, default=10000
-        Maximum number of solver iterations per alpha.
-    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
-        Where the solver runs; "auto" picks CUDA when available.
-    dtype : {"float32", "float64"}, default=None
-        Solver precision; None is float64 on CPU and float32 on CUDA.
-    verbose : int, default=0
-        Print solver progress."""
-
-_CV_PARAMETERS_DOC = """
-    alphas : array-like of float, default=None
-        The alphas to cross-validate, the same for every candidate. By default
-        each candidate gets ``n_alphas`` values from its ``alpha_max`` (where
-        every penalised coefficient is zero) down to
-        ``alpha_min_ratio · alpha_max``, evenly spaced on a log scale.
-    n_alphas : int, default=100
-        Length of the default grid.
-    alpha_min_ratio : float in (0, 1), default=1e-2
-        Where the default grid stops. Paths to ``1e-3`` approach interpolation
-        when ``p > n`` and cost many times more.
-    cv : int, cross-validation generator or iterable, default=None
-        As in :func:`~sklearn.model_selection.check_cv`; an int (default 5)
-        makes shuffled folds (stratified for classifiers) seeded by
-        ``random_state``. The same folds serve every candidate and alpha.
-    scoring : str or callable, default=None
-        A scikit-learn scorer (greater is better). ``None`` is minus the mean
-        squared error for regression and minus the log-loss for
-        classification, computed directly from the path (fast). Other scorers
-        see a fitted copy of the estimator per alpha; for classifiers their
-        labels are the class indices ``0 .. n_classes − 1``.
-    n_jobs : int, default=None
-        Path fits run in parallel (joblib threads), one per fold and
-        candidate."""
-
-_CV_ATTRIBUTES_DOC = """
-    alpha_ : float
-        The chosen alpha.
-    alphas_ : ndarray of shape (n_alphas,)
-        The grid the chosen alpha belongs to.
-    cv_results_ : dict of ndarrays
-        One entry per (candidate, alpha), candidate-major, in the layout of
-        ``GridSearchCV.cv_results_`` (``pandas.DataFrame(cv_results_)`` makes
-        a table): ``alpha``, ``mean_test_score``, ``std_test_score``,
-        ``split{k}_test_score`` and ``mean_n_selected``, the number of
-        selected features averaged over the folds."""
-
-_FIT_ATTRIBUTES_DOC = """
-    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        Coefficients (excluded features are 0).
-    intercept_ : float or ndarray of shape (n_targets,)
-        Intercept (0 when ``fit_intercept=False``).
-    selected_features_ : ndarray of str
-        Names of the features with a nonzero coefficient.
-    n_iter_ : int
-        Solver iterations of the final fit (summed along its path).
-    dual_gap_ : float
-        Relative duality gap certifying the final fit.
-    converged_ : bool
-        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when ``X`` has string column names; features are otherwise
-        named ``x0 .. x{p-1}``."""
-
-
 class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
-    __doc__ = (
-        r"""Lasso with a penalty factor per feature, solved to a certified duality gap.
+    r"""Lasso with a penalty factor per feature, solved to a certified duality gap.
 
     .. math::
         \min_{\beta, b}\; \frac{1}{2n}\|y - X\beta - b\mathbf 1\|_2^2
@@ -336,16 +265,48 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         The factors ``w_j ≥ 0``, in column order or keyed by feature name
         (``feature_names_in_`` for a DataFrame, else ``"x0" .. "x{p-1}"``);
         ``0`` leaves a feature unpenalised, ``inf`` excludes it. ``None`` is
-        all ones, the plain Lasso. Used as given, without normalisation."""
-        + _SOLVER_PARAMETERS_DOC
-        + """
+        all ones, the plain Lasso. Used as given, without normalisation.
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    tol : float, default=1e-6
+        Target relative duality gap ``(primal − dual) / primal`` of each solve.
+    max_iter : int, default=10000
+        Maximum number of solver iterations per alpha.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the solver runs; "auto" picks CUDA when available.
+    dtype : {"float32", "float64"}, default=None
+        Solver precision; None is float64 on CPU and float32 on CUDA.
+    verbose : int, default=0
+        Print solver progress.
 
     Attributes
     ----------
     penalty_factors_ : ndarray of shape (n_features,)
-        The factors used."""
-        + _FIT_ATTRIBUTES_DOC
-        + """
+        The factors used.
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Coefficients (excluded features are 0).
+    intercept_ : float or ndarray of shape (n_targets,)
+        Intercept (0 when ``fit_intercept=False``).
+    selected_features_ : ndarray of str
+        Names of the features with a nonzero coefficient.
+    n_iter_ : int
+        Solver iterations of the final fit (summed along its path).
+    dual_gap_ : float
+        Relative duality gap certifying the final fit.
+    converged_ : bool
+        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names; features are otherwise
+        named ``x0 .. x{p-1}``.
+
+    See Also
+    --------
+    WeightedLassoCV : The same Lasso with alpha chosen by cross-validation.
+    LLMLassoRegressor : Penalty factors from a scorer, trusted as far as
+        cross-validation says.
+    sklearn.linear_model.Lasso : The plain Lasso (all factors 1).
 
     Examples
     --------
@@ -356,8 +317,9 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
     >>> model = WeightedLasso(0.1, penalty_factors={"x0": 1.0, "x1": np.inf})
     >>> model.fit(X, y).coef_.round(3)
     array([0.92, 0.  ])
+    >>> model.selected_features_.tolist()
+    ['x0']
     """
-    )
 
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="neither")],
@@ -408,36 +370,119 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
 
 
 class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
-    __doc__ = (
-        r"""Weighted Lasso with alpha chosen by cross-validation along a path.
+    r"""Weighted Lasso with alpha chosen by cross-validation along a path.
 
-    Fits the path of :class:`WeightedLasso` (warm-started from ``alpha_max``
-    down) on every fold, picks ``alpha`` by ``selection``, and refits on all
-    data. No column is rescaled: standardise ``X`` in a pipeline.
+    Fits the path of :class:`WeightedLasso`,
+
+    .. math::
+        \min_{\beta, b}\; \frac{1}{2n}\|y - X\beta - b\mathbf 1\|_2^2
+        + \alpha \sum_j w_j |\beta_j|,
+
+    warm-started from ``alpha_max`` down, on every fold, picks ``alpha`` by
+    ``selection``, and refits on all data. No column is rescaled: standardise
+    ``X`` in a pipeline.
 
     Parameters
     ----------
     penalty_factors : array-like of shape (n_features,) or dict, default=None
         As in :class:`WeightedLasso`: ``0`` unpenalised, ``inf`` excluded,
-        ``None`` all ones; in column order or keyed by feature name."""
-        + _CV_PARAMETERS_DOC
-        + """
+        ``None`` all ones; in column order or keyed by feature name.
+    alphas : array-like of float, default=None
+        The alphas to cross-validate, the same for every candidate. By default
+        each candidate gets ``n_alphas`` values from its ``alpha_max`` (where
+        every penalised coefficient is zero) down to
+        ``alpha_min_ratio · alpha_max``, evenly spaced on a log scale.
+    n_alphas : int, default=100
+        Length of the default grid.
+    alpha_min_ratio : float in (0, 1), default=1e-2
+        Where the default grid stops. Paths to ``1e-3`` approach interpolation
+        when ``p > n`` and cost many times more.
+    cv : int, cross-validation generator or iterable, default=None
+        As in :func:`~sklearn.model_selection.check_cv`; an int (default 5)
+        makes shuffled folds (stratified for classifiers) seeded by
+        ``random_state``. The same folds serve every candidate and alpha.
     selection : {"min", "1se"}, default="min"
         ``"min"``: the alpha with the best mean score; ``"1se"``: the largest
-        alpha whose mean score is within one standard error of the best."""
-        + _SOLVER_PARAMETERS_DOC
-        + """
+        alpha whose mean score is within one standard error of the best.
+    scoring : str or callable, default=None
+        A scikit-learn scorer (greater is better). ``None`` is minus the mean
+        squared error for regression and minus the log-loss for
+        classification, computed directly from the path (fast). Other scorers
+        see a fitted copy of the estimator per alpha; for classifiers their
+        labels are the class indices ``0 .. n_classes − 1``.
+    n_jobs : int, default=None
+        Path fits run in parallel (joblib threads), one per fold and
+        candidate.
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    tol : float, default=1e-6
+        Target relative duality gap ``(primal − dual) / primal`` of each solve.
+    max_iter : int, default=10000
+        Maximum number of solver iterations per alpha.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the solver runs; "auto" picks CUDA when available.
+    dtype : {"float32", "float64"}, default=None
+        Solver precision; None is float64 on CPU and float32 on CUDA.
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
+    verbose : int, default=0
+        Print solver progress.
 
     Attributes
     ----------
     penalty_factors_ : ndarray of shape (n_features,)
-        The factors used."""
-        + _CV_ATTRIBUTES_DOC
-        + _FIT_ATTRIBUTES_DOC
-        + "\n"
-    )
+        The factors used.
+    alpha_ : float
+        The chosen alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+        The grid the chosen alpha belongs to.
+    cv_results_ : dict of ndarrays
+        One entry per (candidate, alpha), candidate-major, in the layout of
+        ``GridSearchCV.cv_results_`` (``pandas.DataFrame(cv_results_)`` makes
+        a table): ``alpha``, ``mean_test_score``, ``std_test_score``,
+        ``split{k}_test_score`` and ``mean_n_selected``, the number of
+        selected features averaged over the folds.
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Coefficients (excluded features are 0).
+    intercept_ : float or ndarray of shape (n_targets,)
+        Intercept (0 when ``fit_intercept=False``).
+    selected_features_ : ndarray of str
+        Names of the features with a nonzero coefficient.
+    n_iter_ : int
+        Solver iterations of the final fit (summed along its path).
+    dual_gap_ : float
+        Relative duality gap certifying the final fit.
+    converged_ : bool
+        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names; features are otherwise
+        named ``x0 .. x{p-1}``.
+
+    See Also
+    --------
+    WeightedLasso : The same Lasso at one given alpha.
+    LLMLassoRegressor : Penalty factors from a scorer, cross-validated
+        together with alpha.
+    sklearn.linear_model.LassoCV : The plain Lasso (all factors 1),
+        cross-validated.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from convexnn import WeightedLassoCV
+    >>> X, y = make_regression(
+    ...     n_samples=40, n_features=5, n_informative=2, noise=1.0, random_state=0
+    ... )
+    >>> model = WeightedLassoCV(n_alphas=20, cv=3, random_state=0).fit(X, y)
+    >>> model.converged_
+    True
+    >>> model.selected_features_.tolist()
+    ['x0', 'x4']
+    >>> model.alphas_.shape
+    (20,)
+    """
 
     _parameter_constraints = {
         "penalty_factors": ["array-like", dict, None],

@@ -232,6 +232,11 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
     feature_names_in_ : ndarray of str
         Only when ``X`` has string column names.
 
+    See Also
+    --------
+    WeightedLasso : A Lasso over the columns of ``X`` itself.
+    convexnn.networks.DeepNarrowNetwork : The network :meth:`to_torch` returns.
+
     Notes
     -----
     Inputs are used as given (no rescaling): the dictionary lives on the
@@ -246,6 +251,8 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
     >>> model = ReflectionLassoRegressor(depth=3, activation="abs", alpha=1e-3)
     >>> model.fit(x, y).dual_gap_ <= 1e-6
     True
+    >>> model.predict(x[:3]).shape
+    (3,)
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -366,10 +373,12 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, 1) or (n_samples,)
+            The single input feature.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted targets.
         """
         return super().predict(_as_column(X))
 
@@ -442,6 +451,11 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         the estimator predicts, and its regularised objective
         ``loss + alpha * network.weight_decay()`` on the training data equals
         ``objective_`` (float64, CPU).
+
+        Returns
+        -------
+        DeepNarrowNetwork
+            The equivalent network.
         """
         check_is_fitted(self)
         return DeepNarrowNetwork.from_lasso(
