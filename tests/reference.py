@@ -19,6 +19,8 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 import pytest
+import sklearn
+from sklearn.linear_model import LogisticRegression
 
 from convexnn import GatedReLUClassifier, GatedReLURegressor
 from convexnn.baselines import NonconvexGatedReLUClassifier, NonconvexGatedReLURegressor
@@ -71,6 +73,15 @@ def solve_reference(
         "no installed conic solver solved the CVXPY reference: "
         + ("; ".join(attempts) or f"none installed of {sorted(installed)}")
     )
+
+
+def l1_logistic_regression(**params) -> LogisticRegression:
+    """L1-penalised logistic regression in every supported scikit-learn release:
+    1.8 replaced ``penalty="l1"`` by ``l1_ratio=1`` (which 1.6 ignores)."""
+    version = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+    if version >= (1, 8):
+        return LogisticRegression(l1_ratio=1.0, **params)
+    return LogisticRegression(penalty="l1", **params)
 
 
 def estimator_for(kind: str, *, nonconvex: bool = False, **params):

@@ -7,9 +7,9 @@ import cvxpy as cp
 import numpy as np
 import pytest
 import torch
-from reference import solve_reference
+from reference import l1_logistic_regression, solve_reference
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Lasso, LogisticRegression, lasso_path
+from sklearn.linear_model import Lasso, lasso_path
 
 from convexnn.patterns import lift, sample_gates
 from convexnn.problems import (
@@ -73,8 +73,8 @@ def test_l1_logistic_matches_scikit_learn():
         MatrixOperator(tensor(X)), LogisticLoss(tensor(labels[:, None])), L1(), alpha
     )
     result = solve(problem, tol=1e-10)
-    reference = LogisticRegression(
-        l1_ratio=1.0, C=1 / (len(y) * alpha), solver="saga", tol=1e-12, max_iter=200_000
+    reference = l1_logistic_regression(
+        C=1 / (len(y) * alpha), solver="saga", tol=1e-12, max_iter=200_000
     ).fit(X, labels)
     np.testing.assert_allclose(result.x[:-1, 0].numpy(), reference.coef_[0], atol=1e-5)
 

@@ -70,7 +70,8 @@ def curve_areas(mean: np.ndarray, n_selected: np.ndarray) -> np.ndarray:
     for t in range(1, len(mean)):
         sizes, scores = _curve(mean[t], n_selected[t])
         gain = scores - np.interp(sizes, *reference)
-        areas[t] = np.trapezoid(gain, sizes) if len(sizes) > 1 else 0.0
+        # the trapezoidal rule (np.trapezoid, which NumPy 1.x lacks)
+        areas[t] = (np.diff(sizes) * (gain[1:] + gain[:-1]) / 2.0).sum()
     return areas
 
 
