@@ -13,9 +13,12 @@ is the separable sum of ``f`` and ``h``
 (:class:`~convexnn.problems.constrained.AugmentedLagrangianTerm`). It is
 solved by the shared :func:`~convexnn.solvers.fista` loop, warm-started, to a
 relative duality gap that tightens from step to step, without the
-certificate's polishing (:class:`_UnpolishedProblem`: it would need the
-outputs of every active block on all ``n·2P`` constraint rows, a dense
-``n × 2P × blocks`` array). Then
+certificate's polishing (``fista(polish=False)``): on the stacked operator the
+outputs of an active block span all ``n·2P`` constraint rows, so polishing
+would form a dense ``n · 2P × n_active`` array (gigabytes at ``n = 20 000``,
+``P = 500``). Without it the certificate is still valid: the inner problems
+have no intercept and no unpenalised blocks, so the scaled gradient is a
+feasible dual point as it stands; only the gap closes more slowly. Then
 
 * the multipliers take the textbook signed step
   :math:`\Lambda \leftarrow (\Lambda - \rho KW)_+`, which is
@@ -138,7 +141,7 @@ def augmented_lagrangian(
     schedule = FinishSchedule(problem, tol)
     while kkt.largest > tol and n_iter < max_iter:
         term = AugmentedLagrangianTerm(multipliers, rho)
-        inner = _UnpolishedProblem(
+        inner = Problem(
             operator,
             SeparableLoss([data_loss, term]),
             objective.penalty,
@@ -151,6 +154,7 @@ def augmented_lagrangian(
             tol=inner_tol,
             max_iter=max_iter - n_iter,
             lipschitz=lipschitz,
+            polish=False,
         )
         coef, lipschitz = result.x, result.lipschitz
         n_iter += result.n_iter
@@ -178,22 +182,6 @@ def augmented_lagrangian(
         converged=kkt.largest <= tol,
         rho=rho,
     )
-
-
-class _UnpolishedProblem(Problem):
-    """A :class:`Problem` whose certificates skip :meth:`Problem.polish`.
-
-    Polishing re-fits the scale of each active block through the outputs of
-    that block alone; on the stacked operator of the inner problems these
-    span all ``n·2P`` constraint rows, so they would form a dense
-    ``n · 2P × n_active`` array (gigabytes at ``n = 20 000``, ``P = 500``).
-    Without it the certificate is still valid: the inner problems have no
-    intercept and no unpenalised blocks, so the scaled gradient is a feasible
-    dual point as it stands; only the gap closes more slowly.
-    """
-
-    def polish(self, x, Z, *, rescale=True):
-        return x, Z, not self.fit_intercept
 
 
 def _with_intercept(objective: Problem, data_loss, coef: torch.Tensor) -> torch.Tensor:
