@@ -5,16 +5,21 @@ A certificate's dual point is the scaled gradient :math:`\Theta = \nabla f(Z)`
 free coordinates — the intercept and the unpenalised blocks — are optimal, and
 its gap closes at the speed of the primal objective only when each active
 block's scale is optimal too. :func:`polish` fits both exactly by damped
-Newton on a small smooth problem, and :func:`polished_certificate` certifies
-the polished point.
+Newton (:func:`damped_newton`) on a small smooth problem, and
+:func:`polished_certificate` certifies the polished point. For constrained
+problems :func:`polished_kkt` re-optimises the intercept
+(:func:`optimal_intercept`) before measuring the KKT residuals.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ..problems import Certificate, Problem
-from ..problems._problem import _newton
+from ..problems import Certificate, Loss, Problem, SquaredLoss
+from ..problems._problem import TINY
+from ..problems.constrained import ConstrainedProblem, KKTResiduals
 
 
 def polish(
@@ -71,7 +76,7 @@ def polish(
         if len(candidate) == 0 and n_free == 0 and not problem.fit_intercept:
             break
         directions, penalties = _directions(problem, coef, candidate, free_rows)
-        step, converged = _newton(
+        step, converged = damped_newton(
             problem.loss, Z.to(torch.float64), directions, penalties
         )
         scales = 1.0 + step[: len(candidate)]
@@ -127,3 +132,112 @@ def polished_certificate(
     """
     x, Z, exact = polish(problem, x, Z, rescale=rescale)
     return problem.certificate(x, Z, exact=exact)
+
+
+def intercept_directions(
+    loss: Loss, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """The intercept's output directions ``(n, c, c)``: one per output column."""
+    n_outputs = loss.Y.shape[1]
+    eye = torch.eye(n_outputs, dtype=dtype, device=loss.Y.device)
+    return eye.expand(loss.n_samples, -1, -1)
+
+
+def optimal_intercept(loss: Loss, Z: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    r"""The intercept ``b`` minimising :math:`f(Z + \mathbf 1 b^\top)` (float64):
+    the mean residual for the squared loss, Newton's method from ``start``
+    otherwise."""
+    if isinstance(loss, SquaredLoss):
+        return (loss.Y - Z).to(torch.float64).mean(0)
+    start = start.to(torch.float64)
+    # a descent step even when Newton stops early: the intercept only improves
+    step, _ = damped_newton(
+        loss, Z.to(torch.float64) + start, intercept_directions(loss), start * 0
+    )
+    return start + step
+
+
+def polished_kkt(
+    problem: ConstrainedProblem, x: torch.Tensor, multipliers: torch.Tensor
+) -> KKTResiduals:
+    """The KKT residuals (:meth:`ConstrainedProblem.kkt`) at ``x`` with its
+    intercept re-optimised exactly, which the dual bound needs; the residuals
+    hold that point."""
+    objective = problem.problem
+    coef, intercept = objective.split(x)
+    if intercept is None:
+        return problem.kkt(x, multipliers)
+    Z = objective.operator.matvec(coef)
+    intercept = optimal_intercept(objective.loss, Z, intercept).to(Z.dtype)
+    x = torch.cat([coef, intercept[None]])
+    return problem.kkt(x, multipliers, Z=Z + intercept)
+
+
+def damped_newton(
+    loss: Loss,
+    Z: torch.Tensor,
+    directions: torch.Tensor,
+    weights: torch.Tensor,
+    max_iter: int = 20,
+) -> tuple[torch.Tensor, bool]:
+    r"""Minimise :math:`\varphi(\delta) = f(Z + \sum_j \delta_j F_j) + w^\top\delta`
+    over :math:`\delta \in \mathbb R^m` by Newton's method with backtracking.
+
+    ``directions`` holds the :math:`F_j`, shape ``(n, m, c)``; everything is
+    float64. The Hessian may be singular (collinear directions, the softmax's
+    invariance to a common shift), which a tiny ridge, relative to each
+    direction's curvature, absorbs. Each Hessian is
+    reused until a step with it no longer decreases the Newton decrement
+    enough, so a quadratic loss costs one Hessian. Returns the step and whether
+    it converged: the decrement, measured with a current Hessian, reached the
+    level of rounding errors (a last step is then taken).
+    """
+    n_directions = directions.shape[1]
+    delta = weights.new_zeros(n_directions)
+    if n_directions == 0:
+        return delta, True
+    flat = directions.transpose(1, 2).reshape(-1, n_directions)  # (n·c, m)
+
+    def along(vector):
+        return torch.einsum("nmc,m->nc", directions, vector)
+
+    linear, value = 0.0, loss.value(Z)  # w·δ and φ(δ)
+    factor, previous = None, math.inf
+    for _ in range(max_iter):
+        gradient = flat.T @ loss.gradient(Z).reshape(-1) + weights
+        fresh = factor is None
+        if fresh:
+            curved = loss.hessian_product(Z, directions)
+            hessian = flat.T @ curved.transpose(1, 2).reshape(-1, n_directions)
+            # Jacobi scaling, so that the ridge is relative to each direction's
+            # curvature (a block that just entered has a tiny scale)
+            jacobi = hessian.diagonal().clamp(min=TINY).rsqrt()
+            hessian = hessian * jacobi.unsqueeze(1) * jacobi
+            hessian.diagonal().add_(1e-13)
+            factor = torch.linalg.cholesky_ex(hessian).L
+        step = torch.cholesky_solve((gradient * jacobi)[:, None], factor)[:, 0]
+        step = step * jacobi
+        decrement = float(gradient @ step)
+        if not decrement < math.inf:  # a singular factor: give up polishing
+            return delta, False
+        if decrement <= 1e-15 * max(abs(value), TINY):
+            if fresh or loss.quadratic:
+                return delta - step, True  # a last step, at the level of rounding
+            factor = None  # confirm with a current Hessian
+            continue
+        if decrement > 0.1 * previous:
+            factor = None  # this Hessian no longer pays: refresh it next time
+        previous = decrement
+        size = 1.0
+        while size > 1e-10:
+            candidate_Z = Z - size * along(step)
+            candidate_linear = linear - size * float(weights @ step)
+            candidate = loss.value(candidate_Z) + candidate_linear
+            if candidate <= value - 0.25 * size * decrement:
+                break
+            size *= 0.5
+        else:
+            return delta, False
+        delta = delta - size * step
+        Z, linear, value = candidate_Z, candidate_linear, candidate
+    return delta, False
