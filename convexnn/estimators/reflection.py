@@ -27,13 +27,12 @@ from .._sklearn_compat import Interval, StrOptions
 from ..dictionaries import (
     ACTIVATIONS,
     STEP_ACTIVATIONS,
-    BasisOperator,
     build_dictionary,
     check_family,
     continuous_family,
 )
 from ..networks import DeepNarrowNetwork
-from ..problems import L1, Certificate, Problem, SquaredLoss
+from ..problems import L1, BasisOperator, Certificate, Problem, SquaredLoss
 from ..solvers.optimal_set import SELECTIONS, select_solution
 from ..solvers.working_set import solve
 from ._base import (

@@ -1,6 +1,7 @@
 """Problems: a linear operator, a smooth loss and a penalty (DESIGN.md §5)."""
 
 from ._problem import Certificate, Problem
+from .basis import BasisOperator
 from .losses import LOSSES, LogisticLoss, Loss, MultinomialLoss, SquaredLoss
 from .operators import GatedOperator, LinearOperator, MatrixOperator
 from .penalties import L1, GroupLasso, NuclearGroupLasso, Penalty
@@ -8,6 +9,7 @@ from .penalties import L1, GroupLasso, NuclearGroupLasso, Penalty
 __all__ = [
     "L1",
     "LOSSES",
+    "BasisOperator",
     "Certificate",
     "GatedOperator",
     "GroupLasso",
