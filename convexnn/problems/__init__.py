@@ -2,6 +2,7 @@
 
 from ._problem import Certificate, Problem
 from .basis import BasisOperator
+from .formulations import gated_problem, lasso_problem, reflection_problem
 from .losses import LOSSES, LogisticLoss, Loss, MultinomialLoss, SquaredLoss
 from .operators import GatedOperator, LinearOperator, MatrixOperator
 from .penalties import L1, GroupLasso, NuclearGroupLasso, Penalty
@@ -22,4 +23,7 @@ __all__ = [
     "Penalty",
     "Problem",
     "SquaredLoss",
+    "gated_problem",
+    "lasso_problem",
+    "reflection_problem",
 ]
