@@ -17,15 +17,14 @@ import torch
 
 from convexnn.patterns import activation_patterns, enumerate_patterns, lift
 from convexnn.problems import GatedOperator, GroupLasso, LogisticLoss, SquaredLoss
-from convexnn.problems.composite import (
-    DifferenceOperator,
-    OutputwiseGroupLasso,
+from convexnn.problems.composite import DifferenceOperator, OutputwiseGroupLasso
+from convexnn.problems.cone import ConeOperator, convex_relu_problem
+from convexnn.solvers._lagrangian_parts import (
+    AugmentedLagrangianTerm,
     ProfiledInterceptLoss,
     SeparableLoss,
     StackedOperator,
 )
-from convexnn.problems.cone import ConeOperator, convex_relu_problem
-from convexnn.problems.constrained import AugmentedLagrangianTerm
 
 N_SAMPLES, N_FEATURES, N_PATTERNS = 23, 4, 6
 

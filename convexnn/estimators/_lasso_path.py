@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._backend import Backend, to_numpy
-from ..problems import L1, LOSSES, MatrixOperator, Problem
+from ..problems import LOSSES, Problem, lasso_problem
 from ..solvers import alpha_grid, alpha_max, solve_path
 
 
@@ -57,11 +57,10 @@ class LassoData:
         kept = np.flatnonzero(np.isfinite(factors))
         X = X[:, kept]
         means = X.mean(axis=0) if fit_intercept else np.zeros(len(kept))
-        problem = Problem(
-            MatrixOperator(backend.tensor(X - means)),
+        problem = lasso_problem(
+            backend.tensor(X - means),
             LOSSES[loss](backend.tensor(Y)),
-            L1(backend.tensor(factors[kept])),
-            alpha=1.0,
+            backend.tensor(factors[kept]),
             fit_intercept=fit_intercept,
         )
         return cls(problem, kept, len(factors), means)

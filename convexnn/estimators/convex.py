@@ -29,9 +29,8 @@ from .._backend import Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
 from ..networks import ReLUNetwork
 from ..patterns import activation_patterns, lift, resolve_gates
-from ..problems import LOSSES, GatedOperator, Problem
-from ..problems.composite import OutputwiseGroupLasso
-from ..problems.cone import convex_relu_problem
+from ..problems import LOSSES
+from ..problems.cone import convex_relu_problem, gated_relaxation
 from ..pruning import prune_cone_coefficients
 from ..solvers import CONSTRAINED_SOLVERS, select_constrained_solver, solve
 from ._base import (
@@ -147,12 +146,8 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         is below the convex ReLU optimum; the dual objective of its
         certificate is below the gated optimum.
         """
-        relaxation = Problem(
-            GatedOperator(X_tensor, masks),
-            loss,
-            OutputwiseGroupLasso(X_tensor.shape[1]),
-            self.alpha,
-            self.fit_intercept,
+        relaxation = gated_relaxation(
+            X_tensor, masks, loss, self.alpha, self.fit_intercept
         )
         return solve(relaxation, tol=self.tol, max_iter=self.max_iter).certificate.dual
 

@@ -25,7 +25,7 @@ from .._backend import CPU64, Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
 from ..networks import GatedReLUNetwork, count_neurons
 from ..patterns import lift, resolve_gates
-from ..problems import LOSSES, GatedOperator, GroupLasso, NuclearGroupLasso, Problem
+from ..problems import LOSSES, GatedOperator, gated_problem
 from ..solvers import solve
 from ._base import (
     NETWORK_PARAMETERS,
@@ -110,19 +110,13 @@ class _BaseGatedReLU(BaseEstimator):
                 self.gates, X_lifted, self.n_patterns, self.random_state
             )
         n_features = X_lifted.shape[1]
-        operator = GatedOperator.from_gates(
-            backend.tensor(X_lifted), backend.tensor(gates)
-        )
-        if self.group_norm == "nuclear":
-            penalty = NuclearGroupLasso(n_features)
-        else:
-            penalty = GroupLasso(n_features)
-        problem = Problem(
-            operator,
+        problem = gated_problem(
+            backend.tensor(X_lifted),
+            backend.tensor(gates),
             LOSSES[loss](backend.tensor(Y)),
-            penalty,
             self.alpha,
-            self.fit_intercept,
+            group_norm=self.group_norm,
+            fit_intercept=self.fit_intercept,
         )
         x0 = None
         if previous is not None:

@@ -27,13 +27,12 @@ from .._sklearn_compat import Interval, StrOptions
 from ..dictionaries import (
     ACTIVATIONS,
     STEP_ACTIVATIONS,
-    BasisOperator,
     build_dictionary,
     check_family,
     continuous_family,
 )
 from ..networks import DeepNarrowNetwork
-from ..problems import L1, Certificate, Problem, SquaredLoss
+from ..problems import Certificate, reflection_problem
 from ..solvers.optimal_set import SELECTIONS, select_solution
 from ..solvers.working_set import solve
 from ._base import (
@@ -303,13 +302,12 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         order = np.argsort(X[:, 0], kind="stable")
         x, Y = X[order, 0], Y[order]
         features = build_dictionary(x, self.depth, self.activation, self.negative_slope)
-        operator = BasisOperator(features, backend.tensor(x))
-        problem = Problem(
-            operator,
-            SquaredLoss(backend.tensor(Y)),
-            L1(),
+        problem = reflection_problem(
+            features,
+            backend.tensor(x),
+            backend.tensor(Y),
             self.alpha,
-            self.fit_intercept,
+            fit_intercept=self.fit_intercept,
         )
         result = solve(
             problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose

@@ -1,6 +1,8 @@
 """Problems: a linear operator, a smooth loss and a penalty (DESIGN.md §5)."""
 
 from ._problem import Certificate, Problem
+from .basis import BasisOperator
+from .formulations import gated_problem, lasso_problem, reflection_problem
 from .losses import LOSSES, LogisticLoss, Loss, MultinomialLoss, SquaredLoss
 from .operators import GatedOperator, LinearOperator, MatrixOperator
 from .penalties import L1, GroupLasso, NuclearGroupLasso, Penalty
@@ -8,6 +10,7 @@ from .penalties import L1, GroupLasso, NuclearGroupLasso, Penalty
 __all__ = [
     "L1",
     "LOSSES",
+    "BasisOperator",
     "Certificate",
     "GatedOperator",
     "GroupLasso",
@@ -20,4 +23,7 @@ __all__ = [
     "Penalty",
     "Problem",
     "SquaredLoss",
+    "gated_problem",
+    "lasso_problem",
+    "reflection_problem",
 ]

@@ -222,114 +222,31 @@ class Problem:
             squared_norm = float(torch.linalg.vector_norm(vector))
         return self.loss.lipschitz() * squared_norm
 
-    def polish(
-        self, x: torch.Tensor, Z: torch.Tensor, *, rescale: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor, bool]:
-        r"""Re-optimise block scales and the unpenalised coordinates exactly.
-
-        Keeping each nonzero penalised block's direction and letting only its
-        scale :math:`s_g > 0` move, together with the free coordinates — the
-        intercept :math:`b` and the coefficients :math:`V` of unpenalised
-        blocks (weight 0) — leaves the small smooth problem
-
-        .. math::
-            \min_{s, V, b}\; f\Bigl(\textstyle\sum_g s_g F_g + A_0 V
-            + \mathbf 1 b^\top\Bigr) + \alpha \sum_g s_g\, \omega_g(W_g),
-
-        with :math:`F_g = A W_g` the outputs of block ``g`` alone, which damped
-        Newton solves to machine precision. This can only lower the objective,
-        and at its solution the residual satisfies the optimality conditions
-        exactly along each block's direction and along every free coordinate:
-        :math:`\mathbf 1^\top\nabla f = 0` and :math:`A_0^\top\nabla f = 0`,
-        the dual constraints of unpenalised variables, which any dual point
-        must meet. The violation of the remaining dual constraints then shrinks
-        with the *square* of the distance to the optimum, so the duality gap of
-        :meth:`certificate` closes at the speed of the primal objective instead
-        of its square root. When Newton does not converge or a scale would turn
-        nonpositive (far from the optimum), only the free coordinates are
-        re-optimised, as they are when ``rescale`` is false.
-
-        Returns
-        -------
-        x, Z : tensor
-            The polished point and its outputs.
-        exact : bool
-            Whether the free coordinates are optimal (trivially so when there
-            are none), which a dual point needs to be feasible.
-        """
-        coef, intercept = self.split(x)
-        group_size, n_outputs = self.penalty.group_size, self.n_outputs
+    def free_blocks(self) -> torch.Tensor:
+        """Boolean mask of the unpenalised blocks (weight 0)."""
         weights = self.penalty.weights
-        free = torch.zeros(self.n_blocks, dtype=torch.bool, device=coef.device)
-        if weights is not None:
-            free = weights == 0
-        free_rows = self.rows(free.nonzero().squeeze(1))
-        n_free = len(free_rows) * n_outputs
-        scaled = (self.active_blocks(x) & ~free).nonzero().squeeze(1)
-        for candidate in (scaled, scaled[:0]) if rescale else (scaled[:0],):
-            if len(candidate) == 0 and n_free == 0 and not self.fit_intercept:
-                break
-            directions, penalties = self._polish_directions(coef, candidate, free_rows)
-            step, converged = _newton(
-                self.loss, Z.to(torch.float64), directions, penalties
+        if weights is None:
+            return torch.zeros(
+                self.n_blocks, dtype=torch.bool, device=self.operator.device
             )
-            scales = 1.0 + step[: len(candidate)]
-            if converged and bool((scales > 0).all()):
-                step_ = step.to(coef.dtype)
-                coef = coef.clone()
-                blocked = coef.view(-1, group_size, n_outputs)
-                blocked[candidate] *= scales.to(coef.dtype).view(-1, 1, 1)
-                moved = step_[len(candidate) : len(candidate) + n_free]
-                coef[free_rows] += moved.view(-1, n_outputs)
-                Z = (Z + torch.einsum("nmc,m->nc", directions, step)).to(Z.dtype)
-                if not self.fit_intercept:
-                    return coef, Z, True
-                intercept = intercept + step_[len(candidate) + n_free :]
-                return self.pack(coef, intercept), Z, True
-        return x, Z, n_free == 0 and not self.fit_intercept
-
-    def _polish_directions(
-        self, coef: torch.Tensor, blocks: torch.Tensor, free_rows: torch.Tensor
-    ):
-        """Output directions ``(n, m, c)`` and penalty weights ``(m,)`` of the
-        polishing problem: the outputs of ``blocks``, of each coordinate of the
-        ``free_rows`` (one direction per row and output), then the intercepts."""
-        n_outputs = self.n_outputs
-        directions = [
-            self.operator.block_outputs(coef, self.penalty.group_size, blocks)
-        ]
-        weights = [self.alpha * self.penalty.block_values(coef)[blocks]]
-        eye = torch.eye(n_outputs, dtype=coef.dtype, device=coef.device)
-        if len(free_rows):
-            units = torch.ones_like(coef)
-            columns = self.operator.block_outputs(units, 1, free_rows)[:, :, :1]
-            directions.append((columns.unsqueeze(2) * eye).flatten(1, 2))
-            weights.append(weights[0].new_zeros(len(free_rows) * n_outputs))
-        if self.fit_intercept:
-            directions.append(eye.expand(self.operator.n_samples, -1, -1))
-            weights.append(weights[0].new_zeros(n_outputs))
-        directions = torch.cat(directions, dim=1).to(torch.float64)
-        return directions, torch.cat(weights).to(torch.float64)
+        return weights == 0
 
     def certificate(
-        self, x: torch.Tensor, Z: torch.Tensor, *, rescale: bool = True
+        self, x: torch.Tensor, Z: torch.Tensor, *, exact: bool
     ) -> Certificate:
-        r"""Duality gap at the polished ``x`` (outputs ``Z``).
+        r"""Duality gap at ``x`` (outputs ``Z``).
 
-        After :meth:`polish`, the gradient :math:`\Theta = \nabla f(Z)` is
-        scaled into the dual-feasible set
-        :math:`\{\Omega^*(A^\top\Theta)\le\alpha\}`; its dual objective
-        :math:`-f^*(s\Theta)` is a lower bound on the optimum. When polishing
-        could not make the intercept optimal, :math:`\Theta` violates the
-        intercept's dual constraint and no bound is claimed (``dual = -inf``).
-
-        ``rescale=False`` skips re-optimising the block scales, the costly part
-        of polishing, for an ``x`` whose scales are optimal already: the
-        output of :meth:`polish` on a restriction of this problem that keeps
-        its nonzero blocks. The free coordinates are re-optimised regardless,
-        so the bound stays valid whatever ``x`` is.
+        The gradient :math:`\Theta = \nabla f(Z)` is scaled into the
+        dual-feasible set :math:`\{\Omega^*(A^\top\Theta)\le\alpha\}`; its
+        dual objective :math:`-f^*(s\Theta)` is a lower bound on the optimum
+        when :math:`\Theta` also meets the dual constraints of the free
+        coordinates (the intercept and the unpenalised blocks), that is when
+        they are optimal at ``x``: ``exact`` says whether they are. Otherwise
+        no bound is claimed (``dual = -inf``). Solvers certify polished points
+        (:func:`convexnn.solvers.polish.polished_certificate`), whose free
+        coordinates are fitted exactly and whose gap closes at the speed of
+        the primal objective.
         """
-        x, Z, exact = self.polish(x, Z, rescale=rescale)
         Theta = self.loss.gradient(Z)
         dual, violations = self.scaled_dual(Theta, self.operator.rmatvec(Theta))
         return Certificate(
@@ -355,73 +272,3 @@ class Problem:
         dual_norm = float(dual_norms.max()) if dual_norms.numel() else 0.0
         scale = 1.0 if dual_norm <= self.alpha else self.alpha / dual_norm
         return -self.loss.conjugate(scale * Theta), dual_norms * (scale / self.alpha)
-
-
-def _newton(
-    loss: Loss,
-    Z: torch.Tensor,
-    directions: torch.Tensor,
-    weights: torch.Tensor,
-    max_iter: int = 20,
-) -> tuple[torch.Tensor, bool]:
-    r"""Minimise :math:`\varphi(\delta) = f(Z + \sum_j \delta_j F_j) + w^\top\delta`
-    over :math:`\delta \in \mathbb R^m` by Newton's method with backtracking.
-
-    ``directions`` holds the :math:`F_j`, shape ``(n, m, c)``; everything is
-    float64. The Hessian may be singular (collinear directions, the softmax's
-    invariance to a common shift), which a tiny ridge, relative to each
-    direction's curvature, absorbs. Each Hessian is
-    reused until a step with it no longer decreases the Newton decrement
-    enough, so a quadratic loss costs one Hessian. Returns the step and whether
-    it converged: the decrement, measured with a current Hessian, reached the
-    level of rounding errors (a last step is then taken).
-    """
-    n_directions = directions.shape[1]
-    delta = weights.new_zeros(n_directions)
-    if n_directions == 0:
-        return delta, True
-    flat = directions.transpose(1, 2).reshape(-1, n_directions)  # (n·c, m)
-
-    def along(vector):
-        return torch.einsum("nmc,m->nc", directions, vector)
-
-    linear, value = 0.0, loss.value(Z)  # w·δ and φ(δ)
-    factor, previous = None, math.inf
-    for _ in range(max_iter):
-        gradient = flat.T @ loss.gradient(Z).reshape(-1) + weights
-        fresh = factor is None
-        if fresh:
-            curved = loss.hessian_product(Z, directions)
-            hessian = flat.T @ curved.transpose(1, 2).reshape(-1, n_directions)
-            # Jacobi scaling, so that the ridge is relative to each direction's
-            # curvature (a block that just entered has a tiny scale)
-            jacobi = hessian.diagonal().clamp(min=TINY).rsqrt()
-            hessian = hessian * jacobi.unsqueeze(1) * jacobi
-            hessian.diagonal().add_(1e-13)
-            factor = torch.linalg.cholesky_ex(hessian).L
-        step = torch.cholesky_solve((gradient * jacobi)[:, None], factor)[:, 0]
-        step = step * jacobi
-        decrement = float(gradient @ step)
-        if not decrement < math.inf:  # a singular factor: give up polishing
-            return delta, False
-        if decrement <= 1e-15 * max(abs(value), TINY):
-            if fresh or loss.quadratic:
-                return delta - step, True  # a last step, at the level of rounding
-            factor = None  # confirm with a current Hessian
-            continue
-        if decrement > 0.1 * previous:
-            factor = None  # this Hessian no longer pays: refresh it next time
-        previous = decrement
-        size = 1.0
-        while size > 1e-10:
-            candidate_Z = Z - size * along(step)
-            candidate_linear = linear - size * float(weights @ step)
-            candidate = loss.value(candidate_Z) + candidate_linear
-            if candidate <= value - 0.25 * size * decrement:
-                break
-            size *= 0.5
-        else:
-            return delta, False
-        delta = delta - size * step
-        Z, linear, value = candidate_Z, candidate_linear, candidate
-    return delta, False

@@ -17,9 +17,6 @@ and :math:`\Omega^*(K^\top\Lambda - A^\top\Theta) \le \alpha` gives the lower
 bound :math:`-f^*(\Theta)` on the optimum (Lagrange duality). Solvers only
 produce ``(W, Λ)``; this module measures how far they are from the KKT
 conditions.
-
-:class:`AugmentedLagrangianTerm` is the smooth loss an augmented Lagrangian
-adds on the constraint outputs :math:`S = KW`.
 """
 
 from __future__ import annotations
@@ -29,8 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from ._problem import TINY, Problem
-from .composite import optimal_intercept
-from .losses import Loss, _float64_sum
+from .losses import _float64_sum
 from .operators import LinearOperator
 
 
@@ -41,7 +37,7 @@ class KKTResiduals:
     Attributes
     ----------
     x : tensor
-        The primal point (intercept re-optimised exactly).
+        The primal point.
     objective : float
         Objective at ``x`` (constraints not included).
     dual : float
@@ -119,15 +115,23 @@ class ConstrainedProblem:
         worst = float((-constrained).clamp(min=0).max()) if constrained.numel() else 0.0
         return worst / max(scale, TINY)
 
-    def kkt(self, x: torch.Tensor, multipliers: torch.Tensor) -> KKTResiduals:
-        """KKT residuals and the Lagrange dual bound at ``(x, multipliers)``."""
+    def kkt(
+        self,
+        x: torch.Tensor,
+        multipliers: torch.Tensor,
+        Z: torch.Tensor | None = None,
+    ) -> KKTResiduals:
+        r"""KKT residuals and the Lagrange dual bound at ``(x, multipliers)``,
+        where ``x``'s outputs are ``Z`` (computed when not given).
+
+        The bound needs :math:`\mathbf 1^\top\nabla f = 0`, an optimal
+        intercept: solvers measure points whose intercept they re-optimised
+        (:func:`convexnn.solvers.polish.polished_kkt`).
+        """
         problem = self.problem
-        coef, intercept = problem.split(x)
-        Z = problem.operator.matvec(coef)
-        if intercept is not None:
-            intercept = optimal_intercept(problem.loss, Z, intercept).to(Z.dtype)
-            x = torch.cat([coef, intercept[None]])
-            Z = Z + intercept
+        if Z is None:
+            Z = problem.matvec(x)
+        coef, _ = problem.split(x)
         Theta = problem.loss.gradient(Z)
         constrained = self.constraint.matvec(coef)
         direction = self.constraint.rmatvec(multipliers) - problem.operator.rmatvec(
@@ -146,52 +150,3 @@ class ConstrainedProblem:
             complementarity=_float64_sum(multipliers * constrained.abs())
             / max(abs(objective), TINY),
         )
-
-
-class AugmentedLagrangianTerm(Loss):
-    r"""The augmented-Lagrangian term of constraints :math:`S \ge 0`.
-
-    .. math::
-        h(S) = \frac\rho2 \bigl\|(\Lambda/\rho - S)_+\bigr\|_F^2, \qquad
-        \nabla h(S) = -(\Lambda - \rho S)_+,
-
-    so that :math:`f(AW) + \alpha\Omega(W) + h(KW)` is, up to a constant, the
-    augmented Lagrangian of :math:`KW \ge 0` with multipliers :math:`\Lambda`
-    (Rockafellar's form for inequalities), and the textbook multiplier update
-    :math:`\Lambda \leftarrow (\Lambda - \rho KW)_+` is :math:`-\nabla h(KW)`.
-    ``h`` is convex with a ``ρ``-Lipschitz gradient; its conjugate is
-
-    .. math::
-        h^*(\Theta) = \langle \Theta, \Lambda\rangle/\rho + \|\Theta\|_F^2/(2\rho)
-        \quad (\Theta \le 0), \qquad +\infty \text{ otherwise}.
-
-    The multipliers play the part of the targets ``Y``. Unlike the data
-    losses, ``h`` is a sum over constraints, not a mean.
-    """
-
-    def __init__(self, multipliers: torch.Tensor, rho: float):
-        super().__init__(multipliers)
-        self.rho = float(rho)
-
-    def _shortfall(self, S):
-        return (self.Y.to(S.dtype) - self.rho * S).clamp(min=0)
-
-    def __call__(self, S):
-        return 0.5 / self.rho * (self._shortfall(S) ** 2).sum()
-
-    def value(self, S):
-        return 0.5 / self.rho * _float64_sum(self._shortfall(S) ** 2)
-
-    def gradient(self, S):
-        return -self._shortfall(S)
-
-    def conjugate(self, Theta):
-        if bool((Theta > 0).any()):
-            return float("inf")
-        return (_float64_sum(Theta * self.Y) + 0.5 * _float64_sum(Theta**2)) / self.rho
-
-    def hessian_product(self, S, V):
-        return self.rho * (self._shortfall(S) > 0).unsqueeze(1) * V
-
-    def lipschitz(self):
-        return self.rho

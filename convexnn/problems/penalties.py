@@ -8,7 +8,7 @@ row per block for the :math:`\ell_1` norm, the gated ReLU coefficients
 
 * :meth:`~Penalty.block_values`, the terms :math:`w_g\,\omega(W_g)` (their sum
   is the penalty; scaling a block by :math:`s \ge 0` scales its term by ``s``,
-  which the certificate polishing of :meth:`Problem.polish` relies on);
+  which the polishing of certified points relies on);
 * :meth:`~Penalty.prox`, the proximal operator
   :math:`\operatorname{prox}_{t\Omega}(V)
   = \arg\min_W \frac12\|W - V\|_F^2 + t\Omega(W)`;
@@ -17,7 +17,7 @@ row per block for the :math:`\ell_1` norm, the gated ReLU coefficients
   dual-feasible point for the duality gap, and ranks blocks for working sets
   and screening. Unpenalised blocks (:math:`w_g = 0`) do not enter it: their
   dual constraint is an equation, :math:`A_g^\top\Theta = 0`, which the
-  certificate meets by fitting them exactly (:meth:`Problem.polish`);
+  certificate meets by fitting them exactly (polishing);
 * :meth:`~Penalty.restrict`, the same penalty on a subset of the blocks.
 """
 

@@ -50,6 +50,7 @@ from scipy.optimize import nnls
 from ..problems import GroupLasso, MatrixOperator, Problem
 from ..problems.constrained import ConstrainedProblem, KKTResiduals
 from .fista import fista
+from .polish import polished_kkt
 
 FINISH_BELOW = 1.0
 """Largest KKT residual at which solvers first try :func:`finish`; each failed
@@ -82,7 +83,7 @@ def finish(
     refined = refine(problem, x, multipliers, tight=TIGHT, tol=tol)
     if refined is None:
         return None
-    kkt = problem.kkt(*refined)
+    kkt = polished_kkt(problem, *refined)
     return (kkt, refined[1]) if kkt.largest <= tol else None
 
 
@@ -191,7 +192,7 @@ def refine(
             rows = torch.cat([rows, constraint.block_rows(added)])
             tight_rows = torch.cat([tight_rows, torch.stack(list(entering.values()))])
             released = True
-        if not released or problem.kkt(new_x, new_multipliers).largest <= tol:
+        if not released or polished_kkt(problem, new_x, new_multipliers).largest <= tol:
             return new_x, new_multipliers
         # blocks whose multipliers already fit are not solved for again
         x, multipliers = new_x, new_multipliers

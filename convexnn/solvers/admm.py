@@ -42,10 +42,10 @@ Boyd et al., 2011, §3.4.1): when the relative primal residual exceeds
 ``BALANCE`` times the relative dual residual, or the reverse, :math:`\rho`
 is multiplied by the square root of their ratio (clipped to
 :math:`[1/5, 5]`) and the scaled multipliers are divided by the same
-factor. The KKT residuals of
-:meth:`~convexnn.problems.constrained.ConstrainedProblem.kkt` are measured at
-:math:`(y, b)` with the multipliers :math:`\Lambda = -\rho\mu_s \ge 0`; the
-loop stops when all three are ``≤ tol``.
+factor. The KKT residuals (:func:`~convexnn.solvers.polish.polished_kkt`)
+are measured at :math:`(y, b)` with the multipliers
+:math:`\Lambda = -\rho\mu_s \ge 0`; the loop stops when all three are
+``≤ tol``.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from ..problems.constrained import ConstrainedProblem
 from .active_set import FinishSchedule
 from .augmented_lagrangian import ConstrainedResult
 from .linalg import NystromPreconditioner, conjugate_gradients
+from .polish import polished_kkt
 
 RELAXATION = 1.6
 """Over-relaxation factor in ``(0, 2)`` (Eckstein & Bertsekas; ``1`` is plain
@@ -253,7 +254,7 @@ def admm(
     s = K.matvec(u)
     mu_s = torch.zeros_like(s)
 
-    kkt = problem.kkt(objective.pack(y, intercept), -rho * mu_s)
+    kkt = polished_kkt(problem, objective.pack(y, intercept), -rho * mu_s)
     inner_tol = CG_LOOSEST
     n_iter, schedule = 0, FinishSchedule(problem, tol)
     while kkt.largest > tol and n_iter < max_iter:
@@ -280,7 +281,7 @@ def admm(
             y, s, Z = y_new, s_new, Au + intercept
 
         multipliers = (-rho * mu_s).clamp(min=0)
-        kkt = problem.kkt(objective.pack(y, intercept), multipliers)
+        kkt = polished_kkt(problem, objective.pack(y, intercept), multipliers)
         primal = math.hypot(_norm(u - y), _norm(Ku - s)) / max(
             math.hypot(_norm(u), _norm(Ku)), math.hypot(_norm(y), _norm(s)), 1e-300
         )

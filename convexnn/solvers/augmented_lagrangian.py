@@ -10,12 +10,15 @@ outer step minimises, with multipliers :math:`\Lambda \ge 0` and penalty
 
 an ordinary composite problem: the operator stacks ``A`` and ``K``, the loss
 is the separable sum of ``f`` and ``h``
-(:class:`~convexnn.problems.constrained.AugmentedLagrangianTerm`). It is
+(:class:`~convexnn.solvers._lagrangian_parts.AugmentedLagrangianTerm`). It is
 solved by the shared :func:`~convexnn.solvers.fista` loop, warm-started, to a
 relative duality gap that tightens from step to step, without the
-certificate's polishing (:class:`_UnpolishedProblem`: it would need the
-outputs of every active block on all ``n·2P`` constraint rows, a dense
-``n × 2P × blocks`` array). Then
+certificate's polishing (``fista(polish=False)``): on the stacked operator the
+outputs of an active block span all ``n·2P`` constraint rows, so polishing
+would form a dense ``n · 2P × n_active`` array (gigabytes at ``n = 20 000``,
+``P = 500``). Without it the certificate is still valid: the inner problems
+have no intercept and no unpenalised blocks, so the scaled gradient is a
+feasible dual point as it stands; only the gap closes more slowly. Then
 
 * the multipliers take the textbook signed step
   :math:`\Lambda \leftarrow (\Lambda - \rho KW)_+`, which is
@@ -28,13 +31,14 @@ outputs of every active block on all ``n·2P`` constraint rows, a dense
 * once the residuals are small, the active-set finish of
   :mod:`~convexnn.solvers.active_set` is tried (each failed try lowers the
   residual level of the next one by three);
-* the loop stops when the KKT residuals of
-  :meth:`ConstrainedProblem.kkt` — relative stationarity, relative
-  violation and relative complementary slackness — are all ``≤ tol``.
+* the loop stops when the KKT residuals
+  (:func:`~convexnn.solvers.polish.polished_kkt`) — relative stationarity,
+  relative violation and relative complementary slackness — are all
+  ``≤ tol``.
 
 An unpenalised intercept is minimised out of the data loss
-(:class:`~convexnn.problems.composite.ProfiledInterceptLoss`), so the inner
-problems have none.
+(:class:`~convexnn.solvers._lagrangian_parts.ProfiledInterceptLoss`), so the
+inner problems have none.
 """
 
 from __future__ import annotations
@@ -44,14 +48,16 @@ from dataclasses import dataclass
 import torch
 
 from ..problems import Problem
-from ..problems.composite import ProfiledInterceptLoss, SeparableLoss, StackedOperator
-from ..problems.constrained import (
+from ..problems.constrained import ConstrainedProblem, KKTResiduals
+from ._lagrangian_parts import (
     AugmentedLagrangianTerm,
-    ConstrainedProblem,
-    KKTResiduals,
+    ProfiledInterceptLoss,
+    SeparableLoss,
+    StackedOperator,
 )
 from .active_set import FinishSchedule
 from .fista import fista
+from .polish import polished_kkt
 
 RHO_GROWTH = 10.0
 """Factor applied to ``ρ`` when the violation stalls."""
@@ -134,11 +140,13 @@ def augmented_lagrangian(
     lipschitz = None
     previous_violation = float("inf")
     n_iter = n_outer = 0
-    kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
+    kkt = polished_kkt(
+        problem, _with_intercept(objective, data_loss, coef), multipliers
+    )
     schedule = FinishSchedule(problem, tol)
     while kkt.largest > tol and n_iter < max_iter:
         term = AugmentedLagrangianTerm(multipliers, rho)
-        inner = _UnpolishedProblem(
+        inner = Problem(
             operator,
             SeparableLoss([data_loss, term]),
             objective.penalty,
@@ -151,13 +159,16 @@ def augmented_lagrangian(
             tol=inner_tol,
             max_iter=max_iter - n_iter,
             lipschitz=lipschitz,
+            polish=False,
         )
         coef, lipschitz = result.x, result.lipschitz
         n_iter += result.n_iter
         n_outer += 1
         # the textbook signed step Λ ← (Λ − ρKW)₊, the term's negative gradient
         multipliers = -term.gradient(problem.constraint.matvec(coef))
-        kkt = problem.kkt(_with_intercept(objective, data_loss, coef), multipliers)
+        kkt = polished_kkt(
+            problem, _with_intercept(objective, data_loss, coef), multipliers
+        )
         if verbose:
             print(f"step {n_outer:3d}  inner {result.n_iter:5d}  rho {rho:.2e}  {kkt}")
         finished = schedule.attempt(kkt, multipliers)
@@ -178,22 +189,6 @@ def augmented_lagrangian(
         converged=kkt.largest <= tol,
         rho=rho,
     )
-
-
-class _UnpolishedProblem(Problem):
-    """A :class:`Problem` whose certificates skip :meth:`Problem.polish`.
-
-    Polishing re-fits the scale of each active block through the outputs of
-    that block alone; on the stacked operator of the inner problems these
-    span all ``n·2P`` constraint rows, so they would form a dense
-    ``n · 2P × n_active`` array (gigabytes at ``n = 20 000``, ``P = 500``).
-    Without it the certificate is still valid: the inner problems have no
-    intercept and no unpenalised blocks, so the scaled gradient is a feasible
-    dual point as it stands; only the gap closes more slowly.
-    """
-
-    def polish(self, x, Z, *, rescale=True):
-        return x, Z, not self.fit_intercept
 
 
 def _with_intercept(objective: Problem, data_loss, coef: torch.Tensor) -> torch.Tensor:

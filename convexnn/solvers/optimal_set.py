@@ -35,6 +35,7 @@ import scipy.optimize
 import torch
 
 from ..problems import Problem
+from .polish import polished_certificate
 
 NULL_RTOL = 1e-10
 """Singular values below this fraction of the largest count as zero (ties)."""
@@ -65,7 +66,7 @@ def select_solution(problem: Problem, x: torch.Tensor, selection: str) -> torch.
     """
     if selection not in SELECTIONS:
         raise ValueError(f"selection={selection!r} is not one of {SELECTIONS}.")
-    certificate = problem.certificate(x, problem.matvec(x))
+    certificate = polished_certificate(problem, x, problem.matvec(x))
     x = certificate.x
     coef, intercept = problem.split(x)
     theta = problem.loss.gradient(certificate.Z)

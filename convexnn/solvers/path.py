@@ -9,6 +9,7 @@ import torch
 
 from ..problems import Problem
 from .fista import SolverResult
+from .polish import polish
 from .working_set import solve
 
 
@@ -27,7 +28,7 @@ def alpha_max(problem: Problem, *, tol: float = 1e-10) -> float:
         Z = solve(problem.with_alpha(1e300), tol=tol).certificate.Z
     else:
         x = problem.zeros()
-        _, Z, _ = problem.polish(x, problem.matvec(x))
+        _, Z, _ = polish(problem, x, problem.matvec(x))
     return problem.penalty.dual_norm(problem.operator.rmatvec(problem.loss.gradient(Z)))
 
 

@@ -52,6 +52,7 @@ import torch
 from ..problems import Certificate, Problem
 from .fista import SolverResult, fista
 from .gram import gram_form
+from .polish import polished_certificate
 
 #: Fewest blocks in a working set.
 MIN_SIZE = 10
@@ -152,7 +153,7 @@ def solve(
     rescale = True  # whether the block scales of x may be suboptimal
     while True:
         if violations is None:  # certify the whole problem at the current point
-            certificate = problem.certificate(x, Z, rescale=rescale)
+            certificate = polished_certificate(problem, x, Z, rescale=rescale)
             x, Z, violations = certificate.x, certificate.Z, certificate.violations
             best = best.improve(certificate)
             if verbose:

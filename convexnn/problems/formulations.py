@@ -1,0 +1,131 @@
+r"""One constructor per formulation: the problems the estimators solve.
+
+* :func:`gated_problem`, the gated ReLU network,
+  :math:`\min f\bigl(\sum_i D_i\tilde XU_i + \mathbf 1b^\top\bigr)
+  + \alpha\sum_i\|U_i\|` with the nuclear or Frobenius norm;
+* :func:`lasso_problem`, the weighted Lasso or sparse GLM,
+  :math:`\min f(XW + \mathbf 1b^\top) + \alpha\sum_j w_j\|W_j\|_1`;
+* :func:`reflection_problem`, the Lasso over a 1-D dictionary (parallel deep
+  narrow networks), squared loss.
+
+The convex ReLU program and its gated relaxation are built in
+:mod:`convexnn.problems.cone`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from ._problem import Problem
+from .basis import BasisOperator
+from .losses import Loss, SquaredLoss
+from .operators import GatedOperator, MatrixOperator
+from .penalties import L1, GroupLasso, NuclearGroupLasso
+
+if TYPE_CHECKING:
+    from ..dictionaries import Features
+
+GROUP_NORMS = ("nuclear", "frobenius")
+"""Norms of the gated ReLU blocks :math:`U_i`."""
+
+
+def gated_problem(
+    X: torch.Tensor,
+    gates: torch.Tensor,
+    loss: Loss,
+    alpha: float,
+    *,
+    group_norm: str = "nuclear",
+    fit_intercept: bool = True,
+) -> Problem:
+    """The gated ReLU problem of the gates ``gates``.
+
+    Parameters
+    ----------
+    X : tensor of shape (n_samples, d̃)
+        The lifted data ``X̃``.
+    gates : tensor of shape (P, d̃)
+        The gate vectors; pattern ``i`` is ``X̃ gᵢ > 0``.
+    loss : Loss
+        The data loss, holding the targets.
+    alpha : float
+        Regularisation strength.
+    group_norm : {"nuclear", "frobenius"}
+        The norm of each block ``U_i`` (shape ``(d̃, n_outputs)``).
+    fit_intercept : bool
+        Whether an unpenalised output intercept is fitted.
+
+    Returns
+    -------
+    Problem
+        Its coefficients are ``[U_1 … U_P]`` stacked by rows.
+    """
+    if group_norm not in GROUP_NORMS:
+        raise ValueError(
+            f"group_norm must be one of {GROUP_NORMS}; got {group_norm!r}."
+        )
+    n_features = X.shape[1]
+    penalty = (
+        NuclearGroupLasso(n_features)
+        if group_norm == "nuclear"
+        else GroupLasso(n_features)
+    )
+    operator = GatedOperator.from_gates(X, gates)
+    return Problem(operator, loss, penalty, alpha, fit_intercept)
+
+
+def lasso_problem(
+    X: torch.Tensor,
+    loss: Loss,
+    factors: torch.Tensor | None = None,
+    *,
+    alpha: float = 1.0,
+    fit_intercept: bool = True,
+) -> Problem:
+    """The weighted Lasso (or sparse GLM) over the columns of ``X``.
+
+    Parameters
+    ----------
+    X : tensor of shape (n_samples, n_features)
+        The design; callers fitting an intercept pass it centred.
+    loss : Loss
+        The data loss, holding the targets.
+    factors : tensor of shape (n_features,), optional
+        Nonnegative penalty factors ``w_j`` (default all ones; 0 leaves a
+        feature unpenalised).
+    alpha : float
+        Regularisation strength.
+    fit_intercept : bool
+        Whether an unpenalised output intercept is fitted.
+    """
+    return Problem(MatrixOperator(X), loss, L1(factors), alpha, fit_intercept)
+
+
+def reflection_problem(
+    features: Features,
+    x: torch.Tensor,
+    Y: torch.Tensor,
+    alpha: float,
+    *,
+    fit_intercept: bool = True,
+) -> Problem:
+    """The squared-loss Lasso over the dictionary ``features`` at the inputs ``x``.
+
+    Parameters
+    ----------
+    features : Features
+        The columns (:func:`convexnn.dictionaries.build_dictionary`).
+    x : tensor of shape (n_samples,)
+        The training inputs, sorted in increasing order.
+    Y : tensor of shape (n_samples, n_outputs)
+        The targets, in the order of ``x``.
+    alpha : float
+        Regularisation strength.
+    fit_intercept : bool
+        Whether an unpenalised output intercept is fitted.
+    """
+    return Problem(
+        BasisOperator(features, x), SquaredLoss(Y), L1(), alpha, fit_intercept
+    )
