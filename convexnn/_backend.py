@@ -134,11 +134,10 @@ shared with other work it waits for a core, and a fit of thousands of
 products gets slower, not faster, with more threads. On a shared 2-core CPU,
 with and without the other core kept busy, the gated operator's products on
 two threads lost to one at every size measured up to a few times ``10**8``
-(the dense matrix product alone gained between ``10**5`` and ``10**7`` but
-not reliably, and lost again above); ``10**9`` is above all of them, where a
-product is long enough for the pool's overhead not to matter
-(``doc/benchmarks.rst``, "Threads"). Below it a fit never depends on the
-machine's thread setting.
+and broke about even at ``10**9`` (the dense matrix product alone gained
+between ``10**5`` and ``10**7`` but not reliably, and lost again above), so
+the threshold is where two threads stop losing (``doc/benchmarks.rst``,
+"Threads"). Below it a fit does not depend on the machine's thread setting.
 """
 
 
