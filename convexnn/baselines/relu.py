@@ -49,6 +49,7 @@ class _BaseNonconvexReLU(AdamBaseline):
         tol=1e-6,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -63,6 +64,7 @@ class _BaseNonconvexReLU(AdamBaseline):
         self.tol = tol
         self.device = device
         self.dtype = dtype
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -127,6 +129,11 @@ class NonconvexReLURegressor(RegressorOutputMixin, _BaseNonconvexReLU):
     dtype : {"float32", "float64"}, default=None
         Training precision, as in the convex estimators; None is float64 on
         CPU and float32 on CUDA.
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations.
     verbose : int, default=0
@@ -225,6 +232,11 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
     dtype : {"float32", "float64"}, default=None
         Training precision, as in the convex estimators; None is float64 on
         CPU and float32 on CUDA.
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations.
     verbose : int, default=0
@@ -296,6 +308,7 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
         tol=1e-6,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -311,6 +324,7 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
             tol=tol,
             device=device,
             dtype=dtype,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )

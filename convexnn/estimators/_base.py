@@ -11,7 +11,9 @@ An estimator subclasses :class:`RegressorOutputMixin` or
 The mixins validate input, encode targets (labels of any type for
 classifiers), and turn outputs back into predictions, so every formulation
 handles targets and labels the same way. A fit that raises leaves the
-estimator exactly as it was before the call.
+estimator exactly as it was before the call. ``_fit`` runs with the intra-op
+thread count :func:`fit_threads` chooses, and the global setting is restored
+after it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._backend import CPU64, to_numpy
+from .._backend import CPU64, choose_n_threads, intra_op_threads, to_numpy
 from .._sklearn_compat import Interval, StrOptions, _fit_context
 
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -84,9 +86,11 @@ SOLVER_PARAMETERS = {
     "tol": [Interval(Real, 0, None, closed="left")],
     "device": [str, torch.device],
     "dtype": [StrOptions({"float32", "float64"}), None],
+    "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     "verbose": ["verbose"],
 }
-"""Parameters of every estimator's fit: intercept, stopping, device and output."""
+"""Parameters of every estimator's fit: intercept, stopping, device, threads and
+output."""
 
 NETWORK_PARAMETERS = {
     **SOLVER_PARAMETERS,
@@ -106,6 +110,43 @@ def without_autograd(fit):
     attributes are NumPy arrays.
     """
     return torch.inference_mode()(fit)
+
+
+def fit_work(estimator, X: np.ndarray, Y: np.ndarray) -> int:
+    """Multiply-adds of one operator product when ``estimator`` fits ``X, Y``.
+
+    ``n_samples × n_columns × n_outputs`` with ``n_columns = n_features ×
+    width``: the width is the number of gates given, else ``n_patterns``
+    (gated and convex ReLU; the convex ReLU operator has twice the columns,
+    the same order), else ``n_neurons`` (the Adam baselines), else 1 (the
+    Lasso estimators, whose columns are the features). Only what is known
+    before the fit is used, so sampled patterns that turn out duplicate are
+    still counted; the estimate only has to fall on the right side of
+    :data:`convexnn._backend.SMALL_WORK`.
+    """
+    n_samples, n_features = X.shape
+    gates = getattr(estimator, "gates", None)
+    if gates is not None:
+        width = len(gates)
+    else:
+        width = getattr(estimator, "n_patterns", getattr(estimator, "n_neurons", 1))
+    return n_samples * n_features * width * Y.shape[1]
+
+
+@contextmanager
+def fit_threads(estimator, X: np.ndarray, Y: np.ndarray):
+    """Run the block with the intra-op thread count for ``estimator``'s fit.
+
+    The estimator's ``n_threads`` when set, else one thread for a small fit
+    (:func:`fit_work`) and the global setting otherwise
+    (:func:`convexnn._backend.choose_n_threads`); the global setting is
+    restored afterwards, also when the fit raises.
+    """
+    n_threads = choose_n_threads(
+        getattr(estimator, "n_threads", None), fit_work(estimator, X, Y)
+    )
+    with intra_op_threads(n_threads):
+        yield
 
 
 class NetworkOutputsMixin:
@@ -147,9 +188,10 @@ class RegressorOutputMixin(RegressorMixin):
                 y_numeric=True,
                 ensure_min_samples=2,
             )
-            Y = np.asarray(y, dtype=np.float64)
-            self._fit(X, Y.reshape(len(Y), -1), "squared")
-            self._single_output = Y.ndim == 1
+            Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+            with fit_threads(self, X, Y):
+                self._fit(X, Y, "squared")
+            self._single_output = np.ndim(y) == 1
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -237,7 +279,8 @@ class ClassifierOutputMixin(ClassifierMixin):
                 )
             loss = resolve_classification_loss(self.loss, n_classes)
             Y = encode_labels(encoder.transform(y), n_classes, loss)
-            self._fit(X, Y, loss)
+            with fit_threads(self, X, Y):
+                self._fit(X, Y, loss)
             self.classes_ = encoder.classes_
             self.loss_ = loss
         return self

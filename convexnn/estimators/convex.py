@@ -66,6 +66,7 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         max_neurons=None,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -81,6 +82,7 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         self.max_neurons = max_neurons
         self.device = device
         self.dtype = dtype
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -283,6 +285,11 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
         solution and its certificate are in this precision (a float64 solver
         may take its first iterations in float32, see
         :func:`convexnn.solvers.fista`).
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
@@ -428,6 +435,11 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         solution and its certificate are in this precision (a float64 solver
         may take its first iterations in float32, see
         :func:`convexnn.solvers.fista`).
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
@@ -522,6 +534,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         max_neurons=None,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -538,6 +551,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
             max_neurons=max_neurons,
             device=device,
             dtype=dtype,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )

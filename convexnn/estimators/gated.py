@@ -65,6 +65,7 @@ class _BaseGatedReLU(BaseEstimator):
         warm_start=False,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -80,6 +81,7 @@ class _BaseGatedReLU(BaseEstimator):
         self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -224,6 +226,11 @@ class GatedReLURegressor(RegressorOutputMixin, _BaseGatedReLU):
         solution and its certificate are in this precision (a float64 solver
         may take its first iterations in float32, see
         :func:`convexnn.solvers.fista`).
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
@@ -341,6 +348,11 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         solution and its certificate are in this precision (a float64 solver
         may take its first iterations in float32, see
         :func:`convexnn.solvers.fista`).
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
@@ -420,6 +432,7 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         warm_start=False,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -436,6 +449,7 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
             warm_start=warm_start,
             device=device,
             dtype=dtype,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )

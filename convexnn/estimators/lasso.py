@@ -276,6 +276,11 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
         Solver precision; None is float64 on CPU and float32 on CUDA.
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     verbose : int, default=0
         Print solver progress.
 
@@ -337,6 +342,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         max_iter=10_000,
         device="auto",
         dtype=None,
+        n_threads=None,
         verbose=0,
     ):
         self.alpha = alpha
@@ -346,6 +352,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         self.max_iter = max_iter
         self.device = device
         self.dtype = dtype
+        self.n_threads = n_threads
         self.verbose = verbose
 
     @without_autograd
@@ -423,6 +430,11 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
         Solver precision; None is float64 on CPU and float32 on CUDA.
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
     verbose : int, default=0
@@ -507,6 +519,7 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         max_iter=10_000,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -523,6 +536,7 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         self.max_iter = max_iter
         self.device = device
         self.dtype = dtype
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

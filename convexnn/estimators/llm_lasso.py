@@ -91,6 +91,7 @@ class _BaseLLMLasso(_LassoCVBase):
         max_iter=10_000,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -111,6 +112,7 @@ class _BaseLLMLasso(_LassoCVBase):
         self.max_iter = max_iter
         self.device = device
         self.dtype = dtype
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -238,6 +240,11 @@ class LLMLassoRegressor(RegressorOutputMixin, _BaseLLMLasso):
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
         Solver precision; None is float64 on CPU and float32 on CUDA.
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
     verbose : int, default=0
@@ -392,6 +399,11 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
         Solver precision; None is float64 on CPU and float32 on CUDA.
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled, stratified folds.
     verbose : int, default=0
@@ -488,6 +500,7 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
         max_iter=10_000,
         device="auto",
         dtype=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -509,6 +522,7 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
             max_iter=max_iter,
             device=device,
             dtype=dtype,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )

@@ -188,6 +188,11 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         Where the solver runs.
     dtype : {"float32", "float64"}, default=None
         Solver precision; None is float64 on CPU and float32 on CUDA.
+    n_threads : int, default=None
+        Intra-op CPU threads (:func:`torch.set_num_threads`) during ``fit``.
+        None uses one thread when the solver's operator products are small
+        (more threads only slow them down) and torch's current setting
+        otherwise; the global setting is restored after the fit.
     verbose : int, default=0
         Print solver progress.
 
@@ -276,6 +281,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         tol=1e-6,
         device="auto",
         dtype=None,
+        n_threads=None,
         verbose=0,
     ):
         self.depth = depth
@@ -288,6 +294,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         self.tol = tol
         self.device = device
         self.dtype = dtype
+        self.n_threads = n_threads
         self.verbose = verbose
 
     @without_autograd
