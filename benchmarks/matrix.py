@@ -317,6 +317,9 @@ def profile(rows: list[dict], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    ok = [row for row in rows if row["status"] == "ok"]
+    right_time = 2 * max((row["seconds"] for row in ok), default=1.0)
+    right_ratio = 2 * max((row.get("mlp_ratio", 1.0) for row in ok), default=1.0)
     figure, (by_time, by_ratio) = plt.subplots(1, 2, figsize=(11, 4))
     for formulation in FORMULATIONS:
         fits = [
@@ -328,19 +331,20 @@ def profile(rows: list[dict], path: Path) -> Path:
             continue
         certified = [row for row in fits if row["status"] == "ok" and row["certified"]]
         label = f"{formulation} ReLU ({len(certified)}/{len(fits)} certified)"
-        _step(by_time, [row["seconds"] for row in certified], len(fits), label)
+        times = [row["seconds"] for row in certified]
+        _step(by_time, times, len(fits), right_time, label)
         ratios = [row["mlp_ratio"] for row in certified if "mlp_ratio" in row]
-        _step(by_ratio, ratios, len(fits), label)
+        _step(by_ratio, ratios, len(fits), right_ratio, label)
     mlp = [row for row in rows if row["method"] == "mlp"]
     finished = [row["seconds"] for row in mlp if row["status"] == "ok"]
-    _step(by_time, finished, len(mlp), "MLP (finished)", linestyle="--")
+    _step(by_time, finished, len(mlp), right_time, "MLP (finished)", linestyle="--")
     by_time.set(xlabel="time t (s)", ylabel="fraction of problems within t")
     by_ratio.set(xlabel="k (time / MLP time)", ylabel="fraction within k × MLP")
     by_ratio.axvline(1.0, color="grey", linewidth=0.8)
     for axis in (by_time, by_ratio):
         axis.set_xscale("log")
         axis.set_ylim(0, 1.02)
-        axis.legend(fontsize=8, loc="lower right")
+        axis.legend(fontsize=8, loc="upper left")
     figure.suptitle(f"convexnn performance profile, tol = {TOL:g}")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -348,13 +352,15 @@ def profile(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def _step(axis, values, total, label, **style):
-    """The fraction of ``total`` problems whose value is at most x."""
+def _step(axis, values, total, right, label, **style):
+    """The fraction of ``total`` problems whose value is at most x, up to ``right``."""
     if not values or not total:
         return
     values = np.sort(values)
     fractions = np.arange(1, len(values) + 1) / total
-    axis.step(values, fractions, where="post", label=label, **style)
+    x = np.r_[values[0], values, right]
+    y = np.r_[0.0, fractions, fractions[-1]]
+    axis.step(x, y, where="post", label=label, **style)
 
 
 def main(argv=None):

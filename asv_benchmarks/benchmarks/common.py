@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 
-def _scripts_common():
-    """``benchmarks/common.py`` of the side-by-side scripts, where the issues'
-    breast-cancer problem is defined once (this folder's package is also
-    called ``benchmarks``, so it is loaded by path)."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "common.py"
-    spec = importlib.util.spec_from_file_location("benchmark_scripts_common", path)
+def load_script(name: str):
+    """The module ``benchmarks/<name>.py`` of the side-by-side scripts (this
+    folder's package is also called ``benchmarks``, so it is loaded by path):
+    the issues' breast-cancer problem and the benchmark matrix are defined
+    there once."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmark_scripts_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
-_SCRIPTS = _scripts_common()
+_SCRIPTS = load_script("common")
 ISSUE_PROBLEM = _SCRIPTS.ISSUE_PROBLEM
 breast_cancer = cache(_SCRIPTS.breast_cancer)
 
