@@ -294,7 +294,7 @@ def cone_coefficients(
     sign are parallel — for instance one per pattern and sign, as in the
     network :meth:`ReLUNetwork.from_cone_coefficients` builds from convex
     blocks whose neurons have distinct patterns on ``X``. With several
-    outputs the convex model is one network per output (DESIGN.md §3.2) and
+    outputs the convex model is one network per output and
     the bound is the weight decay with :math:`\|a_j\|_1` in place of
     :math:`\|a_j\|_2`, which can exceed the shared network's: the outputs
     still agree, the objective bound does not hold in general. Neurons

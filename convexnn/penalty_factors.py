@@ -1,4 +1,4 @@
-r"""Transforms from importance scores to Lasso penalty factors (DESIGN.md §3.4).
+r"""Transforms from importance scores to Lasso penalty factors.
 
 A transform maps scores :math:`s \in (0, 1]^p` and a *trust* value ``t`` to
 penalty factors, normalised to sum to ``p`` so that ``alpha`` keeps its

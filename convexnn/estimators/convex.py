@@ -1,4 +1,4 @@
-r"""Convex ReLU estimators: the exact cone-constrained reformulation (DESIGN.md §3.2).
+r"""Convex ReLU estimators: the exact cone-constrained reformulation.
 
 .. math::
     \min_{v, w, b}\; f\Bigl(\sum_{i=1}^{P} D_i\tilde X(v_i - w_i)

@@ -1,4 +1,4 @@
-r"""Gated ReLU estimators: the group-lasso reformulation (DESIGN.md §3.1).
+r"""Gated ReLU estimators: the group-lasso reformulation.
 
 .. math::
     \min_{U, b}\; f\Bigl(\sum_{i=1}^{P} D_i \tilde X U_i + \mathbf 1 b^\top\Bigr)

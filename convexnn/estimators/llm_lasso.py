@@ -1,6 +1,6 @@
 r"""LLM-Lasso: penalty factors from a scorer, trusted as far as cross-validation says.
 
-Zhang, Goto, Sagan, …, Pilanci & Tibshirani (2025), DESIGN.md §3.4. A
+Zhang, Goto, Sagan, …, Pilanci & Tibshirani (2025). A
 *scorer* (:mod:`convexnn.scoring`) reads the feature names, their
 descriptions and the task and gives each feature an importance
 :math:`s_j \in (0, 1]`; a transform (:mod:`convexnn.penalty_factors`) turns

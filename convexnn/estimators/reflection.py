@@ -1,4 +1,4 @@
-r"""Deep networks on one input feature, trained exactly as a Lasso (DESIGN.md §3.3).
+r"""Deep networks on one input feature, trained exactly as a Lasso.
 
 For scalar inputs :math:`x_1..x_N` a parallel network of ``m`` deep narrow
 units (every hidden layer of width one), depth ``L``, free biases and the

@@ -1,4 +1,4 @@
-"""Problems: a linear operator, a smooth loss and a penalty (DESIGN.md §5)."""
+"""Problems: a linear operator, a smooth loss and a penalty."""
 
 from ._problem import Certificate, Problem
 from .basis import BasisOperator

@@ -1,4 +1,4 @@
-r"""The convex ReLU program: gated outputs under cone constraints (DESIGN.md §3.2).
+r"""The convex ReLU program: gated outputs under cone constraints.
 
 .. math::
     \min_{v, w, b}\; f\Bigl(\sum_{i=1}^P D_i\tilde X(v_i - w_i) + \mathbf 1 b^\top\Bigr)

@@ -1,4 +1,4 @@
-"""Importance scorers for LLM-Lasso (DESIGN.md §3.4).
+"""Importance scorers for LLM-Lasso.
 
 A scorer turns feature names, optional descriptions and a task description
 into one importance score in (0, 1] per feature (see :class:`Scorer`):

@@ -2,7 +2,7 @@ r"""The scorer contract and the checks and conversions every scorer shares.
 
 A *scorer* reads feature names (and optional descriptions) and a task
 description and returns one importance score :math:`s_j \in (0, 1]` per
-feature. LLM-Lasso (DESIGN.md §3.4) turns the scores into Lasso penalty
+feature. LLM-Lasso turns the scores into Lasso penalty
 factors, for instance :math:`w_j \propto s_j^{-\eta}`, so a feature with a
 high score is penalised less.
 """

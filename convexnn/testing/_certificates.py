@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._formulas import convex_objective
 
 KKT_RESIDUALS = ("stationarity_", "constraint_violation_", "complementarity_")
-"""The convex ReLU estimators' relative KKT residuals (DESIGN.md §4)."""
+"""The convex ReLU estimators' relative KKT residuals."""
 
 
 def _certificate(estimator) -> dict[str, float]:

@@ -4,7 +4,7 @@ The assertions of :mod:`convexnn.testing` compare what an estimator reports
 (``objective_``, ``to_torch()``) with these formulas, which use neither the
 solver's operators nor the estimator's own prediction code:
 
-* gated ReLU (DESIGN.md §3.1): outputs
+* gated ReLU: outputs
   :math:`\sum_i D_i\tilde XU_i + \mathbf 1b^\top`, penalty
   :math:`\sum_i\|U_i\|` (nuclear or Frobenius norm);
 * convex ReLU (§3.2): outputs :math:`\sum_i D_i\tilde X(v_i - w_i) + \mathbf 1b^\top`,
@@ -13,7 +13,7 @@ solver's operators nor the estimator's own prediction code:
   :math:`\sum_j w_j\sum_k|\beta_{jk}|`,
 
 with :math:`D_i = \operatorname{diag}(\mathbf 1[\tilde Xg_i > 0])` and the mean
-losses of DESIGN.md §2.
+losses every estimator shares.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def training_targets(estimator: BaseEstimator, y: ArrayLike) -> tuple[np.ndarray
     """The targets ``Y`` (n, c) and the loss name a fitted ``estimator`` solved for.
 
     Regressors fit ``y`` itself with the squared loss; classifiers code their
-    labels as DESIGN.md §7 says, with the loss in ``loss_``.
+    labels as the estimators do, with the loss in ``loss_``.
     """
     y = np.asarray(y)
     classes = getattr(estimator, "classes_", None)
@@ -58,7 +58,7 @@ def training_targets(estimator: BaseEstimator, y: ArrayLike) -> tuple[np.ndarray
 
 
 def mean_loss(Z: np.ndarray, Y: np.ndarray, loss: str) -> float:
-    r"""The mean data term :math:`f(Z, Y)` of DESIGN.md §2.
+    r"""The mean data term :math:`f(Z, Y)` every estimator uses.
 
     ``"squared"``: :math:`\frac1{2n}\|Z - Y\|_F^2`; ``"logistic"``: the mean of
     :math:`\log(1 + e^z) - yz`; ``"multinomial"``: the mean of
@@ -130,8 +130,8 @@ def convex_objective(estimator: BaseEstimator, X: ArrayLike, y: ArrayLike) -> fl
     """Objective of the fitted convex model on its training data.
 
     The mean loss of :func:`convex_outputs` against the targets the estimator
-    fits (``y`` itself, or the classifier's coding of the labels, DESIGN.md
-    §7), plus ``alpha`` times the penalty of the fitted coefficients (module
+    fits (``y`` itself, or the classifier's coding of the labels), plus
+    ``alpha`` times the penalty of the fitted coefficients (module
     docstring). It is what ``objective_`` should report.
 
     Parameters
