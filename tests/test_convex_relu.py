@@ -5,8 +5,6 @@ solves the same cone-constrained program, and both of our solvers must reach
 its optimum to 1e-6 (relative) with constraint violations below 1e-7.
 """
 
-import importlib
-
 import cvxpy as cp
 import numpy as np
 import pytest
@@ -335,11 +333,11 @@ def test_input_arrays_are_not_modified(Estimator, hidden_bias):
     np.testing.assert_array_equal(y, y_copy)
 
 
-def test_active_set_finish_reaches_the_optimum_from_a_rough_point(monkeypatch):
+def test_active_set_finish_reaches_the_optimum_from_a_rough_point():
     # ADMM stopped early has the structure (nonzero blocks, tight constraints)
     # but not the digits; the finish re-solves on that structure
     from convexnn.problems.cone import convex_relu_problem
-    from convexnn.solvers import admm
+    from convexnn.solvers import SolverConfig, admm
     from convexnn.solvers.active_set import finish
 
     X, y = regression()
@@ -352,11 +350,10 @@ def test_active_set_finish_reaches_the_optimum_from_a_rough_point(monkeypatch):
         LOSSES["squared"](torch.from_numpy(y[:, None])),
         0.02,
     )
-    module = importlib.import_module("convexnn.solvers.active_set")
-    monkeypatch.setattr(module, "FINISH_BELOW", 0.0)  # ADMM alone
-    rough = admm(problem, tol=1e-3)
+    admm_alone = SolverConfig(active_set_start_below=0.0)
+    rough = admm(problem, tol=1e-3, config=admm_alone)
     assert rough.kkt.largest > 1e-6
-    finished = finish(problem, rough.x, rough.multipliers, 1e-6)
+    finished = finish(problem, rough.x, rough.multipliers, 1e-6, SolverConfig())
     assert finished is not None
     kkt, multipliers = finished
     assert kkt.largest <= 1e-6

@@ -11,9 +11,11 @@ from sklearn.linear_model import Lasso
 
 from convexnn.dictionaries import BasisOperator, build_dictionary
 from convexnn.problems import L1, LinearOperator, MatrixOperator, Problem, SquaredLoss
-from convexnn.solvers import solve
+from convexnn.solvers import SolverConfig, solve
 from convexnn.solvers.gram import feature_sign
 from convexnn.solvers.working_set import _peaks
+
+CONFIG = SolverConfig()
 
 
 def _ramps(n, seed=0):
@@ -64,7 +66,7 @@ def test_feature_sign_solves_the_lasso_exactly(start):
     u0 = np.zeros(len(b))
     if start == "random":
         u0 = np.random.default_rng(1).normal(size=len(b)) * 0.1
-    u, steps = feature_sign(*map(torch.from_numpy, (G, b, thresholds, u0)))
+    u, steps = feature_sign(*map(torch.from_numpy, (G, b, thresholds, u0)), CONFIG)
     u = u.numpy()
     assert 0 < steps < 4 * len(b) + 10
     assert _kkt_residual(G, b, thresholds, u) <= 1e-10 * alpha
@@ -88,6 +90,7 @@ def test_feature_sign_with_free_and_excluded_coordinates():
     u, _ = feature_sign(
         *(torch.from_numpy(a) for a in (G, b, thresholds)),
         torch.zeros(12, dtype=torch.float64),
+        CONFIG,
     )
     u = u.numpy()
     assert u[1] == 0 and u[0] != 0

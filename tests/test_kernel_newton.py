@@ -2,6 +2,7 @@
 dense algebra, and its place in the solver."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,8 +17,7 @@ from convexnn.problems import (
     NuclearGroupLasso,
     Problem,
 )
-from convexnn.solvers import fista
-from convexnn.solvers import kernel_newton as kernel_module
+from convexnn.solvers import SolverConfig, fista
 from convexnn.solvers.kernel_newton import (
     _Kernel,
     kernel_newton,
@@ -25,12 +25,13 @@ from convexnn.solvers.kernel_newton import (
     supports_kernel_newton,
 )
 from convexnn.solvers.newton import (
-    MAX_SAMPLES,
     newton_cost,
     sample_factor,
     system_kind,
 )
 from convexnn.solvers.polish import polished_certificate
+
+CONFIG = SolverConfig()
 
 
 def tensor(array):
@@ -64,8 +65,8 @@ def test_kernel_newton_certifies_the_optimum_from_zero(
     problem = problem_of(
         operator, c=c, fit_intercept=fit_intercept, penalty=GroupLasso(4, weights)
     )
-    assert supports_kernel_newton(problem)
-    x, Z, spent = kernel_newton(problem, problem.zeros(), tol=1e-10)
+    assert supports_kernel_newton(problem, CONFIG)
+    x, Z, spent = kernel_newton(problem, problem.zeros(), tol=1e-10, config=CONFIG)
     torch.testing.assert_close(Z, problem.matvec(x))
     # the certificate of the whole problem, computed without the kernel's algebra
     certificate = polished_certificate(problem, x, Z)
@@ -79,7 +80,7 @@ def test_the_weight_function_and_its_derivatives_match_their_definitions():
     # φ(μ) = min over U, b of f + Σ ‖U_g‖²/(2μ_g) + λ² μ_g / 2: a ridge
     # regression, solved densely; its gradient and Hessian by finite differences
     problem = problem_of("dense", n=12, P=5, c=2, fit_intercept=True)
-    kernel = _Kernel(problem)
+    kernel = _Kernel(problem, CONFIG)
     A = problem.operator.columns(torch.arange(problem.operator.n_coefs))
     Y, n, d = problem.loss.Y, 12, 4
     rng = np.random.default_rng(1)
@@ -124,8 +125,8 @@ def test_the_first_point_is_never_worse_than_the_start():
     rng = np.random.default_rng(2)
     x = tensor(0.1 * rng.standard_normal(problem.shape))
     before = problem.objective(x, problem.matvec(x))
-    moved, Z, spent = kernel_newton(problem, x, tol=1e-12, budget=0.0)
-    assert spent == kernel_step_cost(problem)  # the first evaluation, no step
+    moved, Z, spent = kernel_newton(problem, x, tol=1e-12, budget=0.0, config=CONFIG)
+    assert spent == kernel_step_cost(problem, CONFIG)  # the first evaluation, no step
     assert problem.objective(moved, Z) < before
 
 
@@ -136,7 +137,7 @@ def test_beyond_the_largest_alpha_the_solution_is_zero():
     problem = problem.with_alpha(1.01 * largest)
     rng = np.random.default_rng(3)
     start = problem.pack(tensor(0.01 * rng.standard_normal((40, 1))), tensor([0.0]))
-    x, Z, _ = kernel_newton(problem, start, tol=1e-12)
+    x, Z, _ = kernel_newton(problem, start, tol=1e-12, config=CONFIG)
     assert not bool(problem.active_blocks(x).any())
     assert polished_certificate(problem, x, Z).relative_gap <= 1e-12
 
@@ -149,7 +150,7 @@ def test_zero_targets_are_fitted_by_zero():
         problem.penalty,
         problem.alpha,
     )
-    x, Z, _ = kernel_newton(problem, problem.zeros(), tol=1e-12)
+    x, Z, _ = kernel_newton(problem, problem.zeros(), tol=1e-12, config=CONFIG)
     assert not bool(x.any()) and problem.objective(x, Z) == 0.0
 
 
@@ -159,13 +160,13 @@ def test_duplicate_blocks_share_their_weight():
     masks = problem.operator.masks
     operator = GatedOperator(problem.operator.X, torch.cat([masks, masks[:, :3]], 1))
     problem = Problem(operator, problem.loss, GroupLasso(4), 0.05)
-    x, Z, _ = kernel_newton(problem, problem.zeros(), tol=1e-10)
+    x, Z, _ = kernel_newton(problem, problem.zeros(), tol=1e-10, config=CONFIG)
     assert polished_certificate(problem, x, Z).relative_gap <= 1e-10
 
 
 def test_refinement_makes_single_precision_solves_exact():
     problem = problem_of(n=40, P=12)
-    kernel = _Kernel(problem)
+    kernel = _Kernel(problem, CONFIG)
     mu = tensor(np.random.default_rng(4).uniform(0, 5, 12))
     support = torch.arange(12)
     single = sample_factor(problem, support, mu, kernel.root, torch.float32)
@@ -179,23 +180,25 @@ def test_refinement_makes_single_precision_solves_exact():
 
 
 def test_supported_problems():
-    assert supports_kernel_newton(problem_of())
-    assert supports_kernel_newton(problem_of(c=3))  # Frobenius norms
-    assert not supports_kernel_newton(problem_of(loss="logistic"))
-    assert not supports_kernel_newton(problem_of(penalty=L1()))
-    assert not supports_kernel_newton(problem_of(c=2, penalty=NuclearGroupLasso(4)))
-    assert supports_kernel_newton(problem_of(c=1, penalty=NuclearGroupLasso(4)))
+    assert supports_kernel_newton(problem_of(), CONFIG)
+    assert supports_kernel_newton(problem_of(c=3), CONFIG)  # Frobenius norms
+    assert not supports_kernel_newton(problem_of(loss="logistic"), CONFIG)
+    assert not supports_kernel_newton(problem_of(penalty=L1()), CONFIG)
+    assert not supports_kernel_newton(
+        problem_of(c=2, penalty=NuclearGroupLasso(4)), CONFIG
+    )
+    assert supports_kernel_newton(problem_of(c=1, penalty=NuclearGroupLasso(4)), CONFIG)
     unpenalised = GroupLasso(4, tensor([0.0] + [1.0] * 9))
-    assert not supports_kernel_newton(problem_of(penalty=unpenalised))
+    assert not supports_kernel_newton(problem_of(penalty=unpenalised), CONFIG)
     rng = np.random.default_rng(5)
-    n = MAX_SAMPLES + 1
+    n = CONFIG.sample_system_max_samples + 1
     wide = Problem(
         MatrixOperator(tensor(rng.standard_normal((n, 4)))),
         LOSSES["squared"](tensor(rng.standard_normal((n, 1)))),
         GroupLasso(2),
         0.1,
     )
-    assert not supports_kernel_newton(wide)
+    assert not supports_kernel_newton(wide, CONFIG)
 
 
 def test_fista_hands_over_to_the_kernel_newton_early():
@@ -212,10 +215,10 @@ def test_fista_hands_over_to_the_kernel_newton_early():
     )
 
 
-def test_fista_goes_on_where_the_kernel_newton_falls_short(monkeypatch):
-    monkeypatch.setattr(kernel_module, "MAX_STEPS", 1)
+def test_fista_goes_on_where_the_kernel_newton_falls_short():
     problem = problem_of(n=60, d=5, P=40, alpha=0.01)
-    result = fista(problem, tol=1e-10)
+    one_step = replace(CONFIG, kernel_newton_max_steps=1)
+    result = fista(problem, tol=1e-10, config=one_step)
     assert result.converged and result.n_iter > 10
     assert result.certificate.relative_gap <= 1e-10
 
@@ -225,9 +228,9 @@ def test_a_tolerance_at_the_rounding_level_ends_without_stalling(operator):
     # near the optimum φ stops moving before the gap does: a step that changes
     # φ only by rounding is taken, and a point meeting tol ends the solve
     problem = problem_of(operator)
-    x, Z, spent = kernel_newton(problem, problem.zeros(), tol=5e-14)
+    x, Z, spent = kernel_newton(problem, problem.zeros(), tol=5e-14, config=CONFIG)
     assert polished_certificate(problem, x, Z).relative_gap <= 1e-13
-    assert spent <= 15 * kernel_step_cost(problem)
+    assert spent <= 15 * kernel_step_cost(problem, CONFIG)
 
 
 def test_both_newton_methods_count_the_gram_matrix_of_dense_blocks():
@@ -236,6 +239,6 @@ def test_both_newton_methods_count_the_gram_matrix_of_dense_blocks():
     gated, dense = problem_of("gated"), problem_of("dense")
     assert gated.operator.sample_gram_flops(4, 10) == 30**2 * 10
     assert dense.operator.sample_gram_flops(4, 10) == 30**2 * 10 * 4
-    assert kernel_step_cost(dense) > kernel_step_cost(gated)
-    assert system_kind(dense, 10) == system_kind(gated, 10) == "samples"
-    assert newton_cost(dense, 10) > newton_cost(gated, 10)
+    assert kernel_step_cost(dense, CONFIG) > kernel_step_cost(gated, CONFIG)
+    assert system_kind(dense, 10, CONFIG) == system_kind(gated, 10, CONFIG) == "samples"
+    assert newton_cost(dense, 10, CONFIG) > newton_cost(gated, 10, CONFIG)

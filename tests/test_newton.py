@@ -1,6 +1,8 @@
 """The active-set Newton finish: its pieces against dense algebra, its results
 against plain proximal gradient."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -14,11 +16,9 @@ from convexnn.problems import (
     NuclearGroupLasso,
     Problem,
 )
-from convexnn.solvers import fista, newton
+from convexnn.solvers import SolverConfig, fista, newton
 from convexnn.solvers.kernel_newton import kernel_newton, supports_kernel_newton
 from convexnn.solvers.newton import (
-    MAX_CG,
-    MAX_SAMPLES,
     _CoefficientSystem,
     _extend,
     _ExtendedSystem,
@@ -32,6 +32,11 @@ from convexnn.solvers.newton import (
 from convexnn.solvers.polish import polished_certificate
 
 RNG = np.random.default_rng(0)
+CONFIG = SolverConfig()
+#: Conjugate gradients of a Newton step run to a tight tolerance.
+TIGHT_CG = replace(CONFIG, newton_forcing=1e-13)
+#: Extensions of a factorised system cost nothing.
+FREE_EXTENSIONS = replace(CONFIG, newton_cg_cost=0.0)
 
 
 def tensor(array):
@@ -156,7 +161,9 @@ def test_newton_step_solves_the_dense_hessian_system(loss, fit_intercept, n, kin
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
     blocks = torch.arange(problem.n_blocks)
-    step, decrement, iterations = _system(problem, x, Z, blocks, kind).step(x, Z)
+    step, decrement, iterations = _system(problem, x, Z, blocks, kind).step(
+        x, Z, CONFIG
+    )
     assert iterations == 0  # at the point it was factorised at: the factors solve
 
     flat = x.view(-1).clone()
@@ -182,10 +189,10 @@ def test_float32_factors_precondition_the_float64_step(loss, fit_intercept):
     blocks = torch.arange(problem.n_blocks)
     system = _system(problem, x, Z, blocks, precision=torch.float32)
     assert system.factor.dtype == torch.float32 and not system.exact
-    assert system.step(x, Z)[2] == 1
-    step, decrement, iterations = system.step(x, Z, forcing=1e-13)
-    assert 1 < iterations < MAX_CG
-    expected, expected_decrement, _ = _system(problem, x, Z, blocks).step(x, Z)
+    assert system.step(x, Z, CONFIG)[2] == 1
+    step, decrement, iterations = system.step(x, Z, TIGHT_CG)
+    assert 1 < iterations < CONFIG.newton_max_cg
+    expected, expected_decrement, _ = _system(problem, x, Z, blocks).step(x, Z, CONFIG)
     torch.testing.assert_close(step, expected, rtol=1e-9, atol=1e-12)
     assert decrement == pytest.approx(expected_decrement, rel=1e-10)
 
@@ -219,9 +226,11 @@ def test_step_from_an_earlier_factorisation_solves_the_current_system(
     blocks = torch.arange(problem.n_blocks)
     system = _system(problem, earlier, problem.matvec(earlier), blocks, kind)
     Z = problem.matvec(x)
-    step, decrement, iterations = system.step(x, Z, forcing=1e-13)
-    assert 0 < iterations < MAX_CG
-    expected, expected_decrement, _ = _system(problem, x, Z, blocks, kind).step(x, Z)
+    step, decrement, iterations = system.step(x, Z, TIGHT_CG)
+    assert 0 < iterations < CONFIG.newton_max_cg
+    expected, expected_decrement, _ = _system(problem, x, Z, blocks, kind).step(
+        x, Z, CONFIG
+    )
     torch.testing.assert_close(step, expected, rtol=1e-10, atol=1e-12)
     assert decrement == pytest.approx(expected_decrement, rel=1e-10)
 
@@ -298,7 +307,7 @@ def test_extended_preconditioner_is_the_bordered_inverse(loss, fit_intercept, ki
 
 
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
-def test_a_grown_support_extends_the_system(loss, monkeypatch):
+def test_a_grown_support_extends_the_system(loss):
     # conjugate gradients with the extension solve the system at the new point,
     # in few iterations where the entering blocks are small
     problem = gated_problem(loss, n=60)
@@ -306,21 +315,24 @@ def test_a_grown_support_extends_the_system(loss, monkeypatch):
     Z = problem.matvec(grown)
     blocks = torch.arange(problem.n_blocks)
     # a factorisation of this tiny system costs less than the extension's solves
-    assert _extend(system, grown, Z, blocks) is None
-    monkeypatch.setattr(newton, "CG_COST", 0.0)
-    extended = _extend(system, grown, Z, blocks)
+    assert _extend(system, grown, Z, blocks, CONFIG) is None
+    extended = _extend(system, grown, Z, blocks, FREE_EXTENSIONS)
     assert isinstance(extended, _ExtendedSystem)
-    step, decrement, iterations = extended.step(grown, Z, forcing=1e-13)
-    assert 0 < iterations < MAX_CG
-    expected, expected_decrement, _ = _system(problem, grown, Z, blocks).step(grown, Z)
+    step, decrement, iterations = extended.step(grown, Z, TIGHT_CG)
+    assert 0 < iterations < CONFIG.newton_max_cg
+    expected, expected_decrement, _ = _system(problem, grown, Z, blocks).step(
+        grown, Z, CONFIG
+    )
     # (both to the rounding of a system whose curvatures c_g reach 1e5)
     torch.testing.assert_close(step, expected, rtol=1e-8, atol=1e-10)
     assert decrement == pytest.approx(expected_decrement, rel=1e-8)
     # not where a block has left, nor once the factorised curvatures are stale
-    assert _extend(system, grown, Z, blocks[1:]) is None
+    assert _extend(system, grown, Z, blocks[1:], FREE_EXTENSIONS) is None
     stale = grown.clone()
     stale[problem.rows(torch.tensor([0]))] *= 2.5
-    assert _extend(system, stale, problem.matvec(stale), blocks) is None
+    assert (
+        _extend(system, stale, problem.matvec(stale), blocks, FREE_EXTENSIONS) is None
+    )
 
 
 def test_newton_step_keeps_zero_blocks_at_zero():
@@ -329,7 +341,7 @@ def test_newton_step_keeps_zero_blocks_at_zero():
     x[4:12] = 0  # blocks 1 and 2
     Z = problem.matvec(x)
     blocks = problem.active_blocks(x).nonzero().squeeze(1)
-    step, _, _ = _system(problem, x, Z, blocks).step(x, Z)
+    step, _, _ = _system(problem, x, Z, blocks).step(x, Z, CONFIG)
     assert bool((step[4:12] == 0).all()) and bool((step[:4] != 0).all())
 
 
@@ -338,7 +350,9 @@ def test_newton_finish_only_lowers_the_objective(loss):
     problem = gated_problem(loss, n=40)
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
-    finished, finished_Z, spent = newton_finish(problem, x, Z, 10.0, tol=1e-12)
+    finished, finished_Z, spent = newton_finish(
+        problem, x, Z, 10.0, tol=1e-12, config=CONFIG
+    )
     torch.testing.assert_close(finished_Z, problem.matvec(finished))
     assert problem.objective(finished, finished_Z) < problem.objective(x, Z)
     assert spent > 0
@@ -358,12 +372,14 @@ def test_newton_finish_stops_refactorising_a_changing_support(cap, monkeypatch):
     problem = gated_problem(n=40)
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
-    monkeypatch.setattr(newton, "MAX_FACTORISATIONS", 100)
-    newton_finish(problem, x, Z, 10.0, tol=1e-24)
+    uncapped = replace(CONFIG, newton_max_factorisations=100)
+    newton_finish(problem, x, Z, 10.0, tol=1e-24, config=uncapped)
     assert len(factorised) > cap  # from a random point the support keeps changing
     factorised.clear()
-    monkeypatch.setattr(newton, "MAX_FACTORISATIONS", cap)
-    finished, finished_Z, _ = newton_finish(problem, x, Z, 10.0, tol=1e-24)
+    capped = replace(CONFIG, newton_max_factorisations=cap)
+    finished, finished_Z, _ = newton_finish(
+        problem, x, Z, 10.0, tol=1e-24, config=capped
+    )
     assert len(factorised) == cap
     assert problem.objective(finished, finished_Z) < problem.objective(x, Z)
 
@@ -373,14 +389,13 @@ def test_newton_finish_from_a_rough_point_reaches_the_optimum(loss):
     problem = gated_problem(loss, n=40)
     rough = fista(problem, tol=1e-4, newton=False)  # the support, not the digits
     finished, Z, _ = newton_finish(
-        problem, rough.x, problem.matvec(rough.x), rough.lipschitz, tol=1e-24
+        problem, rough.x, problem.matvec(rough.x), rough.lipschitz, 1e-24, CONFIG
     )
     assert polished_certificate(problem, finished, Z).relative_gap <= 1e-10
 
 
 def test_newton_finish_through_an_extended_system(monkeypatch):
     # blocks enter during this finish (with extensions as cheap as solves)
-    monkeypatch.setattr(newton, "CG_COST", 0.0)
     extended = []
 
     def extend(*args):
@@ -391,7 +406,9 @@ def test_newton_finish_through_an_extended_system(monkeypatch):
     problem = gated_problem(n=40)
     rough = fista(problem, tol=1e-3, newton=False)
     Z = problem.matvec(rough.x)
-    finished, Z, _ = newton_finish(problem, rough.x, Z, rough.lipschitz, tol=1e-24)
+    finished, Z, _ = newton_finish(
+        problem, rough.x, Z, rough.lipschitz, tol=1e-24, config=FREE_EXTENSIONS
+    )
     assert any(system is not None for system in extended)
     assert polished_certificate(problem, finished, Z).relative_gap <= 1e-10
 
@@ -422,13 +439,13 @@ def test_fista_with_newton_certifies_the_optimum_of_plain_fista(
 
 def test_the_smaller_newton_system_is_chosen():
     problem = gated_problem(n=15)  # blocks of 4 coefficients
-    assert system_kind(problem, 3) == "coefficients"  # 12 unknowns < 15 samples
-    assert system_kind(problem, 4) == "samples"  # 16 unknowns
+    assert system_kind(problem, 3, CONFIG) == "coefficients"  # 12 unknowns < 15 samples
+    assert system_kind(problem, 4, CONFIG) == "samples"  # 16 unknowns
     rng = np.random.default_rng(5)
-    n = MAX_SAMPLES + 1
+    n = CONFIG.sample_system_max_samples + 1
     A = tensor(rng.standard_normal((n, 8)))
     wide = Problem(MatrixOperator(A), problem.loss, GroupLasso(2), 0.1)
-    assert system_kind(wide, 4) == "coefficients"
+    assert system_kind(wide, 4, CONFIG) == "coefficients"
 
 
 def test_gated_columns_are_the_columns_of_the_operator():
@@ -447,7 +464,7 @@ def test_newton_finish_beyond_the_sample_limit(loss, dense):
     # coefficient space (|S|·d unknowns) instead of being switched off; dense
     # operators are the reduced problems of the convex ReLU active-set finish
     rng = np.random.default_rng(6)
-    n, d = MAX_SAMPLES + 904, 4
+    n, d = CONFIG.sample_system_max_samples + 904, 4
     X = tensor(rng.standard_normal((n, d)))
     operator = GatedOperator.from_gates(X, tensor(rng.standard_normal((12, d))))
     if dense:
@@ -458,7 +475,7 @@ def test_newton_finish_beyond_the_sample_limit(loss, dense):
         Y = (X[:, :1] * X[:, 1:2] > 0).to(torch.float64)
     problem = Problem(operator, LOSSES[loss](Y), GroupLasso(d), 1e-3, True)
     assert supports_newton(problem)
-    assert system_kind(problem, problem.n_blocks) == "coefficients"
+    assert system_kind(problem, problem.n_blocks, CONFIG) == "coefficients"
     finished = fista(problem, tol=1e-10)
     plain = fista(problem, tol=1e-10, newton=False, max_iter=100_000)
     assert finished.converged and finished.certificate.relative_gap <= 1e-10
@@ -479,10 +496,10 @@ def test_newton_methods_report_infinite_work_without_a_gram_matrix():
     problem = Problem(operator, problem.loss, problem.penalty, problem.alpha)
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
-    finished, _, spent = newton_finish(problem, x, Z, 10.0, tol=1e-12)
+    finished, _, spent = newton_finish(problem, x, Z, 10.0, tol=1e-12, config=CONFIG)
     assert spent == float("inf") and finished is x
-    assert supports_kernel_newton(problem)  # a squared loss, on block weights
-    moved, _, spent = kernel_newton(problem, x, tol=1e-12)
+    assert supports_kernel_newton(problem, CONFIG)  # a squared loss, on block weights
+    moved, _, spent = kernel_newton(problem, x, tol=1e-12, config=CONFIG)
     assert spent == float("inf") and moved is x
     result = fista(problem, tol=1e-8)  # tries once, then carries on without
     assert result.converged

@@ -49,38 +49,24 @@ from scipy.optimize import nnls
 
 from ..problems import GroupLasso, MatrixOperator, Problem
 from ..problems.constrained import ConstrainedProblem, KKTResiduals
+from .config import SolverConfig
 from .fista import fista
 from .polish import polished_kkt
 
-FINISH_BELOW = 1.0
-"""Largest KKT residual at which solvers first try :func:`finish`; each failed
-try divides their next threshold by three."""
-
-SMALLEST_TOL = 1e-7
-"""The reduced solve pins relative stationarity to about this level; tighter
-targets are left to the first-order solvers."""
-
-TIGHT = 1e-4
-"""Relative threshold below which a constraint value is guessed tight."""
-
-CARRIED = 1e-3
-"""Relative threshold above which a carried multiplier (``≥ CARRIED`` times
-the largest) marks its row tight in the first guess of the structure."""
-
-REDUCED_MAX_ITER = 200
-"""Iterations of one reduced solve. A right guess of the structure gives a
-reduced problem that the Newton finish settles in a few tens; one that takes
-more than this ends the finish (a failed finish must stay cheap)."""
-
 
 def finish(
-    problem: ConstrainedProblem, x: torch.Tensor, multipliers: torch.Tensor, tol: float
+    problem: ConstrainedProblem,
+    x: torch.Tensor,
+    multipliers: torch.Tensor,
+    tol: float,
+    config: SolverConfig,
 ) -> tuple[KKTResiduals, torch.Tensor] | None:
     """:func:`refine` from ``x``: its KKT residuals (holding the new point) and
-    multipliers when the residuals are ``≤ tol``, else ``None``."""
-    if tol < SMALLEST_TOL:
+    multipliers when the residuals are ``≤ tol``, else ``None`` (at once when
+    ``tol`` is below ``config.active_set_smallest_tol``)."""
+    if tol < config.active_set_smallest_tol:
         return None
-    refined = refine(problem, x, multipliers, tight=TIGHT, tol=tol)
+    refined = refine(problem, x, multipliers, tol=tol, config=config)
     if refined is None:
         return None
     kkt = polished_kkt(problem, *refined)
@@ -89,11 +75,12 @@ def finish(
 
 class FinishSchedule:
     """When the constrained solvers try :func:`finish`: once their largest KKT
-    residual is ``≤ FINISH_BELOW``, then whenever it has fallen to a third of
-    its value at the last failed try."""
+    residual is ``≤ config.active_set_start_below``, then whenever it has
+    fallen to a third of its value at the last failed try."""
 
-    def __init__(self, problem: ConstrainedProblem, tol: float):
-        self.problem, self.tol, self.below = problem, tol, FINISH_BELOW
+    def __init__(self, problem: ConstrainedProblem, tol: float, config: SolverConfig):
+        self.problem, self.tol, self.config = problem, tol, config
+        self.below = config.active_set_start_below
 
     def attempt(
         self, kkt: KKTResiduals, multipliers: torch.Tensor
@@ -102,7 +89,7 @@ class FinishSchedule:
         if kkt.largest > self.below:
             return None
         self.below = kkt.largest / 3
-        return finish(self.problem, kkt.x, multipliers, self.tol)
+        return finish(self.problem, kkt.x, multipliers, self.tol, self.config)
 
 
 def refine(
@@ -110,8 +97,8 @@ def refine(
     x: torch.Tensor,
     multipliers: torch.Tensor,
     *,
-    tight: float,
     tol: float,
+    config: SolverConfig,
     reduced_tol: float = 1e-13,
     max_rounds: int = 40,
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -130,14 +117,16 @@ def refine(
     x : tensor
         The current point, in the layout of ``problem.problem.shape``.
     multipliers : tensor
-        The current multipliers: rows where they exceed ``CARRIED`` times
-        the largest start tight, and blocks that need no new ones keep them.
-    tight : float
-        A constraint value ``≤ tight · max|K_iW_i|`` (over the block's own
-        rows) counts as tight.
+        The current multipliers: rows where they exceed
+        ``config.active_set_carried`` times the largest start tight, and
+        blocks that need no new ones keep them.
     tol : float
         The KKT target: a block whose stationarity residual (relative to
         ``alpha``) is below it keeps its tight rows.
+    config : SolverConfig
+        A constraint value ``≤ config.active_set_tight · max|K_iW_i|`` (over
+        the block's own rows) counts as tight; a reduced solve has
+        ``config.active_set_reduced_max_iter`` iterations.
     reduced_tol : float
         Relative duality gap of the reduced solve (the shared solver's Newton
         finish makes the last digits cheap).
@@ -159,14 +148,16 @@ def refine(
     rows = constraint.block_rows(active)  # (m, n, d)
     values = (rows @ blocks[active].unsqueeze(2)).squeeze(2)  # (m, n)
     # relative to each block's own scale, so small blocks keep their structure
-    threshold = tight * values.abs().amax(1, keepdim=True)
+    threshold = config.active_set_tight * values.abs().amax(1, keepdim=True)
     # complementary slackness: rows whose multiplier is clearly positive are
     # tight at the optimum (a first guess several rounds better than values alone)
     carried = constraint.per_block(multipliers)[active, :, 0]
-    tight_rows = (values <= threshold) | (carried > CARRIED * carried.max())
+    tight_rows = (values <= threshold) | (
+        carried > config.active_set_carried * carried.max()
+    )
     for _ in range(max_rounds):
         new_x = _reduced_solve(
-            objective, blocks, active, rows, tight_rows, x, reduced_tol
+            objective, blocks, active, rows, tight_rows, x, reduced_tol, config
         )
         if new_x is None:
             return None
@@ -213,9 +204,10 @@ def _values(objective, rows, active, x):
     return (rows @ blocks.unsqueeze(2)).squeeze(2)
 
 
-def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
+def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol, config):
     """Step 1: the group lasso in the null spaces of the tight rows (``None``
-    when it does not converge within ``REDUCED_MAX_ITER`` iterations)."""
+    when it does not converge within ``config.active_set_reduced_max_iter``
+    iterations)."""
     group_size = blocks.shape[1]
     bases = blocks.new_zeros(len(active), group_size, group_size)
     for position in range(len(active)):
@@ -245,7 +237,13 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol):
     start = (bases.transpose(1, 2) @ current).reshape(-1, 1)
     if intercept is not None:
         start = torch.cat([start, intercept.view(1, 1)])
-    result = fista(reduced, start, tol=tol, max_iter=REDUCED_MAX_ITER)
+    result = fista(
+        reduced,
+        start,
+        tol=tol,
+        max_iter=config.active_set_reduced_max_iter,
+        config=config,
+    )
     if not result.converged:
         return None
     solution = result.x

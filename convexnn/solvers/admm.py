@@ -37,9 +37,11 @@ warm-started, preconditioned by a randomized Nyström approximation of
 that is sketched once and re-targeted when :math:`\rho` changes; once the
 sketch is as large as ``n`` it is exact and CG needs a single step.
 
-Every ``CHECK_EVERY`` steps the penalty is balanced (residual balancing,
-Boyd et al., 2011, §3.4.1): when the relative primal residual exceeds
-``BALANCE`` times the relative dual residual, or the reverse, :math:`\rho`
+The steps are over-relaxed by ``config.admm_relaxation``. Every
+``config.admm_check_every`` steps the penalty is balanced (residual
+balancing, Boyd et al., 2011, §3.4.1): when the relative primal residual
+exceeds ``config.admm_balance`` times the relative dual residual, or the
+reverse, :math:`\rho`
 is multiplied by the square root of their ratio (clipped to
 :math:`[1/5, 5]`) and the scaled multipliers are divided by the same
 factor. The KKT residuals (:func:`~convexnn.solvers.polish.polished_kkt`)
@@ -57,27 +59,9 @@ import torch
 from ..problems.constrained import ConstrainedProblem
 from .active_set import FinishSchedule
 from .augmented_lagrangian import ConstrainedResult
+from .config import SolverConfig
 from .linalg import NystromPreconditioner, conjugate_gradients
 from .polish import polished_kkt
-
-RELAXATION = 1.6
-"""Over-relaxation factor in ``(0, 2)`` (Eckstein & Bertsekas; ``1`` is plain
-ADMM): fixed, as in most ADMM codes, since 1.5–1.8 helps across problems."""
-
-BALANCE = 100.0
-"""Ratio of the relative primal and dual residuals that triggers a change of
-``ρ`` (a loose band: each change perturbs the iterates)."""
-
-CHECK_EVERY = 10
-"""ADMM steps between two KKT checks (a check costs about two steps)."""
-
-CG_LOOSEST, CG_RATIO = 1e-2, 1e-2
-"""Inexact CG: the tolerance of a solve is ``CG_RATIO`` times the largest KKT
-residual at the last check, at most ``CG_LOOSEST``."""
-
-_SKETCH_BUDGET = 2**25
-"""Largest ``n_samples · n_coefs · columns / group_size`` of one sketch product
-(bounds the memory of operators that expand their outputs per block)."""
 
 
 class _StepSystem:
@@ -90,11 +74,17 @@ class _StepSystem:
     :math:`v = r - B^\top Q\,\mathrm{diag}\bigl(c/(1 + c\lambda)\bigr)Q^\top Br`
     (the Nyström approximation whose test matrix spans the range of
     :math:`B^\top`, hence exact). Otherwise conjugate gradients run with the
-    randomized Nyström preconditioner of :math:`B^\top B` of size ``rank``.
+    randomized Nyström preconditioner of :math:`B^\top B` of size ``rank``,
+    sketched in products of at most ``config.admm_sketch_budget`` entries.
     """
 
     def __init__(
-        self, problem: ConstrainedProblem, rank: int, exact_limit: int, seed: int
+        self,
+        problem: ConstrainedProblem,
+        rank: int,
+        exact_limit: int,
+        seed: int,
+        config: SolverConfig,
     ):
         objective = problem.problem
         self.operator = objective.operator
@@ -108,7 +98,7 @@ class _StepSystem:
         self.inverse_root = ((vectors * shifted**-0.5) @ vectors.T).to(dtype)
         n_samples, n_coefs = self.operator.n_samples, self.operator.n_coefs
         per_column = n_samples * n_coefs // self.group_size
-        self.chunk = max(1, _SKETCH_BUDGET // max(per_column, 1))
+        self.chunk = max(1, config.admm_sketch_budget // max(per_column, 1))
         self.weight = 1.0
         like = torch.empty(0, dtype=dtype, device=self.operator.device)
         self.exact = n_samples <= exact_limit
@@ -204,6 +194,7 @@ def admm(
     max_cg: int = 50,
     seed: int = 0,
     verbose: int = 0,
+    config: SolverConfig = SolverConfig(),
 ) -> ConstrainedResult:
     """Solve ``problem`` by ADMM to KKT residuals ``≤ tol``.
 
@@ -227,13 +218,17 @@ def admm(
     cg_tol, max_cg : float, int
         Tightest relative residual and iteration cap of each CG solve. The
         solves are inexact early: their tolerance is
-        ``CG_RATIO ·`` the largest KKT residual at the last check, at most
-        ``CG_LOOSEST`` and at least ``cg_tol``, so the ADMM steps'
-        errors shrink with the residuals they are meant to reduce.
+        ``config.admm_cg_tol_ratio ·`` the largest KKT residual at the last
+        check, at most ``config.admm_cg_loosest_tol`` and at least
+        ``cg_tol``, so the ADMM steps' errors shrink with the residuals they
+        are meant to reduce.
     seed : int
         Seed of the sketch.
     verbose : int
         Print the residuals at each check when positive.
+    config : SolverConfig
+        Tuning of the steps, of the penalty updates and of the active-set
+        finish.
 
     Returns
     -------
@@ -242,7 +237,7 @@ def admm(
     objective = problem.problem
     A, K, loss = objective.operator, problem.constraint, objective.loss
     rank = min(A.n_samples, 100) if rank is None else rank
-    system = _StepSystem(problem, rank, exact_limit, seed)
+    system = _StepSystem(problem, rank, exact_limit, seed, config)
     lipschitz = loss.lipschitz()
     rho = objective.alpha if rho is None else float(rho)
     system.set_weight(lipschitz / rho)
@@ -255,10 +250,10 @@ def admm(
     mu_s = torch.zeros_like(s)
 
     kkt = polished_kkt(problem, objective.pack(y, intercept), -rho * mu_s)
-    inner_tol = CG_LOOSEST
-    n_iter, schedule = 0, FinishSchedule(problem, tol)
+    inner_tol = config.admm_cg_loosest_tol
+    n_iter, schedule = 0, FinishSchedule(problem, tol, config)
     while kkt.largest > tol and n_iter < max_iter:
-        for _ in range(min(CHECK_EVERY, max_iter - n_iter)):
+        for _ in range(min(config.admm_check_every, max_iter - n_iter)):
             n_iter += 1
             target = Z - loss.gradient(Z) / lipschitz
             rhs = (
@@ -271,8 +266,8 @@ def admm(
             if objective.fit_intercept:
                 intercept = (target - Au).mean(0)
             Ku = K.matvec(u)
-            u_hat = torch.lerp(y, u, RELAXATION)
-            Ku_hat = torch.lerp(s, Ku, RELAXATION)
+            u_hat = torch.lerp(y, u, config.admm_relaxation)
+            Ku_hat = torch.lerp(s, Ku, config.admm_relaxation)
             y_new = objective.penalty.prox(u_hat + mu_y, objective.alpha / rho)
             s_new = (Ku_hat + mu_s).clamp(min=0)
             y_old, s_old = y, s
@@ -288,14 +283,18 @@ def admm(
         dual = _norm((y - y_old) + K.rmatvec(s - s_old)) / max(
             _norm(mu_y + K.rmatvec(mu_s)), 1e-300
         )
-        inner_tol = max(cg_tol, min(CG_LOOSEST, CG_RATIO * kkt.largest))
+        inner_tol = max(
+            cg_tol,
+            min(config.admm_cg_loosest_tol, config.admm_cg_tol_ratio * kkt.largest),
+        )
         if verbose:
             print(f"iter {n_iter:6d}  rho {rho:.2e}  {kkt}")
         finished = schedule.attempt(kkt, multipliers)
         if finished is not None:
             kkt, multipliers = finished
             break
-        if primal > BALANCE * dual or dual > BALANCE * primal:
+        balance = config.admm_balance
+        if primal > balance * dual or dual > balance * primal:
             factor = min(max(math.sqrt(primal / max(dual, 1e-300)), 0.2), 5.0)
             rho *= factor
             mu_y, mu_s = mu_y / factor, mu_s / factor

@@ -24,10 +24,10 @@ feasible dual point as it stands; only the gap closes more slowly. Then
   :math:`\Lambda \leftarrow (\Lambda - \rho KW)_+`, which is
   :math:`-\nabla h(KW)`: the new pair satisfies stationarity exactly as far
   as the inner problem was solved;
-* ``ρ`` grows by ``RHO_GROWTH`` when the constraint violation, still above
-  ``tol``, did not fall below ``VIOLATION_DECREASE`` times the previous one
-  (Bertsekas, 1982,
-  §2.2);
+* ``ρ`` grows by ``config.augmented_lagrangian_rho_growth`` when the
+  constraint violation, still above ``tol``, did not fall below
+  ``config.augmented_lagrangian_violation_decrease`` times the previous one
+  (Bertsekas, 1982, §2.2);
 * once the residuals are small, the active-set finish of
   :mod:`~convexnn.solvers.active_set` is tried (each failed try lowers the
   residual level of the next one by three);
@@ -56,19 +56,9 @@ from ._lagrangian_parts import (
     StackedOperator,
 )
 from .active_set import FinishSchedule
+from .config import SolverConfig
 from .fista import fista
 from .polish import polished_kkt
-
-RHO_GROWTH = 10.0
-"""Factor applied to ``ρ`` when the violation stalls."""
-
-VIOLATION_DECREASE = 0.25
-"""Decrease of the violation expected from one multiplier step."""
-
-INITIAL_INNER_TOL, INNER_TOL_DECREASE = 1e-3, 0.1
-"""Relative duality gap asked of the first inner solve, and its decrease per
-step, down to ``min(tol², tol/10)`` (the stationarity of an inner solution
-scales as the square root of its gap), never below ``1e-15``."""
 
 
 @dataclass
@@ -99,6 +89,7 @@ def augmented_lagrangian(
     max_iter: int = 10_000,
     rho: float | None = None,
     verbose: int = 0,
+    config: SolverConfig = SolverConfig(),
 ) -> ConstrainedResult:
     """Solve ``problem`` to KKT residuals ``≤ tol``.
 
@@ -118,6 +109,13 @@ def augmented_lagrangian(
         balances the curvature of the two terms.
     verbose : int
         Print the residuals after each step when positive.
+    config : SolverConfig
+        Tuning of the penalty and inner-tolerance updates, of the inner
+        solves and of the active-set finish. The inner gaps start at
+        ``config.augmented_lagrangian_initial_inner_tol`` and shrink by
+        ``config.augmented_lagrangian_inner_tol_decrease`` per step, down to
+        ``min(tol², tol/10)`` (the stationarity of an inner solution scales as
+        the square root of its gap), never below ``1e-15``.
 
     Returns
     -------
@@ -136,14 +134,14 @@ def augmented_lagrangian(
     # the stationarity of a proximal-gradient point scales as the square root
     # of its duality gap: the inner gaps go down to tol², floored by rounding
     smallest_inner_tol = max(min(tol**2, tol / 10), 1e-15)
-    inner_tol = max(INITIAL_INNER_TOL, smallest_inner_tol)
+    inner_tol = max(config.augmented_lagrangian_initial_inner_tol, smallest_inner_tol)
     lipschitz = None
     previous_violation = float("inf")
     n_iter = n_outer = 0
     kkt = polished_kkt(
         problem, _with_intercept(objective, data_loss, coef), multipliers
     )
-    schedule = FinishSchedule(problem, tol)
+    schedule = FinishSchedule(problem, tol, config)
     while kkt.largest > tol and n_iter < max_iter:
         term = AugmentedLagrangianTerm(multipliers, rho)
         inner = Problem(
@@ -160,6 +158,7 @@ def augmented_lagrangian(
             max_iter=max_iter - n_iter,
             lipschitz=lipschitz,
             polish=False,
+            config=config,
         )
         coef, lipschitz = result.x, result.lipschitz
         n_iter += result.n_iter
@@ -175,11 +174,13 @@ def augmented_lagrangian(
         if finished is not None:
             kkt, multipliers = finished
             break
-        if kkt.violation > max(tol, VIOLATION_DECREASE * previous_violation):
-            rho *= RHO_GROWTH
-            lipschitz *= RHO_GROWTH
+        decrease = config.augmented_lagrangian_violation_decrease
+        if kkt.violation > max(tol, decrease * previous_violation):
+            rho *= config.augmented_lagrangian_rho_growth
+            lipschitz *= config.augmented_lagrangian_rho_growth
         previous_violation = kkt.violation
-        inner_tol = max(inner_tol * INNER_TOL_DECREASE, smallest_inner_tol)
+        shrink = config.augmented_lagrangian_inner_tol_decrease
+        inner_tol = max(inner_tol * shrink, smallest_inner_tol)
     return ConstrainedResult(
         x=kkt.x,
         multipliers=multipliers,

@@ -40,18 +40,19 @@ too, :math:`\mathcal A y = \mathcal A x_k
   penalty (:func:`~convexnn.solvers.kernel_newton.supports_kernel_newton`)
   is a smooth convex problem in one weight per block
   (:mod:`convexnn.solvers.kernel_newton`), which projected Newton steps solve
-  from a rough start. At the first checkpoint where ``EXPECTED_STEPS`` of its
-  steps cost fewer iterations than the gap's observed rate predicts the
-  iterations still need (or than those done so far), it takes over from the
+  from a rough start. At the first checkpoint where
+  ``config.kernel_newton_expected_steps`` of its steps cost fewer iterations
+  than the gap's observed rate predicts the iterations still need (or than
+  those done so far), it takes over from the
   iterate certified there, with that many iterations (at most what
   ``max_iter`` leaves) as its budget; the result is certified like any
   iterate, and where it falls short the iterations go on from it. It is
   tried once.
 * **Newton finish.** Where :func:`~convexnn.solvers.newton.supports_newton`
   allows (group penalties, one output), once the set of nonzero blocks has
-  not changed for ``NEWTON_PATIENCE`` iterations and the last certified gap
-  is below ``NEWTON_GAP``, damped Newton steps on those blocks
-  (:func:`~convexnn.solvers.newton.newton_finish`, in sample or coefficient
+  not changed for ``config.newton_patience`` iterations and the last
+  certified gap is below ``config.newton_max_gap``, damped Newton steps on
+  those blocks (:func:`~convexnn.solvers.newton.newton_finish`, in sample or coefficient
   space, whichever is smaller) replace the slow tail of the first-order
   iterations; the result is certified like any iterate. The support is
   watched only once the gap allows a finish; it is compared on the device
@@ -67,11 +68,12 @@ too, :math:`\mathcal A y = \mathcal A x_k
   (the iterate converted, its outputs recomputed), so what the solver
   reports is exactly what it would report without this phase. The
   iterations switch to float64 for good, keeping their momentum, before a
-  Newton finish, once the certified gap is below ``SWITCH_GAP`` (on
-  ill-conditioned problems float32 rounding slows the iterates down from
-  about there), or when the objective improved by less than ``STALL``
-  between two checkpoints; when a float32 step fails (an overflow) they go
-  on in float64 from the best point certified so far.
+  Newton finish, once the certified gap is below
+  ``config.single_precision_switch_gap`` (on ill-conditioned problems float32
+  rounding slows the iterates down from about there), or when the objective
+  improved by less than ``config.single_precision_stall`` between two
+  checkpoints; when a float32 step fails (an overflow) they go on in float64
+  from the best point certified so far.
 """
 
 from __future__ import annotations
@@ -83,12 +85,8 @@ from functools import partial
 import torch
 
 from ..problems import Certificate, Problem
-from .kernel_newton import (
-    EXPECTED_STEPS,
-    kernel_newton,
-    kernel_step_cost,
-    supports_kernel_newton,
-)
+from .config import SolverConfig
+from .kernel_newton import kernel_newton, kernel_step_cost, supports_kernel_newton
 from .newton import newton_cost, newton_finish, supports_newton
 from .polish import polished_certificate
 
@@ -104,31 +102,12 @@ class SolverResult:
     lipschitz: float
 
 
-#: Doublings of the step-size estimate before the line search gives up.
+#: Doublings of the step-size estimate before the line search gives up: a
+#: guard, not a tuning knob (``L`` grows by ``2²⁰⁰``, which only iterates that
+#: are no longer finite exhaust).
 _MAX_BACKTRACKS = 200
 #: Squared relative size of a step that rounding errors alone could make.
 _EPSILON_SQUARED = 1e-30
-#: Iterations with an unchanged support before a Newton finish is tried.
-NEWTON_PATIENCE = 3
-#: Largest relative gap (at the last checkpoint) at which it is tried.
-NEWTON_GAP = 0.3
-#: Relative gap below which the iterations of a float64 problem leave their
-#: single-precision phase: from about there float32 rounding slows them down
-#: on ill-conditioned problems (multinomial digits, to 1e-6: 887 iterations
-#: with a switch at 1e-4, 709 at 1e-3, 662 in float64 alone).
-SWITCH_GAP = 1e-3
-#: They leave it too when a checkpoint's objective improves on the previous
-#: one's by less than this fraction (ten float32 rounding units): stalled.
-STALL = 1e-6
-#: The finish stops at a Newton decrement of ``NEWTON_TOL · tol`` times the
-#: objective (``tol²`` lies below the decrement's rounding level and wastes
-#: steps; how far the certificate's gap then is from ``tol`` varies, hence
-#: the margin).
-NEWTON_TOL = 1e-4
-#: The Newton solve on block weights stops at a relative gap of
-#: ``KERNEL_MARGIN · tol`` (its own, which the certificate of the whole
-#: problem then confirms).
-KERNEL_MARGIN = 0.5
 
 
 def _squared_norm(a: torch.Tensor) -> float:
@@ -173,6 +152,7 @@ def fista(
     single_precision: bool = True,
     polish: bool = True,
     verbose: int = 0,
+    config: SolverConfig = SolverConfig(),
 ) -> SolverResult:
     """Minimise ``problem`` to relative duality gap ``tol``.
 
@@ -211,6 +191,8 @@ def fista(
         unpenalised block), and the gap closes more slowly.
     verbose : int
         Print the gap at every check when positive.
+    config : SolverConfig
+        Tuning of the Newton methods and of the single-precision phase.
 
     Returns
     -------
@@ -227,7 +209,7 @@ def fista(
     Z = problem.matvec(x)
     best = certify(x, Z)
     working = problem  # the problem the iterations run on
-    if single_precision and best.relative_gap > SWITCH_GAP:
+    if single_precision and best.relative_gap > config.single_precision_switch_gap:
         working = _single_precision(problem) or problem
     if lipschitz is None:
         lipschitz = working.lipschitz()
@@ -240,14 +222,14 @@ def fista(
         return SolverResult(best.x, best, 0, True, L)
 
     curvature = problem.loss.lipschitz()
-    kernel = kernel and newton and supports_kernel_newton(problem)
+    kernel = kernel and newton and supports_kernel_newton(problem, config)
     newton = newton and supports_newton(problem)
     support, stable, newton_spent = problem.active_blocks(x), 0, 0.0
     y, Zy = x, Z
     n_iter, checked, next_check = 0, 0, check_every
     for n_iter in range(1, max_iter + 1):
         # the support is watched once a Newton finish may be tried
-        watching = newton and best.relative_gap <= NEWTON_GAP
+        watching = newton and best.relative_gap <= config.newton_max_gap
         try:
             x_new, Z_new, L, uphill, same, active = _step(
                 working, y, Zy, x, L, curvature, support if watching else None
@@ -273,13 +255,20 @@ def fista(
         if watching:
             stable, support = (stable + 1 if same else 0), active
             if (
-                stable >= NEWTON_PATIENCE
-                and newton_spent + newton_cost(problem, int(support.sum())) <= n_iter
+                stable >= config.newton_patience
+                and newton_spent + newton_cost(problem, int(support.sum()), config)
+                <= n_iter
             ):
                 x, Z = _in_full(problem, working, x, Z)
                 working = problem
                 x, Z, spent = newton_finish(
-                    problem, x, Z, L, tol=tol * NEWTON_TOL, budget=n_iter - newton_spent
+                    problem,
+                    x,
+                    Z,
+                    L,
+                    tol * config.newton_tol_factor,
+                    config,
+                    budget=n_iter - newton_spent,
                 )
                 y, Zy, newton_spent = x, Z, newton_spent + spent
                 support, stable, next_check = problem.active_blocks(x), 0, n_iter
@@ -300,18 +289,27 @@ def fista(
                 previous_gap, best.relative_gap, n_iter - checked, tol
             )
             budget = min(max(remaining, n_iter), max_iter - n_iter)
-            if kernel and EXPECTED_STEPS * kernel_step_cost(problem) <= budget:
+            expected = config.kernel_newton_expected_steps
+            if kernel and expected * kernel_step_cost(problem, config) <= budget:
                 kernel = False  # one try: where it fails, proximal gradient goes on
                 x, Z, spent = kernel_newton(
-                    problem, best.x, tol * KERNEL_MARGIN, budget=budget
+                    problem,
+                    best.x,
+                    tol * config.kernel_newton_tol_factor,
+                    config,
+                    budget=budget,
                 )
                 newton_spent += spent
                 working, y, Zy = problem, x, Z
                 best = best.improve(certify(x, Z))
                 if best.relative_gap <= tol:
                     return SolverResult(best.x, best, n_iter, True, L)
-            stalled = previous_primal - best.primal <= STALL * best.primal
-            if working is not problem and (best.relative_gap <= SWITCH_GAP or stalled):
+            stalled = (
+                previous_primal - best.primal
+                <= config.single_precision_stall * best.primal
+            )
+            switch = best.relative_gap <= config.single_precision_switch_gap
+            if working is not problem and (switch or stalled):
                 x, Z = _in_full(problem, working, x, Z)
                 y, Zy = _in_full(problem, working, y, Zy)  # the momentum goes on
                 working = problem

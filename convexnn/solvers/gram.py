@@ -38,19 +38,15 @@ from __future__ import annotations
 import torch
 
 from ..problems import L1, Problem, SquaredLoss
+from .config import SolverConfig
 from .linalg import RIDGE, cholesky
 
-RTOL = 1e-14
-"""Optimality conditions hold to this fraction of the largest threshold or
-correlation ``max(λ, |b|)``; two steps without descent end a support's
-iterations earlier (rounding)."""
 
-
-def gram_form(problem: Problem) -> GramLasso | None:
+def gram_form(problem: Problem, config: SolverConfig) -> GramLasso | None:
     """The Gram-form solver of ``problem`` when it has a squared loss and an
     :class:`~convexnn.problems.L1` penalty, else ``None``."""
     if isinstance(problem.loss, SquaredLoss) and isinstance(problem.penalty, L1):
-        return GramLasso(problem)
+        return GramLasso(problem, config)
     return None
 
 
@@ -64,10 +60,12 @@ class GramLasso:
     ----------
     problem : Problem
         A squared-loss problem with an :class:`~convexnn.problems.L1` penalty.
+    config : SolverConfig
+        Tuning of :func:`feature_sign`.
     """
 
-    def __init__(self, problem: Problem):
-        self.problem = problem
+    def __init__(self, problem: Problem, config: SolverConfig):
+        self.problem, self.config = problem, config
         operator = problem.operator
         Y = problem.loss.Y
         self.centred_targets = Y - Y.mean(0) if problem.fit_intercept else Y
@@ -143,7 +141,7 @@ class GramLasso:
         n_steps = 0
         for k in range(start.shape[1]):
             solution[:, k], steps = feature_sign(
-                G_scaled, b[:, k], thresholds, start[:, k]
+                G_scaled, b[:, k], thresholds, start[:, k], self.config
             )
             n_steps += steps
         coef = torch.zeros_like(coef)
@@ -164,8 +162,8 @@ def feature_sign(
     b: torch.Tensor,
     thresholds: torch.Tensor,
     u: torch.Tensor,
+    config: SolverConfig,
     max_steps: int | None = None,
-    rtol: float = RTOL,
 ) -> tuple[torch.Tensor, int]:
     r"""Minimise :math:`\frac12 u^\top Gu - b^\top u + \sum_j\lambda_j|u_j|` exactly.
 
@@ -179,7 +177,8 @@ def feature_sign(
     step goes to the best of its end and of the sign changes on the way, which
     lowers the objective (``q`` decreases along the step, so the first sign
     change is already lower). When the support is optimal (its residual is at
-    most ``rtol`` times the largest threshold), the inactive coordinate whose
+    most ``config.feature_sign_rtol`` times the largest threshold or
+    correlation), the inactive coordinate whose
     gradient exceeds its threshold the most enters with an exact coordinate
     step. Every step descends strictly, so no support repeats and the search
     ends; ``max_steps`` (default ``4·len(u) + 10``) guards against rounding.
@@ -199,7 +198,7 @@ def feature_sign(
     free = thresholds == 0
     finite = thresholds[torch.isfinite(thresholds)]
     scale = max(float(finite.max()) if len(finite) else 0.0, float(b.abs().max()))
-    tolerance = rtol * scale
+    tolerance = config.feature_sign_rtol * scale
     u[torch.isinf(thresholds)] = 0.0
     stalled, flat = False, 0
     for step in range(max_steps):

@@ -65,52 +65,33 @@ import torch
 
 from ..problems import Problem
 from ..problems._problem import TINY
+from .config import SolverConfig
 from .linalg import cholesky_solve, ridge_solve
 from .newton import (
-    MAX_SAMPLES,
     block_weights,
     euclidean_penalty,
     iteration_flops,
     sample_factor,
 )
 
-#: Newton steps a solve takes from a point found by a few proximal-gradient
-#: iterations (7 or 8 factorisations on the gated benchmark's twelve draws):
-#: the work the caller weighs against finishing by proximal gradient.
-EXPECTED_STEPS = 8
-#: Newton steps before the solve gives up.
-MAX_STEPS = 30
-#: Weights below this fraction of the largest one whose derivative pushes
-#: them to zero are sent there instead of entering the Newton system (the
-#: ε-active set of Bertsekas, 1982).
-ACTIVE_FRACTION = 1e-3
-#: Fraction of the predicted decrease an accepted step must achieve (Armijo),
-#: short of ``ROUNDING`` times :math:`|\varphi|`, the level of its rounding
-#: errors; and the halvings of the step before a solve gives up.
-SUFFICIENT_DECREASE = 1e-4
+#: Relative changes of :math:`\varphi` at the level of its float64 rounding
+#: errors: a step whose decrease falls short of the Armijo test by no more than
+#: this times :math:`|\varphi|` is accepted.
 ROUNDING = 1e-14
-MAX_HALVINGS = 20
-#: The solves with a factor of :math:`K` in ``SAMPLE_PRECISION`` are refined
-#: by products with the exact :math:`K` until the residual is below ``REFINED``
-#: times the right-hand side, at most ``MAX_REFINEMENTS`` times, and only while
-#: each refinement shrinks it by ``REFINEMENT_RATE`` (it shrinks by about
-#: ``1e-7 · cond(K)`` when the factor is in float32).
-REFINED = 1e-13
-MAX_REFINEMENTS = 4
-REFINEMENT_RATE = 0.1
 
 
-def supports_kernel_newton(problem: Problem) -> bool:
+def supports_kernel_newton(problem: Problem, config: SolverConfig) -> bool:
     """Whether :func:`kernel_newton` applies to ``problem``: a quadratic loss
     whose Hessian is positive, diagonal and the same for every output, a
     Euclidean group penalty with positive finite weights
     (:func:`~convexnn.solvers.newton.euclidean_penalty`), and at most
-    ``MAX_SAMPLES`` samples. (Whether the operator can form its sample-space
-    Gram matrix shows at the first step, see :func:`kernel_newton`.)"""
+    ``config.sample_system_max_samples`` samples. (Whether the operator can
+    form its sample-space Gram matrix shows at the first step, see
+    :func:`kernel_newton`.)"""
     loss = problem.loss
     if not (
         loss.quadratic
-        and problem.operator.n_samples <= MAX_SAMPLES
+        and problem.operator.n_samples <= config.sample_system_max_samples
         and euclidean_penalty(problem)
     ):
         return False
@@ -122,7 +103,7 @@ def supports_kernel_newton(problem: Problem) -> bool:
     )
 
 
-def kernel_step_cost(problem: Problem) -> float:
+def kernel_step_cost(problem: Problem, config: SolverConfig) -> float:
     """The work of one Newton step, in proximal-gradient iterations (two
     products with ``A`` and their overhead): the ``n × n`` matrix
     (:meth:`~convexnn.problems.LinearOperator.sample_gram_flops`) and its
@@ -132,7 +113,7 @@ def kernel_step_cost(problem: Problem) -> float:
     n, columns = operator.n_samples, blocks * problem.n_outputs
     gram = operator.sample_gram_flops(problem.penalty.group_size, blocks)
     flops = gram + n * n * (n / 3 + columns) + n * blocks * columns
-    return flops / iteration_flops(problem)
+    return flops / iteration_flops(problem, config)
 
 
 @dataclass
@@ -155,10 +136,11 @@ class _Point:
 
 class _Kernel:
     """The fixed data of :func:`kernel_newton` (``Q^½``, ``t``, ``s``, the
-    bounds ``λ``) and the evaluation of :math:`\\varphi` and its Hessian."""
+    bounds ``λ``, the ``config``) and the evaluation of :math:`\\varphi` and
+    its Hessian."""
 
-    def __init__(self, problem: Problem):
-        self.problem = problem
+    def __init__(self, problem: Problem, config: SolverConfig):
+        self.problem, self.config = problem, config
         loss, operator = problem.loss, problem.operator
         self.dtype = torch.float64
         zero = torch.zeros_like(loss.Y, dtype=self.dtype)
@@ -180,7 +162,10 @@ class _Kernel:
         """:math:`K(\\mu)^{-1}` ``sides`` to the problem's precision: the
         factor's solution, refined with products by the exact :math:`K` (one
         with each of :math:`A` and :math:`A^\\top`) while they shrink the
-        residual."""
+        residual fast enough, at most ``config.kernel_newton_max_refinements``
+        times and until it is below ``config.kernel_newton_refinement_tol``
+        times ``sides``."""
+        config = self.config
         operator = self.problem.operator
         rows = mu.to(operator.dtype).repeat_interleave(self.group_size).unsqueeze(1)
 
@@ -191,10 +176,13 @@ class _Kernel:
         solution = cholesky_solve(factor, sides.to(factor.dtype)).to(self.dtype)
         size = float(torch.linalg.vector_norm(sides))
         previous = math.inf
-        for _ in range(MAX_REFINEMENTS):
+        for _ in range(config.kernel_newton_max_refinements):
             residual = sides - product(solution)
             norm = float(torch.linalg.vector_norm(residual))
-            if not norm < REFINEMENT_RATE * previous or norm <= REFINED * size:
+            if (
+                not norm < config.kernel_newton_refinement_rate * previous
+                or norm <= config.kernel_newton_refinement_tol * size
+            ):
                 break
             solution += cholesky_solve(factor, residual.to(factor.dtype)).to(self.dtype)
             previous = norm
@@ -205,7 +193,8 @@ class _Kernel:
         when the operator cannot form its sample-space Gram matrix."""
         problem, operator = self.problem, self.problem.operator
         support = (mu > 0).nonzero().squeeze(1)
-        factor = sample_factor(problem, support, mu[support], self.root)
+        precision = self.config.sample_system_precision
+        factor = sample_factor(problem, support, mu[support], self.root, precision)
         if factor is None:
             return None
         solution = self._solve(mu, factor, self.sides)
@@ -271,6 +260,7 @@ def kernel_newton(
     problem: Problem,
     x: torch.Tensor,
     tol: float,
+    config: SolverConfig,
     budget: float = math.inf,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Minimise ``problem`` from ``x`` by projected Newton steps on the block
@@ -283,8 +273,11 @@ def kernel_newton(
     enough (Bertsekas, 1982), a decrease at the level of rounding errors
     included: near the optimum the gap, not :math:`\\varphi`, still moves. A
     point whose gap is at most ``tol`` ends the solve wherever it is met.
-    Stops after ``MAX_STEPS`` steps, before an evaluation would take the work
-    beyond ``budget``, or when ``MAX_HALVINGS`` halvings find no decrease.
+    Stops after ``config.kernel_newton_max_steps`` steps, before an evaluation
+    would take the work beyond ``budget``, or when
+    ``config.kernel_newton_max_halvings`` halvings find no decrease (a step
+    is accepted at ``config.kernel_newton_sufficient_decrease`` of the
+    decrease it predicts).
 
     Returns
     -------
@@ -295,20 +288,20 @@ def kernel_newton(
         (:func:`kernel_step_cost` per evaluation of :math:`\\varphi`);
         infinite when the operator cannot form its sample-space Gram matrix.
     """
-    kernel = _Kernel(problem)
-    cost = kernel_step_cost(problem)
+    kernel = _Kernel(problem, config)
+    cost = kernel_step_cost(problem, config)
     everything = torch.arange(problem.n_blocks, device=x.device)
     point = kernel.evaluate(block_weights(problem, x, everything).to(kernel.dtype))
     if point is None:
         return x, problem.matvec(x), math.inf
     spent, best = cost, point
-    for _ in range(MAX_STEPS):
+    for _ in range(config.kernel_newton_max_steps):
         if point.relative_gap <= tol:
             break
         direction, bounded, predicted_free = _direction(kernel, point)
         gradient = point.gradient
         accepted, size = None, 1.0
-        for _ in range(MAX_HALVINGS):
+        for _ in range(config.kernel_newton_max_halvings):
             if spent + cost > budget:
                 break
             mu = (point.mu + size * direction).clamp(min=0)
@@ -321,7 +314,8 @@ def kernel_newton(
             rounding = ROUNDING * abs(point.value)
             if (
                 candidate.relative_gap <= tol
-                or decrease >= SUFFICIENT_DECREASE * predicted - rounding
+                or decrease
+                >= config.kernel_newton_sufficient_decrease * predicted - rounding
             ):
                 accepted = candidate
                 break
@@ -340,13 +334,14 @@ def _direction(
     """The projected Newton direction at ``point``, the mask of its bounded
     weights and the decrease its free part predicts at a full step.
 
-    Weights below ``ACTIVE_FRACTION`` of the largest whose derivative is
-    positive are *bounded*: they move towards zero, reaching it at a full step
-    (a gradient-projection step, scaled by :math:`\\mu_g / \\partial_g\\varphi`);
-    the others are *free* and take the Newton step of their block of the
-    Hessian."""
+    Weights below ``config.kernel_newton_active_fraction`` of the largest
+    whose derivative is positive are *bounded*: they move towards zero,
+    reaching it at a full step (a gradient-projection step, scaled by
+    :math:`\\mu_g / \\partial_g\\varphi`); the others are *free* and take
+    the Newton step of their block of the Hessian."""
     mu, gradient = point.mu, point.gradient
-    bounded = (mu <= ACTIVE_FRACTION * float(mu.max())) & (gradient > 0)
+    fraction = kernel.config.kernel_newton_active_fraction
+    bounded = (mu <= fraction * float(mu.max())) & (gradient > 0)
     free = (~bounded).nonzero().squeeze(1)
     direction = -mu.clone()
     if len(free):

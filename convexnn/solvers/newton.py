@@ -66,6 +66,7 @@ import math
 import torch
 
 from ..problems import Problem
+from .config import SolverConfig
 from .linalg import (
     cholesky,
     cholesky_solve,
@@ -73,76 +74,27 @@ from .linalg import (
     conjugate_gradients,
 )
 
-#: Newton (+ proximal-gradient) steps in one finish.
-MAX_STEPS = 8
-#: Fresh factorisations in one finish: a support that keeps changing after
-#: that many is left to proximal gradient until it settles again (breast
-#: cancer over six gate draws: median fit 0.147 s without a cap, 0.115 s
-#: with 3, 0.122 s with 4; a finish that refactorised at each of its 8 steps
-#: cost as much as the 130 iterations before it).
-MAX_FACTORISATIONS = 3
-#: Floating-point operations that a proximal-gradient iteration costs at the
-#: least: on small problems its time is mostly the overhead of its small
-#: tensor operations (measured on CPU: about as long as 5e6 flops of the
-#: factorisation).
-ITERATION_FLOPS = 5e6
-#: The work of a step (gradient, solve, line search, proximal-gradient step)
-#: in proximal-gradient iterations.
-STEP_COST = 4
-#: Conjugate-gradient iterations of a Newton step with a factorised Hessian
-#: from an earlier point; a step that needs them all (or breaks down) has the
-#: Hessian refreshed at the next point.
-MAX_CG = 8
-#: A conjugate-gradient solve stops once its preconditioned residual has
-#: shrunk by this factor: the decrement then converges at least this fast.
-FORCING = 0.1
-#: The finish stops without solving for a step once the decrement with a
-#: factorised Hessian from an earlier point falls below this fraction of its
-#: threshold (on the gated benchmark the estimate was within 10% of the
-#: decrement; the caller certifies the result in any case).
-ESTIMATE_MARGIN = 0.1
-#: The work of one conjugate-gradient iteration (a product with the Hessian
-#: and a solve with the factorised one) in proximal-gradient iterations.
-CG_COST = 1
-#: A factorised system is extended by entering blocks only while the
-#: curvatures of its own blocks have changed by at most this factor: on the
-#: gated benchmark a factor 33 took conjugate gradients 7 iterations (about a
-#: factorisation and a half), a factor 1.2 took 2.
-STALE = 2.0
-#: Precision of the sample-space factorisations. :math:`K \succeq I`, so its
-#: float32 Cholesky factor exists (short of huge entries, which fall back to
-#: float64) and is accurate to about ``1e-7 · cond(K)``; ``cond(K)`` stayed
-#: below 230 over the gated benchmark's twelve gate draws. Conjugate gradients
-#: preconditioned by it give the exact step in one iteration there, and the
-#: factorisation (Gram matrix, Cholesky factor, triangular solves) costs half
-#: as much as in float64: the finishes of that benchmark took 25% less time.
-SAMPLE_PRECISION = torch.float32
-#: Largest number of samples of a sample-space system (``n × n``).
-MAX_SAMPLES = 4096
-#: Largest number of unknowns of a coefficient-space system (``|S|d × |S|d``).
-MAX_COEFFICIENTS = 4096
-#: Largest number of entries of the dense columns :math:`A_S` it forms.
-MAX_COLUMNS = 2**24
 
-
-def system_kind(problem: Problem, n_blocks: int) -> str | None:
+def system_kind(problem: Problem, n_blocks: int, config: SolverConfig) -> str | None:
     """The Newton system for a support of ``n_blocks`` blocks: ``"samples"``
     (``n × n``, by the Woodbury identity) or ``"coefficients"`` (``m × m`` with
-    ``m = n_blocks · group_size``), the smaller one within its limits; ``None``
-    when neither fits."""
+    ``m = n_blocks · group_size``), the smaller one within the limits of
+    ``config``; ``None`` when neither fits."""
     n = problem.operator.n_samples
     m = n_blocks * problem.penalty.group_size
-    coefficients = m <= MAX_COEFFICIENTS and n * m <= MAX_COLUMNS
-    if n <= MAX_SAMPLES and not (coefficients and m < n):
+    coefficients = (
+        m <= config.newton_max_coefficients and n * m <= config.newton_max_columns
+    )
+    if n <= config.sample_system_max_samples and not (coefficients and m < n):
         return "samples"
     return "coefficients" if coefficients else None
 
 
-def newton_cost(problem: Problem, n_blocks: int) -> float:
+def newton_cost(problem: Problem, n_blocks: int, config: SolverConfig) -> float:
     """The cost of forming and factorising a Newton system on ``n_blocks``
     blocks, in proximal-gradient iterations (two products with ``A`` and
     their overhead); infinite when :func:`system_kind` finds none."""
-    kind = system_kind(problem, n_blocks)
+    kind = system_kind(problem, n_blocks, config)
     if kind is None:
         return math.inf
     n = problem.operator.n_samples
@@ -152,15 +104,16 @@ def newton_cost(problem: Problem, n_blocks: int) -> float:
         factorisation = gram + n**3 / 3
     else:
         factorisation = m * m * (n + m / 3)
-    return factorisation / iteration_flops(problem)
+    return factorisation / iteration_flops(problem, config)
 
 
-def iteration_flops(problem: Problem) -> float:
+def iteration_flops(problem: Problem, config: SolverConfig) -> float:
     """What a proximal-gradient iteration on ``problem`` costs, in
     floating-point operations: its two products with ``A``, or
-    ``ITERATION_FLOPS`` when the overhead of its small operations is more."""
+    ``config.iteration_min_flops`` when the overhead of its small operations
+    is more."""
     products = 4 * problem.operator.n_samples * problem.operator.n_coefs
-    return max(products * problem.n_outputs, ITERATION_FLOPS)
+    return max(products * problem.n_outputs, config.iteration_min_flops)
 
 
 def euclidean_penalty(problem: Problem) -> bool:
@@ -196,7 +149,7 @@ def newton_finish(
     Z: torch.Tensor,
     lipschitz: float,
     tol: float,
-    max_steps: int = MAX_STEPS,
+    config: SolverConfig,
     budget: float = math.inf,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Improve ``x`` (outputs ``Z``) by damped Newton steps on its nonzero
@@ -206,14 +159,15 @@ def newton_finish(
     only grows (:func:`_extend`): at a later point it preconditions conjugate
     gradients on the exact Newton system (an iteration costs four products
     with the blocks' operator, against an ``n × n`` factorisation for a fresh
-    Hessian), until a step needs ``MAX_CG`` iterations. Stops when the Newton
-    decrement (about twice the remaining decrease) falls below ``tol`` times
-    the objective.
+    Hessian), until a step needs ``config.newton_max_cg`` iterations. Stops
+    when the Newton decrement (about twice the remaining decrease) falls below
+    ``tol`` times the objective, after ``config.newton_max_steps`` steps, or
+    at a fresh factorisation beyond ``config.newton_max_factorisations``.
     ``problem`` must satisfy :func:`supports_newton`. Returns the new point
     (never worse than ``x``), its outputs, and the work done in
     proximal-gradient iterations: :func:`newton_cost` per factorisation,
-    ``STEP_COST`` per step and ``CG_COST`` per conjugate-gradient iteration
-    and per block an extension adds;
+    ``config.newton_step_cost`` per step and ``config.newton_cg_cost`` per
+    conjugate-gradient iteration and per block an extension adds;
     infinite work when a sample-space system is due
     and the operator cannot form the Gram matrix
     :meth:`~convexnn.problems.LinearOperator.sample_gram`, so that a caller
@@ -222,20 +176,20 @@ def newton_finish(
     """
     value = problem.objective(x, Z)
     system, spent, factorisations = None, 0.0, 0
-    for _ in range(max_steps):
+    for _ in range(config.newton_max_steps):
         blocks = problem.active_blocks(x).nonzero().squeeze(1)
         if len(blocks) == 0:
             break
-        extended = None if system is None else _extend(system, x, Z, blocks)
+        extended = None if system is None else _extend(system, x, Z, blocks, config)
         if extended is not None:
-            spent += CG_COST * (len(blocks) - len(system.blocks))
+            spent += config.newton_cg_cost * (len(blocks) - len(system.blocks))
             system = extended
         elif system is None or not torch.equal(blocks, system.blocks):
-            kind = system_kind(problem, len(blocks))
-            cost = newton_cost(problem, len(blocks))
+            kind = system_kind(problem, len(blocks), config)
+            cost = newton_cost(problem, len(blocks), config)
             if kind is None or (spent > 0 and spent + cost > budget):
                 break
-            if factorisations == MAX_FACTORISATIONS:
+            if factorisations == config.newton_max_factorisations:
                 break  # the support keeps changing: proximal gradient first
             factorisations += 1
             spent += cost
@@ -245,19 +199,21 @@ def newton_finish(
                 system = _CoefficientSystem(problem, x, Z, blocks, scale)
             else:
                 root = problem.loss.hessian_diagonal(Z).sqrt()  # Q^½
-                factor = sample_factor(problem, blocks, scale, root)
+                factor = sample_factor(
+                    problem, blocks, scale, root, config.sample_system_precision
+                )
                 if factor is None:
                     return x, Z, math.inf
                 system = _SampleSystem(problem, x, Z, blocks, scale, factor)
         # the last step only shows that the decrement is small: with a
         # factorised Hessian from an earlier point, its estimate suffices
         step, decrement, iterations = system.step(
-            x, Z, enough=ESTIMATE_MARGIN * tol * abs(value)
+            x, Z, config, enough=config.newton_estimate_margin * tol * abs(value)
         )
-        spent += STEP_COST + CG_COST * iterations
+        spent += config.newton_step_cost + config.newton_cg_cost * iterations
         if not decrement > tol * abs(value):
             break  # also when the decrement is not finite
-        if iterations >= MAX_CG:
+        if iterations >= config.newton_max_cg:
             system = None  # this Hessian no longer pays: refresh it next time
         x, Z, value = _line_search(problem, x, Z, value, step, decrement)
         # one proximal-gradient step: blocks may leave or enter the support
@@ -308,7 +264,7 @@ def sample_factor(
     blocks: torch.Tensor,
     weights: torch.Tensor,
     root: torch.Tensor,
-    precision: torch.dtype = SAMPLE_PRECISION,
+    precision: torch.dtype,
 ) -> torch.Tensor | None:
     r"""The lower Cholesky factor of :math:`K = I + R\,(\sum_j \lambda_j
     A_{g_j}A_{g_j}^\top)\,R` with :math:`R = \operatorname{diag}(` ``root``
@@ -398,7 +354,7 @@ class _NewtonSystem:
         return torch.cat([delta - intercept * self.coupled, intercept])
 
     def step(
-        self, x, Z, forcing: float = FORCING, enough: float = 0.0
+        self, x, Z, config: SolverConfig, enough: float = 0.0
     ) -> tuple[torch.Tensor, float, int]:
         r"""The Newton step :math:`\nabla^2F(x)^{-1}\nabla F(x)` (zero off the
         blocks) in the layout of ``x``, the decrement
@@ -413,7 +369,8 @@ class _NewtonSystem:
         lower precision, the factorised Hessian preconditions conjugate gradients
         on the Hessian at ``x``
         (:func:`~convexnn.solvers.linalg.conjugate_gradients`, to the relative
-        preconditioned residual ``forcing``), whose products cost one product
+        preconditioned residual ``config.newton_forcing``, in at most
+        ``config.newton_max_cg`` iterations), whose products cost one product
         with each of :math:`A_S` and :math:`A_S^\top`:
 
         .. math::
@@ -459,8 +416,8 @@ class _NewtonSystem:
                 hessian_product,
                 gradient,
                 self.precondition,
-                tol=forcing,
-                max_iter=MAX_CG,
+                tol=config.newton_forcing,
+                max_iter=config.newton_max_cg,
                 stop="preconditioned",
                 enough=enough,
             )
@@ -535,22 +492,27 @@ class _CoefficientSystem(_NewtonSystem):
         return cholesky_solve(self.factor, flat).to(V.dtype).view(V.shape)
 
 
-def _extend(system, x, Z, blocks):
+def _extend(system, x, Z, blocks, config: SolverConfig):
     """``system`` extended to ``blocks`` (:class:`_ExtendedSystem`) when these
     are its blocks and more (each one more costs a solve with ``system``, about
     a conjugate-gradient iteration, and they must cost less than a fresh
     factorisation), and the curvatures :math:`c_g` of the blocks it
-    factorised have changed by at most a factor ``STALE`` since; ``None``
-    otherwise or when the extension's Schur complement is not positive
-    definite (to rounding)."""
+    factorised have changed by at most a factor
+    ``config.newton_stale_curvature`` since; ``None`` otherwise or when the
+    extension's Schur complement is not positive definite (to rounding)."""
     entering = len(blocks) - len(system.blocks)
-    if entering <= 0 or CG_COST * entering > newton_cost(system.problem, len(blocks)):
+    if entering <= 0:
+        return None
+    if config.newton_cg_cost * entering > newton_cost(
+        system.problem, len(blocks), config
+    ):
         return None
     if not bool(torch.isin(system.blocks, blocks).all()):
         return None
     factorised = system.factorised
     change = block_weights(system.problem, x, factorised.blocks) / factorised.scale
-    if not bool((change.log().abs() <= math.log(STALE)).all()):
+    stale = math.log(config.newton_stale_curvature)
+    if not bool((change.log().abs() <= stale).all()):
         return None
     extended = _ExtendedSystem(system, x, Z, blocks)
     return extended if extended.schur_factor is not None else None

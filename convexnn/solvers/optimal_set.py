@@ -35,19 +35,18 @@ import scipy.optimize
 import torch
 
 from ..problems import Problem
+from .config import SolverConfig
 from .polish import polished_certificate
-
-NULL_RTOL = 1e-10
-"""Singular values below this fraction of the largest count as zero (ties)."""
-MAX_CANDIDATES = 400
-"""Largest candidate equicorrelation set (the columns closest to equicorrelation)."""
-DENSE_LIMIT = 2e9
-"""Largest ``n_samples × n_candidates²`` handled by an SVD of the dense columns."""
 
 SELECTIONS = ("min_norm", "sparse")
 
 
-def select_solution(problem: Problem, x: torch.Tensor, selection: str) -> torch.Tensor:
+def select_solution(
+    problem: Problem,
+    x: torch.Tensor,
+    selection: str,
+    config: SolverConfig = SolverConfig(),
+) -> torch.Tensor:
     """Replace ``x`` by the ``selection`` among the solutions with its fitted values.
 
     Parameters
@@ -58,6 +57,9 @@ def select_solution(problem: Problem, x: torch.Tensor, selection: str) -> torch.
         An (approximate) solution in the layout of ``problem.shape``.
     selection : {"min_norm", "sparse"}
         See the module docstring.
+    config : SolverConfig
+        How many candidate columns are considered, how they are decomposed
+        and when a singular value counts as zero.
 
     Returns
     -------
@@ -82,7 +84,7 @@ def select_solution(problem: Problem, x: torch.Tensor, selection: str) -> torch.
     selected = coef.clone()
     for k in range(coef.shape[1]):
         candidates = _equicorrelation_candidates(
-            problem, correlation[:, k], coef[:, k], thresholds, radius
+            problem, correlation[:, k], coef[:, k], thresholds, radius, config
         )
         if len(candidates) == 0:
             continue
@@ -92,13 +94,14 @@ def select_solution(problem: Problem, x: torch.Tensor, selection: str) -> torch.
             -correlation[candidates, k].sign(),
         ).to(torch.float64)
         start = (signs * coef[candidates, k].to(torch.float64)).clamp(min=0)
-        span, kernel = _column_space(problem, candidates, signs)
+        span, kernel = _column_space(problem, candidates, signs, config)
         v = _select_on_face(
             span,
             kernel,
             start.cpu().numpy(),
             thresholds[candidates].cpu().numpy(),
             selection,
+            config,
         )
         column = torch.zeros_like(coef[:, k])
         column[candidates] = (signs * torch.as_tensor(v, device=signs.device)).to(
@@ -111,13 +114,15 @@ def select_solution(problem: Problem, x: torch.Tensor, selection: str) -> torch.
     return problem.pack(selected, intercept)
 
 
-def _equicorrelation_candidates(problem, correlation, coef, thresholds, radius):
+def _equicorrelation_candidates(
+    problem, correlation, coef, thresholds, radius, config: SolverConfig
+):
     """Columns that the Gap Safe sphere cannot exclude from the equicorrelation set.
 
     ``|a_jᵀθ*| ≥ |a_jᵀθ| − ‖Pa_j‖ r``; a first pass keeps the columns within
     a factor 0.9 of their threshold, whose norms are then computed. At most
-    :data:`MAX_CANDIDATES` columns are kept: the support, then the columns whose
-    correlation is closest to their threshold.
+    ``config.optimal_set_max_candidates`` columns are kept: the support, then
+    the columns whose correlation is closest to their threshold.
     """
     near = (correlation.abs() >= 0.9 * thresholds) | (coef != 0)
     candidates = torch.nonzero(near).ravel()
@@ -129,20 +134,22 @@ def _equicorrelation_candidates(problem, correlation, coef, thresholds, radius):
     ratio[coef[candidates] != 0] = math.inf
     keep = (reach >= 1 - 1e-9) | (coef[candidates] != 0)
     candidates, ratio = candidates[keep], ratio[keep]
-    if len(candidates) > MAX_CANDIDATES:
-        candidates = candidates[torch.topk(ratio, MAX_CANDIDATES).indices]
+    most = config.optimal_set_max_candidates
+    if len(candidates) > most:
+        candidates = candidates[torch.topk(ratio, most).indices]
     return candidates.sort().values
 
 
-def _column_space(problem, candidates, signs):
+def _column_space(problem, candidates, signs, config: SolverConfig):
     """Orthonormal bases of the row space and the null space of ``P A_E diag(σ)``.
 
-    From the SVD of the centred columns when they fit in memory, otherwise
-    from the eigendecomposition of their Gram matrix; singular values below
-    :data:`NULL_RTOL` times the largest count as zero.
+    From the SVD of the centred columns when ``config.optimal_set_dense_limit``
+    allows, otherwise from the eigendecomposition of their Gram matrix;
+    singular values below ``config.optimal_set_null_rtol`` times the largest
+    count as zero.
     """
     n, size = problem.operator.n_samples, len(candidates)
-    if n * size**2 <= DENSE_LIMIT:
+    if n * size**2 <= config.optimal_set_dense_limit:
         columns = problem.operator.columns(candidates).to(torch.float64)
         if problem.fit_intercept:
             columns = columns - columns.mean(0)
@@ -154,11 +161,11 @@ def _column_space(problem, candidates, signs):
         G = (signs[:, None] * G * signs[None, :]).cpu().numpy()
         eigenvalues, V = np.linalg.eigh(G)
         singular, Vt = np.sqrt(np.maximum(eigenvalues, 0.0)), V.T
-    null = singular <= NULL_RTOL * singular.max(initial=0.0)
+    null = singular <= config.optimal_set_null_rtol * singular.max(initial=0.0)
     return Vt[~null].T, Vt[null].T
 
 
-def _select_on_face(span, kernel, start, weights, selection):
+def _select_on_face(span, kernel, start, weights, selection, config: SolverConfig):
     """Minimum-norm point or vertex of the optimal face.
 
     The vertex minimises ``wᵀv`` over ``{v ≥ 0 : spanᵀv = spanᵀstart}`` (the
@@ -179,10 +186,10 @@ def _select_on_face(span, kernel, start, weights, selection):
     if selection == "sparse" or kernel.shape[1] == 0:
         return vertex.x
     B = np.vstack([span.T, weights[None, :]])
-    return _least_norm_nonnegative(B, vertex.x)
+    return _least_norm_nonnegative(B, vertex.x, config)
 
 
-def _least_norm_nonnegative(B, start, max_steps=None, rtol=1e-12):
+def _least_norm_nonnegative(B, start, config: SolverConfig, max_steps=None, rtol=1e-12):
     r"""``argmin ‖v‖ s.t. Bv = B·start, v ≥ 0``, by a primal active-set method.
 
     From the feasible ``start``, with the coordinates fixed at zero in ``W``:
@@ -192,7 +199,8 @@ def _least_norm_nonnegative(B, start, max_steps=None, rtol=1e-12):
     :math:`\nu_W = -(B^\top\mu)_W` of :math:`v_F = B_F^\top\mu` are all
     nonnegative at the optimum, otherwise the most negative leaves ``W``
     (Nocedal & Wright, 2006, §16.5). Every step keeps ``v`` feasible and never
-    increases ``‖v‖``.
+    increases ``‖v‖``. The least-squares solves cut singular values below
+    ``config.optimal_set_null_rtol`` times the largest.
     """
     v = np.array(start, dtype=np.float64)
     beta = B @ v
@@ -200,15 +208,16 @@ def _least_norm_nonnegative(B, start, max_steps=None, rtol=1e-12):
     v[fixed] = 0.0
     scale = max(np.linalg.norm(v), np.finfo(float).tiny)
     limit = max_steps if max_steps is not None else 4 * len(v) + 10
+    null_rtol = config.optimal_set_null_rtol
     for _ in range(limit):
         free = ~fixed
         target = np.zeros_like(v)
-        target[free] = np.linalg.lstsq(B[:, free], beta, rcond=NULL_RTOL)[0]
+        target[free] = np.linalg.lstsq(B[:, free], beta, rcond=null_rtol)[0]
         direction = target - v
         if np.abs(direction).max(initial=0.0) <= rtol * scale:
             if not fixed.any():
                 return v
-            mu = np.linalg.lstsq(B[:, free].T, v[free], rcond=NULL_RTOL)[0]
+            mu = np.linalg.lstsq(B[:, free].T, v[free], rcond=null_rtol)[0]
             multipliers = -(B[:, fixed].T @ mu)
             worst = int(multipliers.argmin())
             if multipliers[worst] >= -rtol * scale:

@@ -8,12 +8,15 @@ import numpy as np
 import torch
 
 from ..problems import Problem
+from .config import SolverConfig
 from .fista import SolverResult
 from .polish import polish
 from .working_set import solve
 
 
-def alpha_max(problem: Problem, *, tol: float = 1e-10) -> float:
+def alpha_max(
+    problem: Problem, *, tol: float = 1e-10, config: SolverConfig = SolverConfig()
+) -> float:
     r"""The smallest ``alpha`` at which every penalised block is zero.
 
     With the intercept and the unpenalised blocks (weight 0) fitted alone —
@@ -21,11 +24,11 @@ def alpha_max(problem: Problem, *, tol: float = 1e-10) -> float:
     :math:`\Omega^*(A^\top\nabla f(Z_0)) \le \alpha` (glmnet's
     :math:`\lambda_{\max}`). Without unpenalised blocks :math:`Z_0` is the
     intercept-only fit; with them it is the solution at an ``alpha`` so large
-    that every penalised block vanishes.
+    that every penalised block vanishes, solved to ``tol`` with ``config``.
     """
     weights = problem.penalty.weights
     if weights is not None and bool((weights == 0).any()):
-        Z = solve(problem.with_alpha(1e300), tol=tol).certificate.Z
+        Z = solve(problem.with_alpha(1e300), tol=tol, config=config).certificate.Z
     else:
         x = problem.zeros()
         _, Z, _ = polish(problem, x, problem.matvec(x))
@@ -51,6 +54,7 @@ def solve_path(
     tol: float = 1e-6,
     max_iter: int = 10_000,
     verbose: int = 0,
+    config: SolverConfig = SolverConfig(),
 ) -> list[SolverResult]:
     """Solve ``problem`` at each of ``alphas`` in turn, each warm-started from
     the solution at the previous one.
@@ -64,7 +68,7 @@ def solve_path(
         then change little from one to the next).
     x0 : tensor, optional
         Starting point for the first alpha (default zeros).
-    tol, max_iter, verbose
+    tol, max_iter, verbose, config
         As in :func:`~convexnn.solvers.solve`, for each alpha.
 
     Returns
@@ -82,6 +86,7 @@ def solve_path(
             lipschitz=lipschitz,
             hint=hint,
             verbose=verbose,
+            config=config,
         )
         results.append(result)
         # the solution's dual-constraint values rank the next alpha's blocks

@@ -38,7 +38,8 @@ Every round's certificate is a certificate of the whole problem, so the
 returned gap is as honest as plain FISTA's. (Screened blocks stay in the
 certificate's products: copying the operator without them would cost more
 than the products it saves. Peaks make screening redundant, so it is skipped
-there.) Other problems with few blocks (at most ``MIN_BLOCKS``), or whose
+there.) Other problems with few blocks (at most
+``config.working_set_min_blocks``), or whose
 operator cannot be restricted, are handed to FISTA directly: there the rounds
 cost more than they save.
 """
@@ -50,18 +51,10 @@ import math
 import torch
 
 from ..problems import Certificate, Problem
+from .config import SolverConfig
 from .fista import SolverResult, fista
 from .gram import gram_form
 from .polish import polished_certificate
-
-#: Fewest blocks in a working set.
-MIN_SIZE = 10
-#: Problems with at most this many blocks are solved whole.
-MIN_BLOCKS = 100
-#: Each round solves its working set to this fraction of the current gap.
-INNER_FRACTION = 0.3
-#: Largest working set solved in Gram form.
-MAX_GRAM_SIZE = 4000
 
 
 def solve(
@@ -75,6 +68,7 @@ def solve(
     hint: torch.Tensor | None = None,
     exact: bool | None = None,
     verbose: int = 0,
+    config: SolverConfig = SolverConfig(),
 ) -> SolverResult:
     """Minimise ``problem`` to relative duality gap ``tol``.
 
@@ -92,8 +86,8 @@ def solve(
         Initial step-size estimate, as in :func:`fista`.
     working_sets : bool
         Use working sets and screening when the problem has more than
-        ``MIN_BLOCKS`` blocks and its operator can be restricted; ``False``
-        runs FISTA on the whole problem.
+        ``config.working_set_min_blocks`` blocks and its operator can be
+        restricted; ``False`` runs FISTA on the whole problem.
     hint : tensor of shape (n_blocks,), optional
         Values of the blocks' dual constraints at ``x0`` for a nearby problem
         (a previous regularisation strength along a path), as in
@@ -112,6 +106,11 @@ def solve(
         subproblems take about twice as long).
     verbose : int
         Print each round's gap when positive (and FISTA's when above 1).
+    config : SolverConfig
+        Tuning of the working sets (at least ``config.working_set_min_size``
+        blocks, Gram form up to ``config.working_set_max_gram_size``, each
+        solved to ``config.working_set_inner_fraction`` of the current gap)
+        and of the subproblem solvers.
 
     Returns
     -------
@@ -123,8 +122,8 @@ def solve(
     lines = problem.operator.lines(problem.penalty.group_size)
     if exact is None:
         exact = bool(lines)
-    gram = gram_form(problem) if working_sets and exact else None
-    whole = not working_sets or problem.n_blocks <= MIN_BLOCKS
+    gram = gram_form(problem, config) if working_sets and exact else None
+    whole = not working_sets or problem.n_blocks <= config.working_set_min_blocks
     if gram is None and (whole or problem.restrict(everything[:1]) is None):
         return fista(
             problem,
@@ -133,6 +132,7 @@ def solve(
             max_iter=max_iter,
             lipschitz=lipschitz,
             verbose=verbose,
+            config=config,
         )
     # exact subproblems take the peaks of the violations, which screening
     # would not change: its norms are not worth their cost there
@@ -151,6 +151,7 @@ def solve(
     best = Certificate(x, Z, math.inf, -math.inf)  # nothing certified yet
     n_iter, size, violations, working = 0, 0, hint, everything[:0]
     rescale = True  # whether the block scales of x may be suboptimal
+    min_size = config.working_set_min_size
     while True:
         if violations is None:  # certify the whole problem at the current point
             certificate = polished_certificate(problem, x, Z, rescale=rescale)
@@ -184,24 +185,25 @@ def solve(
         candidates = problem.n_blocks - int(screened.sum())
         previous = working
         if gram is not None and lines:  # exact solves: the support and the peaks
-            size = min(max(n_active + 2 * n_peaks, MIN_SIZE), candidates)
+            size = min(max(n_active + 2 * n_peaks, min_size), candidates)
             working = torch.topk(priority, size).indices
             if bool(torch.isin(working, previous).all()):  # nothing new: grow
                 size = min(2 * len(previous), candidates)
                 working = torch.topk(priority, size).indices
         else:
-            size = min(max(2 * n_active, 2 * size, MIN_SIZE), candidates)
+            size = min(max(2 * n_active, 2 * size, min_size), candidates)
             working = torch.topk(priority, size).indices
         working = working.sort().values
         if gram is not None and torch.equal(working, previous):
             gram = None  # solved exactly already: rounding limits it, FISTA takes over
-        if gram is not None and size <= MAX_GRAM_SIZE:
+        if gram is not None and size <= config.working_set_max_gram_size:
             x, Z, steps = gram.solve(x, working)
             n_iter += max(steps, 1)  # a round counts, so max_iter bounds them
             violations, rescale = None, True
             continue
         gap = best.relative_gap  # inf (or nan) before a valid bound
-        inner_tol = max(INNER_FRACTION * gap, tol / 2) if gap < math.inf else tol / 2
+        fraction = config.working_set_inner_fraction
+        inner_tol = max(fraction * gap, tol / 2) if gap < math.inf else tol / 2
         restricted = None if size == problem.n_blocks else problem.restrict(working)
         if restricted is None:  # the whole problem: no copy of the operator
             result = fista(
@@ -211,6 +213,7 @@ def solve(
                 max_iter=max_iter - n_iter,
                 lipschitz=lipschitz,
                 verbose=max(verbose - 1, 0),
+                config=config,
             )
             x = result.x
             best = best.improve(result.certificate)
@@ -222,6 +225,7 @@ def solve(
                 max_iter=max_iter - n_iter,
                 lipschitz=lipschitz,
                 verbose=max(verbose - 1, 0),
+                config=config,
             )
             x = problem.put(result.x, working)
         Z, lipschitz = result.certificate.Z, result.lipschitz
