@@ -32,6 +32,13 @@ from convexnn.testing import (
     convex_objective,
     make_problem,
 )
+from convexnn.testing._certificates import (
+    KKT_RESIDUALS,
+    _into_domain,
+    duality_gap,
+    kkt_residuals,
+    loss_conjugate,
+)
 from convexnn.testing.strategies import datasets, log_uniform
 
 ALPHA = 1e-2
@@ -269,6 +276,173 @@ def test_certified_weighted_lasso():
     wrong = broken(lasso, coef_=lasso.coef_ + 1e-3)
     with pytest.raises(AssertionError, match="objective_"):
         assert_certified(wrong, X, y)
+
+
+def unconverged(estimator, X, y, max_iter=2):
+    """``estimator`` fitted with a tiny ``max_iter`` (far from converged)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.set_params(max_iter=max_iter).fit(X, y)
+
+
+def test_certified_recomputes_the_gap_of_a_stopped_gated_fit(regression):
+    # the user report: a model stopped after two iterations that claims a zero
+    # gap passed, because dual_gap_ was read back
+    stopped = unconverged(
+        GatedReLURegressor(ALPHA, n_patterns=8, device="cpu", random_state=0),
+        *regression,
+    )
+    assert not stopped.converged_ and stopped.dual_gap_ > 0.5
+    gap, _ = duality_gap(stopped, *regression)
+    assert gap > 0.5
+    liar = broken(stopped, dual_gap_=0.0, converged_=True)
+    with pytest.raises(
+        AssertionError, match=r"recomputed .* is \{'dual_gap_': 0\.[5-9]"
+    ):
+        assert_certified(liar, *regression)
+    # honest about not converging: nothing to check beyond the objective
+    assert_certified(stopped, *regression)
+
+
+@pytest.mark.parametrize("measure", KKT_RESIDUALS)
+def test_certified_recomputes_the_residuals_of_a_stopped_relu_fit(regression, measure):
+    stopped = unconverged(
+        ConvexReLURegressor(ALPHA, n_patterns=8, device="cpu", random_state=0),
+        *regression,
+        max_iter=3,  # ADMM's first two iterates are feasible, with Λ = 0
+    )
+    assert not stopped.converged_
+    liar = broken(stopped, converged_=True, **dict.fromkeys(KKT_RESIDUALS, 0.0))
+    residuals = kkt_residuals(stopped, *regression)
+    assert residuals[measure] > stopped.tol
+    with pytest.raises(AssertionError, match=rf"recomputed .*'{measure}'"):
+        assert_certified(liar, *regression)
+
+
+def test_certified_recomputes_the_gap_of_a_stopped_lasso_fit(regression):
+    X, y = regression
+    stopped = unconverged(WeightedLasso(alpha=1e-2, device="cpu"), X, y)
+    assert not stopped.converged_
+    with pytest.raises(AssertionError, match="recomputed"):
+        assert_certified(broken(stopped, dual_gap_=0.0, converged_=True), X, y)
+
+
+def test_certified_catches_a_shifted_intercept_with_its_objective(
+    regression, gated_pair
+):
+    # objective_ updated along with the intercept: only the dual point sees it
+    convex, _ = gated_pair
+    wrong = broken(convex, intercept_=convex.intercept_ + 0.1)
+    wrong.objective_ = convex_objective(wrong, *regression)
+    with pytest.raises(AssertionError, match=r"unpenalised coordinates .* not optimal"):
+        assert_certified(wrong, *regression)
+
+
+def agrees(recomputed, reported, tol):
+    """Both within ``tol``, and within a factor 2 (or 1e-10) of each other:
+    the solver polishes before certifying, so equality is not expected."""
+    assert recomputed <= tol and reported <= tol
+    assert abs(recomputed - reported) <= max(reported, recomputed) / 2 + 1e-10
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("group_norm", ["nuclear", "frobenius"])
+@pytest.mark.parametrize(
+    ("kind", "estimator"),
+    [
+        ("regression", GatedReLURegressor),
+        ("multioutput", GatedReLURegressor),
+        ("binary", GatedReLUClassifier),
+        ("multiclass", GatedReLUClassifier),
+    ],
+)
+def test_certified_gap_agrees_on_honest_gated_fits(
+    kind, estimator, group_norm, fit_intercept
+):
+    X, y = make_problem(kind, seed=0, n_samples=30)
+    model = estimator(
+        ALPHA,
+        n_patterns=8,
+        tol=1e-8,
+        group_norm=group_norm,
+        fit_intercept=fit_intercept,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    assert model.converged_
+    assert_certified(model, X, y)
+    gap, note = duality_gap(model, X, y)
+    assert note == ""
+    agrees(gap, model.dual_gap_, model.tol)
+
+
+def test_certified_accepts_a_float32_fit():
+    X, y = make_problem("multioutput", seed=0, n_samples=30)
+    model = GatedReLURegressor(
+        ALPHA, n_patterns=8, tol=1e-5, dtype="float32", device="cpu", random_state=0
+    ).fit(X, y)
+    assert model.converged_
+    assert_certified(model, X, y, rtol=1e-5)
+    assert duality_gap(model, X, y)[0] <= model.tol + 1e-5
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("kind", ["regression", "multioutput"])
+def test_certified_gap_agrees_on_a_lasso_with_an_unpenalised_feature(
+    kind, fit_intercept
+):
+    X, y = make_problem(kind, seed=2)
+    lasso = WeightedLasso(
+        alpha=1e-2,
+        penalty_factors=[0.0, np.inf, 2.0],
+        fit_intercept=fit_intercept,
+        tol=1e-8,
+        device="cpu",
+    ).fit(X, y)
+    assert lasso.converged_ and lasso.coef_.any()
+    assert_certified(lasso, X, y)
+    agrees(duality_gap(lasso, X, y)[0], lasso.dual_gap_, lasso.tol)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(
+    ("kind", "estimator"),
+    [
+        ("regression", ConvexReLURegressor),
+        ("binary", ConvexReLUClassifier),
+        ("multiclass", ConvexReLUClassifier),
+    ],
+)
+def test_certified_residuals_agree_on_honest_relu_fits(kind, estimator, fit_intercept):
+    X, y = make_problem(kind, seed=0, n_samples=30)
+    model = estimator(
+        ALPHA, n_patterns=8, fit_intercept=fit_intercept, device="cpu", random_state=0
+    ).fit(X, y)
+    assert model.converged_
+    assert_certified(model, X, y)
+    for name, value in kkt_residuals(model, X, y).items():
+        agrees(value, getattr(model, name), model.tol)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "multinomial"])
+def test_dual_point_is_moved_into_the_conjugates_domain(loss):
+    # a gradient whose projection onto 1ᵀΘ = 0 leaves [0, 1] is mixed with the
+    # class frequencies: it stays in the domain and keeps zero column sums
+    n = 12
+    labels = np.arange(n) % 3
+    Y = np.eye(3)[labels] if loss == "multinomial" else (labels == 0)[:, None] * 1.0
+    Q = Y.copy()
+    Q[1] = Y[0]  # one confidently wrong sample: centering pushes others below 0
+    Theta = (Q - Y) / n
+    Theta = Theta - Theta.mean(axis=0)
+    assert (n * Theta + Y).min() < 0 or (n * Theta + Y).max() > 1
+    moved = _into_domain(Theta, Y, loss, np.ones((n, 1)))
+    Q = n * moved + Y
+    assert Q.min() >= -1e-12 and Q.max() <= 1 + 1e-12
+    np.testing.assert_allclose(moved.sum(axis=0), 0, atol=1e-15)
+    if loss == "multinomial":
+        np.testing.assert_allclose(Q.sum(axis=1), 1)
+    assert np.isfinite(loss_conjugate(moved, Y, loss))
 
 
 def test_convex_objective_rejects_unknown_models(regression):

@@ -1,16 +1,34 @@
-r"""Checking that a fit's certificate says what ``converged_`` claims."""
+r"""Checking that a fit's certificate says what ``converged_`` claims.
+
+The certificate is recomputed here, in NumPy and float64, from the fitted
+attributes and the training data alone (:mod:`._formulas` writes the outputs
+and penalties out): neither the solver's operators nor its certificate code
+are used, so a model whose ``dual_gap_`` or KKT residuals were misreported is
+caught.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.special import expit, softmax, xlogy
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._formulas import convex_objective
+from .._backend import Backend
+from ..patterns import lift
+from ._formulas import convex_objective, convex_outputs, formula_kind, training_targets
 
 KKT_RESIDUALS = ("stationarity_", "constraint_violation_", "complementarity_")
 """The convex ReLU estimators' relative KKT residuals."""
+
+TINY = 1e-300
+ROUNDING = float(np.finfo(np.float64).eps)
+"""Relative rounding error of a float64 objective: no smaller gap is certified."""
+
+SLACK = {np.float64: 1e-12, np.float32: 1e-5}
+"""What a recomputed measure may exceed ``tol`` by, per solver precision: the
+float64 recomputation differs from the solver's by the solver's rounding."""
 
 
 def _certificate(estimator) -> dict[str, float]:
@@ -20,17 +38,263 @@ def _certificate(estimator) -> dict[str, float]:
     return {"dual_gap_": float(estimator.dual_gap_)}
 
 
+def _precision(estimator) -> type:
+    """``np.float32`` or ``np.float64``: the precision the estimator was solved in."""
+    try:
+        backend = Backend.from_params(
+            getattr(estimator, "device", "cpu"), getattr(estimator, "dtype", None)
+        )
+    except (ValueError, TypeError, RuntimeError):
+        return np.float64
+    return np.float32 if str(backend.dtype) == "torch.float32" else np.float64
+
+
+def loss_gradient(Z: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
+    r"""The gradient :math:`\nabla f(Z)` of the mean loss, shape of ``Z``."""
+    n = len(Z)
+    if loss == "squared":
+        return (Z - Y) / n
+    if loss == "logistic":
+        return (expit(Z) - Y) / n
+    if loss == "multinomial":
+        return (softmax(Z, axis=1) - Y) / n
+    raise ValueError(f"unknown loss {loss!r}.")
+
+
+def loss_conjugate(Theta: np.ndarray, Y: np.ndarray, loss: str) -> float:
+    r"""The conjugate :math:`f^*(\Theta)` of the mean loss.
+
+    Squared: :math:`\frac n2\|\Theta\|_F^2 + \langle\Theta, Y\rangle`;
+    logistic: :math:`\frac1n\sum q\log q + (1-q)\log(1-q)`; multinomial:
+    :math:`\frac1n\sum q\log q`, with :math:`Q = n\Theta + Y`, which must lie
+    in :math:`[0, 1]` (rows in the simplex for the multinomial loss).
+    """
+    n = len(Theta)
+    if loss == "squared":
+        return 0.5 * n * float((Theta**2).sum()) + float((Theta * Y).sum())
+    Q = np.clip(n * Theta + Y, 0.0, 1.0)  # only rounding is clipped
+    entropy = xlogy(Q, Q)
+    if loss == "logistic":
+        entropy = entropy + xlogy(1 - Q, 1 - Q)
+    return float(entropy.sum()) / n
+
+
+def _free_columns(estimator, X: np.ndarray) -> np.ndarray:
+    """The columns whose coefficients are unpenalised: ``1`` (the intercept)
+    and, for the Lasso, the features with penalty factor 0."""
+    n = len(X)
+    columns = []
+    if getattr(estimator, "fit_intercept", True):
+        columns.append(np.ones((n, 1)))
+    if formula_kind(estimator) == "lasso":
+        factors = np.asarray(estimator.penalty_factors_, dtype=np.float64)
+        columns.append(X[:, factors == 0])
+    return np.hstack(columns) if columns else np.zeros((n, 0))
+
+
+def _into_domain(Theta: np.ndarray, Y: np.ndarray, loss: str, free: np.ndarray):
+    """``Θ`` moved into the conjugate's domain keeping the free conditions,
+    or ``None`` when this is not possible here.
+
+    ``Q = nΘ + Y`` is mixed with the class frequencies ``Ȳ`` (the dual point
+    ``(Ȳ − Y)/n``, which meets the intercept condition) by the least weight
+    that puts ``Q`` in ``[0, 1]``; with unpenalised features that point does not
+    meet their conditions, and ``None`` is returned.
+    """
+    n = len(Theta)
+    Q = n * Theta + Y
+    if loss == "squared" or (Q.min() >= 0 and Q.max() <= 1):
+        return Theta
+    if free.shape[1] > 1:
+        return None
+    Ybar = np.broadcast_to(Y.mean(axis=0), Q.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = np.where(Q < 0, -Q / (Ybar - Q), 0.0)
+        high = np.where(Q > 1, (Q - 1) / (Q - Ybar), 0.0)
+    weight = float(max(low.max(), high.max()))
+    if not 0 <= weight < 1:
+        return None
+    return ((1 - weight) * Q + weight * Ybar - Y) / n
+
+
+def _dual_norm(estimator, X: np.ndarray, Theta: np.ndarray) -> float:
+    r""":math:`\Omega^*(A^\top\Theta)` over the penalised blocks."""
+    if formula_kind(estimator) == "lasso":
+        factors = np.asarray(estimator.penalty_factors_, dtype=np.float64)
+        scores = np.abs(X.T @ Theta).max(axis=1)  # (p,)
+        penalised = (factors > 0) & np.isfinite(factors)
+        if not penalised.any():
+            return 0.0
+        return float((scores[penalised] / factors[penalised]).max())
+    X_lifted = lift(X, estimator.hidden_bias)
+    masks = (X_lifted @ estimator.gates_.T > 0).astype(np.float64)  # (n, P)
+    blocks = np.einsum(
+        "nd,np,nc->pdc", X_lifted, masks, Theta, optimize=True
+    )  # (D_i X̃)ᵀΘ
+    order = 2 if estimator.group_norm == "nuclear" else "fro"
+    return float(np.linalg.norm(blocks, ord=order, axis=(1, 2)).max())
+
+
+def duality_gap(estimator, X: ArrayLike, y: ArrayLike) -> tuple[float, str]:
+    r"""The relative duality gap of a gated ReLU or weighted Lasso fit,
+    recomputed from its fitted attributes, and a note on its dual point.
+
+    :math:`\Theta = \nabla f(Z)` at the fitted outputs, projected onto the
+    conditions of the unpenalised coordinates (:math:`F^\top\Theta = 0` for
+    the columns :math:`F` of the intercept and the unpenalised features),
+    moved into the conjugate's domain when needed, and scaled by
+    :math:`s = \min(1, \alpha/\Omega^*(A^\top\Theta))`: the gap is
+    :math:`\max(P + f^*(s\Theta), \varepsilon P) / P` with :math:`P` the
+    recomputed objective (``inf`` when no dual point is found).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Y, loss = training_targets(estimator, y)
+    Z = convex_outputs(estimator, X)
+    Theta = loss_gradient(Z, Y, loss)
+    free = _free_columns(estimator, X)
+    note = ""
+    if free.shape[1]:
+        residual = free.T @ Theta
+        scale = np.outer(np.linalg.norm(free, axis=0), np.linalg.norm(Theta, axis=0))
+        scale = scale + TINY  # Cauchy-Schwarz: |F_jᵀΘ_k| ≤ ‖F_j‖‖Θ_k‖
+        violation = float((np.abs(residual) / scale).max())
+        note = (
+            f"; the unpenalised coordinates (intercept, features with penalty "
+            f"factor 0) are not optimal: relative |Fᵀ∇f| up to {violation:.3g}"
+            if violation > 1e-6
+            else ""
+        )
+        Theta = Theta - free @ np.linalg.lstsq(free, Theta, rcond=None)[0]
+    Theta = _into_domain(Theta, Y, loss, free)
+    primal = convex_objective(estimator, X, y)
+    if Theta is None:
+        return np.inf, note + "; no dual point in the conjugate's domain"
+    dual_norm = _dual_norm(estimator, X, Theta)
+    alpha = float(estimator.alpha)
+    scale = 1.0 if dual_norm <= alpha else alpha / dual_norm
+    dual = -loss_conjugate(scale * Theta, Y, loss)
+    gap = max(primal - dual, ROUNDING * abs(primal))
+    return gap / max(abs(primal), TINY), note
+
+
+def kkt_residuals(estimator, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
+    r"""The relative KKT residuals of a convex ReLU fit, recomputed from
+    ``coef_``, ``gates_``, ``intercept_`` and ``multipliers_``.
+
+    With :math:`S_i = 2D_i - I`, the constraint values
+    :math:`c_{ik} = S_i\tilde Xv_{ik}` (and likewise for :math:`w_{ik}`), the
+    multipliers :math:`\lambda_{ik}` and :math:`\Theta = \nabla f(Z)`:
+
+    * ``constraint_violation_`` :math:`= \max(-c)_+ / \max|c|`;
+    * ``complementarity_`` :math:`= \sum\lambda|c| / P`;
+    * ``stationarity_``: the largest distance of
+      :math:`g_{ik} = \tilde X^\top(S_i\lambda_{ik} \mp D_i\Theta_k)` (``−`` for
+      :math:`v`, ``+`` for :math:`w`) to :math:`\alpha\partial\|\cdot\|` at the
+      block, divided by :math:`\alpha`.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Y, loss = training_targets(estimator, y)
+    Theta = loss_gradient(convex_outputs(estimator, X), Y, loss)
+    primal = convex_objective(estimator, X, y)
+    X_lifted = lift(X, estimator.hidden_bias)
+    masks = (X_lifted @ estimator.gates_.T > 0).astype(np.float64)  # (n, P)
+    signs = 2 * masks - 1
+    coef = np.asarray(estimator.coef_, dtype=np.float64)  # (2, P, d, c)
+    multipliers = np.asarray(estimator.multipliers_, dtype=np.float64)  # (2, P, n, c)
+    constrained = np.einsum("np,nd,jpdc->jpnc", signs, X_lifted, coef, optimize=True)
+    scale = float(np.abs(constrained).max()) if constrained.size else 0.0
+    worst = float(np.maximum(-constrained, 0).max()) if constrained.size else 0.0
+    gradient_part = np.einsum("nd,np,nc->pdc", X_lifted, masks, Theta, optimize=True)
+    directions = np.einsum(
+        "nd,np,jpnc->jpdc", X_lifted, signs, multipliers, optimize=True
+    )
+    directions = directions + np.stack([-gradient_part, gradient_part])
+    alpha = float(estimator.alpha)
+    norms = np.linalg.norm(coef, axis=2, keepdims=True)  # (2, P, 1, c)
+    aligned = alpha * coef / np.where(norms > 0, norms, 1.0)
+    distance = np.where(
+        norms[:, :, 0] > 0,
+        np.linalg.norm(directions - aligned, axis=2),
+        np.maximum(np.linalg.norm(directions, axis=2) - alpha, 0.0),
+    )
+    return {
+        "stationarity_": float(distance.max()) / alpha if distance.size else 0.0,
+        "constraint_violation_": worst / max(scale, TINY),
+        "complementarity_": float((multipliers * np.abs(constrained)).sum())
+        / max(abs(primal), TINY),
+    }
+
+
+def recomputed_certificate(
+    estimator, X: ArrayLike, y: ArrayLike
+) -> tuple[dict[str, float], str]:
+    """The measures of :func:`_certificate`, recomputed (and a note on the
+    dual point): pruned convex ReLU models keep the residuals of the fit
+    before pruning, which are read back."""
+    if formula_kind(estimator) != "cone":
+        gap, note = duality_gap(estimator, X, y)
+        return {"dual_gap_": gap}, note
+    if getattr(estimator, "n_neurons_removed_", 0):
+        return _certificate(estimator), "; read back (pruned model)"
+    return kkt_residuals(estimator, X, y), ""
+
+
 def assert_certified(
     estimator: BaseEstimator, X: ArrayLike, y: ArrayLike, *, rtol: float = 1e-8
 ) -> None:
     r"""Assert that a fitted convex estimator's certificate is honest.
 
-    1. ``converged_`` implies that every relative optimality measure is within
-       ``tol``: the duality gap ``dual_gap_`` (gated ReLU, weighted Lasso) or
-       the KKT residuals ``stationarity_``, ``constraint_violation_`` and
-       ``complementarity_`` (convex ReLU); each measure is nonnegative.
-    2. A convex ReLU model's ``lower_bound_`` (a dual objective) is not above
-       ``objective_``.
+    The certificate is recomputed from the fitted attributes and the training
+    data, in NumPy and float64, independently of the solver:
+
+    * gated ReLU and weighted Lasso, :math:`\min_{W,b} P(W, b) =
+      f(AW + \mathbf 1b^\top) + \alpha\Omega(W)`: the dual point is the
+      gradient of the mean loss at the fitted outputs :math:`Z`,
+      :math:`\Theta = \nabla f(Z)` (:math:`(Z - Y)/n` for the squared loss,
+      :math:`(\sigma(Z) - Y)/n` logistic, :math:`(\operatorname{softmax}(Z)
+      - Y)/n` multinomial). It is projected onto the conditions of the
+      unpenalised coordinates, :math:`F^\top\Theta = 0` for the columns
+      :math:`F` of the intercept (:math:`\mathbf 1`) and of the Lasso's
+      features with penalty factor 0 (for the logistic and multinomial losses
+      it is then mixed, if needed, with :math:`(\bar Y - Y)/n` to keep
+      :math:`n\Theta + Y` in :math:`[0, 1]`), and scaled by
+      :math:`s = \min(1, \alpha/\Omega^*(A^\top\Theta))`, where
+      :math:`\Omega^*` is the largest over the penalised blocks of the dual
+      norm: :math:`\|(D_i\tilde X)^\top\Theta\|_2` (spectral) for the nuclear
+      group norm, :math:`\|\cdot\|_F` for ``"frobenius"`` (both Euclidean
+      for one output), :math:`\max_k|x_j^\top\Theta_k| / w_j` for the Lasso
+      (features with :math:`w_j = \infty` are excluded). The dual objective
+      :math:`D = -f^*(s\Theta)` uses
+      :math:`f^*(\Theta) = \frac n2\|\Theta\|_F^2 + \langle\Theta, Y\rangle`
+      (squared) and :math:`f^*(\Theta) = \frac1n\sum h(n\Theta + Y)` with
+      :math:`h(q) = q\log q + (1 - q)\log(1 - q)` (logistic) or
+      :math:`h(q) = q\log q` (multinomial), and the relative gap is
+      :math:`\max(P - D, \varepsilon P) / P` with :math:`P` the recomputed
+      objective and :math:`\varepsilon` the float64 rounding error.
+    * convex ReLU: the KKT residuals, from ``coef_``, ``gates_``,
+      ``intercept_`` and the solver's multipliers ``multipliers_``
+      :math:`\Lambda\ge0` (read back: they are the certificate's witness),
+      with :math:`c = (2D_i - I)\tilde Xv_{ik}` for every block (and likewise
+      :math:`w_{ik}`): the constraint violation
+      :math:`\max(-c)_+ / \max|c|`, the complementary slackness
+      :math:`\sum\Lambda|c| / P`, and the stationarity
+      :math:`\max \operatorname{dist}(g, \alpha\partial\|\cdot\|) / \alpha` of
+      :math:`g = \tilde X^\top((2D_i - I)\lambda_{ik} \mp D_i\Theta_k)`.
+      A model pruned after fitting (``n_neurons_removed_ > 0``) keeps the
+      residuals of the fit before pruning, which are read back.
+      The intercept's condition :math:`\mathbf 1^\top\Theta = 0` is not
+      part of these residuals.
+
+    Then:
+
+    1. every reported measure (``dual_gap_``, or ``stationarity_``,
+       ``constraint_violation_``, ``complementarity_``) is nonnegative, and
+       ``converged_`` implies that each reported measure is within ``tol``
+       and that each recomputed one is within ``tol`` plus the rounding slack
+       of the solver's precision (``1e-12`` for float64 fits, ``1e-5`` for
+       float32 ones);
+    2. a convex ReLU model's ``lower_bound_`` (a dual objective) is not above
+       ``objective_``;
     3. ``objective_`` equals the objective recomputed on the training data from
        the fitted attributes (:func:`convex_objective`) up to ``rtol``, so the
        certificate is about the model that was returned.
@@ -76,6 +340,16 @@ def assert_certified(
         f"{name}.objective_ = {reported:.12g} but the objective of its fitted "
         f"attributes on the training data is {recomputed:.12g}",
     )
+    if estimator.converged_:
+        measured, note = recomputed_certificate(estimator, X, y)
+        limit = estimator.tol + SLACK[_precision(estimator)]
+        above = {key: v for key, v in measured.items() if not v <= limit}
+        if above:
+            raise AssertionError(
+                f"{name} reports converged_=True ({measures}) but the certificate "
+                f"recomputed from its fitted attributes is {above}, above "
+                f"tol={estimator.tol:g}{note}."
+            )
 
 
 def assert_relatively_close(
