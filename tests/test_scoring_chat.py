@@ -3,11 +3,12 @@
 import json
 import os
 import re
+import time
 
 import numpy as np
 import pytest
 
-from convexnn.scoring import ChatScorer, ScoringWarning
+from convexnn.scoring import ChatScorer, ScoringError, ScoringWarning
 from convexnn.scoring import chat as chat_module
 from convexnn.scoring._answers import InvalidAnswer, parse_importances
 from convexnn.scoring._prompt import build_prompt
@@ -27,7 +28,12 @@ def asked(prompt):
 
 
 class Model:
-    """A scripted chat model: plays ``replies`` in turn, then answers truthfully."""
+    """A scripted chat model: plays ``replies`` in turn, then answers truthfully.
+
+    Its ``cache_key`` lets the cache tests share entries between instances.
+    """
+
+    cache_key = "scripted model"
 
     def __init__(self, *replies, truth=TRUTH):
         self.replies, self.truth, self.prompts = list(replies), truth, []
@@ -176,12 +182,103 @@ def test_constant_answers_warn():
         ({"complete": Model(), "url": "http://127.0.0.1:9/v1"}, "got both"),
         ({"complete": Model(), "batch_size": 0}, "batch_size"),
         ({"complete": Model(), "missing": "mean"}, "missing"),
+        ({"complete": Model(), "max_consecutive_failures": 0}, "max_consecutive"),
+        ({"complete": Model(), "max_consecutive_failures": 1.5}, "max_consecutive"),
+        ({"complete": Model(), "timeout_total": 0}, "timeout_total"),
+        ({"complete": Model(), "timeout_total": "1"}, "timeout_total"),
         ({"url": "file:///etc/passwd"}, "http"),
     ],
 )
 def test_bad_parameters_are_reported(params, match):
     with pytest.raises(ValueError, match=match):
         ChatScorer(**params).score(NAMES, TASK)
+
+
+class TestBreaker:
+    """The circuit breaker over the retries: failures in a row, and a deadline."""
+
+    def test_it_stops_after_consecutive_failed_batches(self, sleeps):
+        model = Model(*[ConnectionError("refused")] * 100)
+        with pytest.raises(ScoringError) as error:
+            scorer(
+                model, batch_size=1, max_retries=2, max_consecutive_failures=2
+            ).score(NAMES, TASK)
+        assert len(model.prompts) == 2 * 3  # two batches of three attempts, not five
+        message = str(error.value)
+        for part in (
+            "2 batches in a row failed (max_consecutive_failures=2)",
+            "the complete= callable Model",
+            "2 of 5 batches failed",
+            "3 not finished",
+            "ConnectionError: refused",
+            "raise max_consecutive_failures",
+        ):
+            assert part in message, part
+        assert isinstance(error.value, RuntimeError)
+
+    def test_failures_that_are_not_in_a_row_do_not_trip_it(self):
+        def flaky(prompt):
+            if asked(prompt)[0] in ("glucose", "age", "shoe size"):
+                raise TimeoutError("slow")
+            return json.dumps({name: TRUTH[name] for name in asked(prompt)})
+
+        model = scorer(flaky, batch_size=1, max_retries=0, max_consecutive_failures=2)
+        with pytest.warns(ScoringWarning, match="3 of 5 features"):
+            scores = model.score(NAMES, TASK)
+        assert scores.shape == (5,)
+
+    def test_a_partly_answered_batch_is_not_a_failure(self):
+        one_each = {"glucose": 0.9, "age": 0.45, "shoe size": 0.09}
+        model = Model(*[json.dumps(one_each)] * 10)
+        answered = scorer(
+            model, batch_size=2, max_retries=0, max_consecutive_failures=1
+        )
+        with pytest.warns(ScoringWarning, match="2 of 5 features"):
+            answered.score(NAMES, TASK)
+        assert len(model.prompts) == 3
+
+    def test_none_asks_every_batch(self):
+        model = Model(*[ConnectionError("refused")] * 100)
+        with pytest.raises(ScoringError, match="no valid importance for 5 of 5"):
+            scorer(
+                model, batch_size=1, max_retries=0, max_consecutive_failures=None
+            ).score(NAMES, TASK)
+        assert len(model.prompts) == 5
+
+    def test_the_deadline_bounds_the_call(self):
+        def slow_failure(prompt):
+            time.sleep(0.05)
+            raise TimeoutError("no answer")
+
+        start = time.monotonic()
+        with pytest.raises(ScoringError) as error:
+            scorer(
+                slow_failure,
+                batch_size=1,
+                max_consecutive_failures=None,
+                timeout_total=0.3,
+            ).score(NAMES, TASK)
+        elapsed = time.monotonic() - start
+        assert elapsed < 3 * 0.3
+        message = str(error.value)
+        assert "deadline, timeout_total=0.3 seconds" in message
+        assert "TimeoutError: no answer" in message
+        assert "raise timeout_total" in message
+
+    def test_a_pause_that_would_end_past_the_deadline_is_not_taken(self, sleeps):
+        model = Model(ConnectionError("refused"))
+        slow = ChatScorer(model, backoff=10.0, timeout_total=5.0)
+        with pytest.raises(
+            ScoringError, match=r"1 of 1 batches failed.*0 not finished"
+        ):
+            slow.score(NAMES, TASK)
+        assert sleeps == [] and len(model.prompts) == 1
+
+    def test_cached_batches_cost_no_time(self, tmp_path):
+        scorer(Model(), cache_dir=tmp_path).score(NAMES, TASK)
+        silent = Model(AssertionError("the model was called"))
+        cached = scorer(silent, cache_dir=tmp_path, timeout_total=1e-9)
+        np.testing.assert_allclose(cached.score(NAMES, TASK), EXPECTED)
 
 
 class TestCache:
@@ -240,3 +337,33 @@ class TestCache:
     def test_a_path_like_cache_dir_is_accepted(self, tmp_path):
         scorer(Model(), cache_dir=os.fspath(tmp_path)).score(NAMES, TASK)
         assert len(list(tmp_path.glob("*.json"))) == 1
+
+    def test_a_callable_without_a_cache_key_is_not_cached(self, tmp_path):
+        def complete(prompt):
+            return json.dumps({name: TRUTH[name] for name in asked(prompt)})
+
+        with pytest.warns(UserWarning, match="without a cache_key attribute"):
+            scores = scorer(complete, cache_dir=tmp_path).score(NAMES, TASK)
+        np.testing.assert_allclose(scores, EXPECTED)
+        assert not list(tmp_path.iterdir())
+
+    def test_callables_share_entries_only_under_the_same_cache_key(self, tmp_path):
+        other = {name: 1 - value for name, value in TRUTH.items()}
+        first, second = Model(), Model(truth=other)
+        second.cache_key = "another model"
+        one = scorer(first, cache_dir=tmp_path).score(NAMES, TASK)
+        two = scorer(second, cache_dir=tmp_path).score(NAMES, TASK)
+        assert len(first.prompts) == len(second.prompts) == 1
+        assert not np.allclose(one, two)
+        again = Model(truth=other)  # the class's cache_key: the first one's entry
+        np.testing.assert_array_equal(
+            scorer(again, cache_dir=tmp_path).score(NAMES, TASK), one
+        )
+        assert again.prompts == []
+
+    @pytest.mark.parametrize("cache_key", ["", "  ", 3])
+    def test_a_bad_cache_key_is_reported(self, tmp_path, cache_key):
+        model = Model()
+        model.cache_key = cache_key
+        with pytest.raises(ValueError, match="cache_key must be a non-empty string"):
+            scorer(model, cache_dir=tmp_path).score(NAMES, TASK)

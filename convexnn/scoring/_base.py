@@ -20,6 +20,10 @@ class ScoringWarning(UserWarning):
     """The scores carry less information than asked for (constant or incomplete)."""
 
 
+class ScoringError(RuntimeError):
+    """A scorer gave up: too many failures, its deadline passed, or nothing scored."""
+
+
 @runtime_checkable
 class Scorer(Protocol):
     r"""Anything that scores the importance of named features for a task.

@@ -11,6 +11,7 @@ import http.client
 import json
 import logging
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -60,14 +61,21 @@ class ChatCompletions:
         Seconds to wait for the connection and for each read.
     temperature : float or None
         Sampling temperature; ``None`` leaves it to the server.
+    deadline : float or None
+        A :func:`time.monotonic` time after which no request is sent; each
+        request's timeout is cut to the time left before it. ``None`` sets no
+        deadline.
     """
 
-    def __init__(self, url, model, *, api_key_env, timeout, temperature=None):
+    def __init__(
+        self, url, model, *, api_key_env, timeout, temperature=None, deadline=None
+    ):
         self.endpoint = endpoint_url(url)
         self.model = model
         self.api_key_env = api_key_env
         self.timeout = timeout
         self.temperature = temperature
+        self.deadline = deadline
 
     def __call__(self, prompt: str) -> str:
         body = {"model": self.model, "messages": [{"role": "user", "content": prompt}]}
@@ -79,9 +87,14 @@ class ChatCompletions:
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(body).encode()
         request = urllib.request.Request(self.endpoint, data, headers, method="POST")
+        timeout = self.timeout
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+            if timeout <= 0:
+                raise TransientError(f"{self.endpoint}: the deadline has passed")
         logger.debug("POST %s (%d characters of prompt)", self.endpoint, len(prompt))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
             raise self._http_error(exc, key) from None

