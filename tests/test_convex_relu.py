@@ -5,6 +5,8 @@ solves the same cone-constrained program, and both of our solvers must reach
 its optimum to 1e-6 (relative) with constraint violations below 1e-7.
 """
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
@@ -360,3 +362,20 @@ def test_active_set_finish_reaches_the_optimum_from_a_rough_point():
     assert (multipliers >= 0).all()
     reference = cvxpy_optimum(X_lifted, gates, y, 0.02, "squared")
     assert kkt.objective == pytest.approx(reference, rel=1e-6)
+
+
+def test_rank_deficient_data_past_the_exact_solve_limit_does_not_crash():
+    # binary features, six distinct rows, n above ADMM's exact-solve limit: the
+    # Nyström sketch is rank-deficient (its Cholesky factor used to fail), and
+    # a stalled ADMM used to raise rho until it overflowed
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, (6, 8)).astype(float)[rng.integers(0, 6, 2100)]
+    y = X @ rng.standard_normal(8) + 0.1 * rng.standard_normal(2100)
+    model = ConvexReLURegressor(n_patterns=10, random_state=0, max_iter=300)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert model.converged_ or warned
+    assert model.converged_ != warned
+    assert np.isfinite(model.objective_) and np.isfinite(model.predict(X)).all()

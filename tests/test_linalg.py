@@ -189,3 +189,32 @@ def test_nystrom_preconditioned_cg_converges_at_once_at_full_rank():
     )
     torch.testing.assert_close(solution, exact, rtol=1e-9, atol=1e-10)
     assert n_iter <= 2
+
+
+def test_nystrom_survives_a_sketch_that_rounding_makes_indefinite():
+    # rank 3, plus rounding-sized negative curvature on 20 other directions
+    # (repeated rows, binary features): the sketch's core matrix has no
+    # Cholesky factor, and the preconditioner keeps the directions it sees
+    generator = torch.Generator().manual_seed(4)
+    basis = torch.linalg.qr(torch.randn(60, 23, generator=generator).double()).Q
+    seen = basis[:, :3] * torch.tensor([10.0, 5.0, 2.0], dtype=torch.float64)
+    rounding = basis[:, 3:]
+    M = seen @ seen.T - 1e-8 * rounding @ rounding.T
+    preconditioner = NystromPreconditioner(lambda V: M @ V, 60, 30, 1e-2, M)
+    assert len(preconditioner.eigenvalues) == 3
+    torch.testing.assert_close(
+        preconditioner.eigenvalues, torch.tensor([100.0, 25.0, 4.0]).double()
+    )
+    system = M + 1e-2 * torch.eye(60, dtype=torch.float64)
+    rhs = torch.randn(60, 2, generator=generator, dtype=torch.float64)
+    solution, n_iter = conjugate_gradients(
+        lambda V: system @ V,
+        rhs,
+        preconditioner,
+        x0=torch.zeros_like(rhs),
+        tol=1e-12,
+        max_iter=50,
+    )
+    torch.testing.assert_close(solution, torch.linalg.solve(system, rhs))
+    # P⁻¹(M + μI) has three eigenvalues (4 + μ, and μ up to rounding)
+    assert n_iter <= 4

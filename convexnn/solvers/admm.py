@@ -240,6 +240,7 @@ def admm(
     system = _StepSystem(problem, rank, exact_limit, seed, config)
     lipschitz = loss.lipschitz()
     rho = objective.alpha if rho is None else float(rho)
+    rho_range = (rho / config.admm_rho_spread, rho * config.admm_rho_spread)
     system.set_weight(lipschitz / rho)
 
     u = torch.zeros((A.n_coefs, objective.n_outputs), dtype=A.dtype, device=A.device)
@@ -296,9 +297,10 @@ def admm(
         balance = config.admm_balance
         if primal > balance * dual or dual > balance * primal:
             factor = min(max(math.sqrt(primal / max(dual, 1e-300)), 0.2), 5.0)
-            rho *= factor
-            mu_y, mu_s = mu_y / factor, mu_s / factor
-            system.set_weight(lipschitz / rho)
+            if rho_range[0] <= rho * factor <= rho_range[1]:
+                rho *= factor
+                mu_y, mu_s = mu_y / factor, mu_s / factor
+                system.set_weight(lipschitz / rho)
     else:
         multipliers = (-rho * mu_s).clamp(min=0)
     return ConstrainedResult(

@@ -158,6 +158,11 @@ class SolverConfig:
         Ratio of the relative primal and dual residuals of ADMM that triggers
         a change of ``ρ``: a loose band, since each change perturbs the
         iterates.
+    admm_rho_spread : float
+        ``ρ`` stays within this factor of its starting value either way. On a
+        stalled iteration (no dual progress, as on rank-deficient data) the
+        residual balance would otherwise raise ``ρ`` fivefold at every check
+        until it overflows.
     admm_check_every : int
         ADMM steps between two KKT checks (and penalty updates); a check costs
         about two steps.
@@ -276,6 +281,7 @@ class SolverConfig:
     admm_max_samples: int = 50_000
     admm_relaxation: float = 1.6
     admm_balance: float = 100.0
+    admm_rho_spread: float = 1e8
     admm_check_every: int = 10
     admm_cg_loosest_tol: float = 1e-2
     admm_cg_tol_ratio: float = 1e-2

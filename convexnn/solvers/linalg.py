@@ -287,8 +287,12 @@ class NystromPreconditioner:
         shift = torch.finfo(like.dtype).eps * float(torch.linalg.matrix_norm(sketch))
         sketch = sketch + shift * test
         core = test.T @ sketch
-        factor = torch.linalg.cholesky(0.5 * (core + core.T))
-        B = torch.linalg.solve_triangular(factor, sketch.T, upper=False).T
+        core = 0.5 * (core + core.T)
+        factor = cholesky(core)
+        if factor is None:  # M is rank-deficient beyond what the shift covers
+            B = _pseudo_root(sketch, core)
+        else:
+            B = torch.linalg.solve_triangular(factor, sketch.T, upper=False).T
         U, singular, _ = torch.linalg.svd(B, full_matrices=False)
         self.U = U
         self.eigenvalues = (singular**2 - shift).clamp(min=0)
@@ -309,3 +313,17 @@ class NystromPreconditioner:
         """:math:`P^{-1}` ``residual``, for ``residual`` of shape ``(dim, c)``."""
         projected = self.U.T @ residual
         return residual + self.U @ ((self._scales.unsqueeze(1) - 1) * projected)
+
+
+def _pseudo_root(sketch: torch.Tensor, core: torch.Tensor) -> torch.Tensor:
+    r""":math:`Y C^{+1/2}` for the sketch :math:`Y` and the core
+    :math:`C = \Omega^\top Y`, over the eigenvalues of :math:`C` above its
+    rounding level: the Nyström factor :math:`B` with :math:`BB^\top =
+    YC^{+}Y^\top` when :math:`M` is rank-deficient (repeated rows, binary or
+    integer features) and rounding leaves :math:`C` indefinite, so that its
+    Cholesky factor does not exist. The directions dropped are those the
+    sketch cannot see; the preconditioner is the identity on them."""
+    values, vectors = torch.linalg.eigh(core)
+    rounding = len(values) * torch.finfo(values.dtype).eps * values[-1].clamp(min=0)
+    kept = values > rounding
+    return sketch @ (vectors[:, kept] * values[kept].rsqrt())
