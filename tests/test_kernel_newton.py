@@ -24,7 +24,7 @@ from convexnn.solvers.kernel_newton import (
     kernel_step_cost,
     supports_kernel_newton,
 )
-from convexnn.solvers.newton import (
+from convexnn.solvers.newton_systems import (
     newton_cost,
     sample_factor,
     system_kind,

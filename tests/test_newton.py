@@ -18,15 +18,13 @@ from convexnn.problems import (
 )
 from convexnn.solvers import SolverConfig, fista, newton
 from convexnn.solvers.kernel_newton import kernel_newton, supports_kernel_newton
-from convexnn.solvers.newton import (
+from convexnn.solvers.newton import newton_finish, supports_newton
+from convexnn.solvers.newton_extension import _extend, _ExtendedSystem
+from convexnn.solvers.newton_systems import (
     _CoefficientSystem,
-    _extend,
-    _ExtendedSystem,
     _SampleSystem,
     block_weights,
-    newton_finish,
     sample_factor,
-    supports_newton,
     system_kind,
 )
 from convexnn.solvers.polish import polished_certificate

@@ -67,7 +67,7 @@ from ..problems import Problem
 from ..problems._problem import TINY
 from .config import SolverConfig
 from .linalg import cholesky_solve, ridge_solve
-from .newton import (
+from .newton_systems import (
     block_weights,
     euclidean_penalty,
     iteration_flops,
@@ -84,7 +84,7 @@ def supports_kernel_newton(problem: Problem, config: SolverConfig) -> bool:
     """Whether :func:`kernel_newton` applies to ``problem``: a quadratic loss
     whose Hessian is positive, diagonal and the same for every output, a
     Euclidean group penalty with positive finite weights
-    (:func:`~convexnn.solvers.newton.euclidean_penalty`), and at most
+    (:func:`~convexnn.solvers.newton_systems.euclidean_penalty`), and at most
     ``config.sample_system_max_samples`` samples. (Whether the operator can
     form its sample-space Gram matrix shows at the first step, see
     :func:`kernel_newton`.)"""
@@ -121,7 +121,7 @@ class _Point:
     """The weights ``mu`` and what :meth:`_Kernel.evaluate` derives from them."""
 
     mu: torch.Tensor  # (n_blocks,), float64
-    factor: torch.Tensor  # Cholesky factor of K (newton.sample_factor)
+    factor: torch.Tensor  # Cholesky factor of K (newton_systems.sample_factor)
     intercept: torch.Tensor | None  # (c,)
     scores: torch.Tensor  # A_gᵀ r, (n_blocks, group_size, c)
     gradient: torch.Tensor  # ∂φ/∂μ_g = (λ_g² − ‖A_gᵀ r‖²) / 2
