@@ -46,6 +46,30 @@ class _TwoLayerNetwork(nn.Module):
         self.output_weight = nn.Parameter(torch.as_tensor(output_weight))
         self.bias = nn.Parameter(torch.as_tensor(bias))
 
+    activation = "relu"
+
+    @property
+    def in_features(self) -> int:
+        """Input features ``d`` (``d̃`` less the column of ones, if any)."""
+        return self.hidden_weight.shape[1] - int(self.hidden_bias)
+
+    @property
+    def hidden(self) -> int:
+        """Hidden neurons ``m``."""
+        return self.hidden_weight.shape[0]
+
+    @property
+    def out_features(self) -> int:
+        """Outputs ``c``."""
+        return self.output_weight.shape[1]
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, hidden={self.hidden}, "
+            f"out_features={self.out_features}, activation={self.activation}, "
+            f"hidden_bias={self.hidden_bias}"
+        )
+
     def weight_decay(self) -> torch.Tensor:
         r"""Weight decay :math:`\frac12(\|W\|_F^2 + \|a\|_F^2)`.
 
@@ -70,9 +94,14 @@ class GatedReLUNetwork(_TwoLayerNetwork):
         As in :class:`ReLUNetwork`.
     """
 
+    activation = "gated_relu"
+
     def __init__(self, gates, hidden_weight, output_weight, bias, hidden_bias: bool):
         super().__init__(hidden_weight, output_weight, bias, hidden_bias)
         self.register_buffer("gates", torch.as_tensor(gates))
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, gates={tuple(self.gates.shape)}"
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         X_lifted = lift_tensor(X, self.hidden_bias)
@@ -416,6 +445,18 @@ class DeepNarrowNetwork(nn.Module):
     @property
     def depth(self) -> int:
         return self.weights.shape[1]
+
+    def extra_repr(self) -> str:
+        slope = (
+            f", negative_slope={self.negative_slope}"
+            if self.activation == "leaky_relu"
+            else ""
+        )
+        return (
+            f"in_features=1, units={self.weights.shape[0]}, depth={self.depth}, "
+            f"out_features={self.intercept.shape[0]}, "
+            f"activation={self.activation}{slope}"
+        )
 
     def units(self, X: torch.Tensor) -> torch.Tensor:
         """Outputs of the units, shape ``(n_samples, m)``."""

@@ -49,6 +49,12 @@ def sample_gates(
     -------
     gates : ndarray of shape (n_patterns_, d̃)
         The kept gates, in the order drawn.
+
+    Raises
+    ------
+    ValueError
+        If no gate gives a nonempty pattern: ``X_lifted`` is zero (zero
+        features without ``hidden_bias``), or too few gates were drawn.
     """
     rng = check_random_state(random_state)
     gates = rng.standard_normal((n_patterns, X_lifted.shape[1]))
@@ -61,7 +67,26 @@ def sample_gates(
     _, first = np.unique(keys, return_index=True)
     keep = np.zeros(n_patterns, dtype=bool)
     keep[first] = True
+    if not nonempty.any():
+        raise ValueError(_no_pattern_message(X_lifted, n_patterns))
     return gates[keep & nonempty]
+
+
+def _no_pattern_message(X_lifted: np.ndarray, n_patterns: int) -> str:
+    """Why no sampled gate activated a sample, and what to do about it."""
+    start = "no sampled gate gives a nonempty activation pattern on X: "
+    if not X_lifted.any():
+        return start + (
+            "every feature is zero (as a constant column is after "
+            "standardising) and hidden_bias=False, so no neuron can "
+            "activate; use informative (standardised) features, set "
+            "hidden_bias=True, or pass gates= explicitly."
+        )
+    return start + (
+        f"all n_patterns={n_patterns} gates were inactive on every sample; "
+        "increase n_patterns, change random_state, standardise X, or pass "
+        "gates= explicitly."
+    )
 
 
 def resolve_gates(gates, X_lifted: np.ndarray, n_patterns: int, random_state=None):

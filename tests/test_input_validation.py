@@ -11,7 +11,12 @@ from reference import make_problem
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from convexnn import GatedReLUClassifier, GatedReLURegressor
+from convexnn import (
+    ConvexReLUClassifier,
+    ConvexReLURegressor,
+    GatedReLUClassifier,
+    GatedReLURegressor,
+)
 from convexnn.baselines import NonconvexGatedReLUClassifier, NonconvexGatedReLURegressor
 
 FAST = {"alpha": 1e-2, "n_patterns": 5, "max_iter": 50, "device": "cpu"}
@@ -221,3 +226,37 @@ def test_sparse_input_is_a_clear_type_error():
     X, y = make_problem("regression")
     with pytest.raises(TypeError, match=r"[Ss]parse"):
         GatedReLURegressor(**FAST).fit(scipy_sparse.csr_matrix(X), y)
+
+
+GATE_SAMPLING_ESTIMATORS = [*ESTIMATORS, ConvexReLURegressor, ConvexReLUClassifier]
+
+
+@pytest.mark.parametrize(
+    "Estimator", GATE_SAMPLING_ESTIMATORS, ids=lambda c: c.__name__
+)
+def test_zero_features_without_hidden_bias_are_a_clear_error(Estimator):
+    # a constant column standardises to zero; with no hidden bias no gate can
+    # activate a sample, and the fit used to fail deep in a reshape
+    _, y = problem_for(Estimator)
+    model = Estimator(**FAST, hidden_bias=False, random_state=0)
+    with pytest.raises(ValueError, match=r"no sampled gate .* every feature is zero"):
+        model.fit(np.zeros((len(y), 3)), y)
+    assert not hasattr(model, "coef_")
+    assert not hasattr(model, "gates_")
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
+
+
+@pytest.mark.parametrize(
+    "Estimator", GATE_SAMPLING_ESTIMATORS, ids=lambda c: c.__name__
+)
+def test_too_few_active_gates_are_a_clear_error(Estimator):
+    # the one gate drawn with random_state=2 is negative: inactive on X = 1
+    _, y = problem_for(Estimator)
+    params = {**FAST, "n_patterns": 1, "hidden_bias": False, "random_state": 2}
+    model = Estimator(**params)
+    with pytest.raises(ValueError, match=r"no sampled gate .* increase n_patterns"):
+        model.fit(np.ones((len(y), 1)), y)
+    assert not hasattr(model, "coef_")
+    # constant features do work: half the gates activate every sample
+    Estimator(**{**params, "n_patterns": 5}).fit(np.ones((len(y), 3)), y)

@@ -13,7 +13,19 @@ import pytest
 import torch
 from reference import gated_outputs
 
-from convexnn import ConvexReLURegressor, GatedReLURegressor
+from convexnn import (
+    ConvexReLUClassifier,
+    ConvexReLURegressor,
+    GatedReLUClassifier,
+    GatedReLURegressor,
+    ReflectionLassoRegressor,
+)
+from convexnn.baselines import (
+    NonconvexGatedReLUClassifier,
+    NonconvexGatedReLURegressor,
+    NonconvexReLUClassifier,
+    NonconvexReLURegressor,
+)
 from convexnn.networks import (
     GatedReLUNetwork,
     ReLUNetwork,
@@ -200,3 +212,51 @@ def test_convex_relu_fit_from_a_networks_patterns_is_below_it():
     at_network.coef_, at_network.intercept_ = coef, intercept
     assert convex_objective(at_network, X, y) <= network_value * (1 + 1e-12)
     assert model.objective_ <= convex_objective(at_network, X, y) * (1 + 1e-6)
+
+
+def _networks_of_every_estimator():
+    fast = {"alpha": 1e-2, "max_iter": 20, "random_state": 0}
+    return [
+        (GatedReLURegressor, {**fast, "n_patterns": 8}, "GatedReLUNetwork"),
+        (GatedReLUClassifier, {**fast, "n_patterns": 8}, "GatedReLUNetwork"),
+        (ConvexReLURegressor, {**fast, "n_patterns": 8}, "ReLUNetwork"),
+        (ConvexReLUClassifier, {**fast, "n_patterns": 8}, "ReLUNetwork"),
+        (NonconvexGatedReLURegressor, {**fast, "n_patterns": 8}, "GatedReLUNetwork"),
+        (NonconvexGatedReLUClassifier, {**fast, "n_patterns": 8}, "GatedReLUNetwork"),
+        (NonconvexReLURegressor, {**fast, "n_neurons": 8}, "ReLUNetwork"),
+        (NonconvexReLUClassifier, {**fast, "n_neurons": 8}, "ReLUNetwork"),
+        (ReflectionLassoRegressor, {"depth": 3, "alpha": 1e-2}, "DeepNarrowNetwork"),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    ("Estimator", "params", "name"),
+    _networks_of_every_estimator(),
+    ids=lambda p: getattr(p, "__name__", ""),
+)
+def test_the_network_repr_names_its_layer_sizes(Estimator, params, name):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 4))
+    if Estimator.__name__ == "ReflectionLassoRegressor":
+        X = X[:, :1]
+    signal = X[:, 0] + np.abs(X[:, -1])
+    multiclass = "Classifier" in Estimator.__name__
+    y = (
+        np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3]))
+        if multiclass
+        else signal
+    )
+    network = Estimator(**params).fit(X, y).to_torch()
+    text = repr(network)
+    assert text.startswith(f"{name}(in_features={X.shape[1]}, ")
+    assert f"out_features={3 if multiclass else 1}" in text
+    assert "activation=" in text
+    if name == "DeepNarrowNetwork":
+        assert f"units={network.weights.shape[0]}, depth=3" in text
+    else:
+        assert f"hidden={network.hidden_weight.shape[0]}," in text
+        assert "hidden_bias=True" in text
+    if name == "GatedReLUNetwork":
+        assert f"gates=({network.hidden_weight.shape[0]}, {X.shape[1] + 1})" in text
+    assert str(network) == text

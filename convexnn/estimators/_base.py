@@ -18,11 +18,19 @@ after it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import sys
+import threading
 import warnings
 from contextlib import contextmanager
+from contextvars import ContextVar
 from numbers import Integral, Real
 
+import joblib
 import numpy as np
+import sklearn
 import torch
 from scipy.special import log_softmax
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -45,19 +53,116 @@ def validate_predict_input(estimator, X) -> np.ndarray:
     return validate_data(estimator, X, reset=False, dtype=FLOAT_DTYPES)
 
 
-CONVERGENCE_ADVICE = (
-    "increase max_iter (or tol), or standardise X with a StandardScaler."
+def _package_dir(module_file: str) -> str:
+    return os.path.dirname(os.path.abspath(module_file)) + os.sep
+
+
+_INTERNAL_PREFIXES = tuple(
+    {
+        _package_dir(os.path.dirname(__file__)),  # convexnn itself
+        *(_package_dir(module.__file__) for module in (torch, sklearn, joblib)),
+    }
 )
-"""What a convergence warning advises."""
+_INTERNAL_FILES = frozenset(
+    os.path.abspath(module.__file__) for module in (contextlib, functools, threading)
+)
+
+
+def _is_internal(filename: str) -> bool:
+    filename = os.path.abspath(filename)
+    return filename in _INTERNAL_FILES or filename.startswith(_INTERNAL_PREFIXES)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the user's code.
+
+    For ``warnings.warn`` called by the function that calls this one: counts
+    the frames, from that function outwards, that belong to convexnn or to the
+    wrappers a fit runs under (torch's ``inference_mode`` decorator,
+    scikit-learn's ``_fit_context`` and meta-estimators, joblib,
+    :mod:`contextlib`), so the warning names the first frame outside them,
+    whatever the depth of decorators. Python 3.12's
+    ``warnings.warn(skip_file_prefixes=...)`` does this too; this also works on
+    3.10 and 3.11. When every frame is internal (a fit in a worker thread), the
+    outermost one is named.
+    """
+    frame = sys._getframe(1)  # the function that calls warnings.warn: level 1
+    level = 1
+    while frame.f_back is not None and _is_internal(frame.f_code.co_filename):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+SCALED_STD = (0.1, 10.0)
+"""Column standard deviations outside this range make ``X`` look unscaled."""
+
+SCALED_MEAN = 3.0
+"""Column means larger than this in absolute value make ``X`` look unscaled."""
+
+
+def looks_unscaled(X: np.ndarray) -> bool:
+    """Whether ``X`` visibly needs standardising.
+
+    True when some nonconstant column has a standard deviation outside
+    :data:`SCALED_STD`, or some column a mean beyond ±:data:`SCALED_MEAN`;
+    data through a :class:`~sklearn.preprocessing.StandardScaler` (or most
+    min-max scaled data) does not.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.size == 0:
+        return False
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    spread = std[std > 1e-12 * np.maximum(np.abs(mean), 1.0)]
+    low, high = SCALED_STD
+    return bool(
+        np.any(np.abs(mean) > SCALED_MEAN) or np.any((spread < low) | (spread > high))
+    )
+
+
+_FIT_DATA_UNSCALED: ContextVar[bool] = ContextVar("fit_data_unscaled", default=False)
+"""Whether the training ``X`` of the fit in progress looks unscaled."""
+
+
+@contextmanager
+def fitting_on(estimator, X: np.ndarray):
+    """Run the block as ``estimator``'s fit on the validated ``X``.
+
+    Convergence warnings inside advise standardising only when ``X``
+    :func:`looks_unscaled` and the estimator's class allows it
+    (``_advise_scaling``: False for models where scaling changes what is fitted,
+    such as the one-feature reflection dictionaries).
+    """
+    unscaled = getattr(estimator, "_advise_scaling", True) and looks_unscaled(X)
+    token = _FIT_DATA_UNSCALED.set(unscaled)
+    try:
+        yield
+    finally:
+        _FIT_DATA_UNSCALED.reset(token)
+
+
+def convergence_advice() -> str:
+    """What a convergence warning advises, for the fit in progress."""
+    advice = "increase max_iter or loosen tol"
+    if _FIT_DATA_UNSCALED.get():
+        advice += (
+            "; X looks unscaled (column means far from 0 or standard deviations "
+            "far from 1): standardising it, e.g. with a StandardScaler, usually "
+            "speeds convergence"
+        )
+    return advice + "."
 
 
 def warn_not_converged(estimator, state: str):
-    """Warn that a fit stopped at ``max_iter``; ``state`` says where it stood."""
+    """Warn that a fit stopped at ``max_iter``; ``state`` says where it stood.
+
+    The warning points at the user's call (:func:`user_stacklevel`).
+    """
     warnings.warn(
         f"{type(estimator).__name__} stopped after max_iter={estimator.max_iter} "
-        f"iterations with {state} (tol={estimator.tol}); {CONVERGENCE_ADVICE}",
+        f"iterations with {state} (tol={estimator.tol}); {convergence_advice()}",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -189,7 +294,7 @@ class RegressorOutputMixin(RegressorMixin):
                 ensure_min_samples=2,
             )
             Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-            with fit_threads(self, X, Y):
+            with fit_threads(self, X, Y), fitting_on(self, X):
                 self._fit(X, Y, "squared")
             self._single_output = np.ndim(y) == 1
         return self
@@ -279,7 +384,7 @@ class ClassifierOutputMixin(ClassifierMixin):
                 )
             loss = resolve_classification_loss(self.loss, n_classes)
             Y = encode_labels(encoder.transform(y), n_classes, loss)
-            with fit_threads(self, X, Y):
+            with fit_threads(self, X, Y), fitting_on(self, X):
                 self._fit(X, Y, loss)
             self.classes_ = encoder.classes_
             self.loss_ = loss

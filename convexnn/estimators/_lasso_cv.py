@@ -21,7 +21,7 @@ from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from .._backend import Backend
-from ._base import CONVERGENCE_ADVICE
+from ._base import convergence_advice, user_stacklevel
 from ._lasso_path import LassoData, PathSolution
 
 ScoreFn = Callable[[PathSolution, np.ndarray, np.ndarray], np.ndarray]
@@ -148,8 +148,8 @@ def cross_validate_paths(
     if n_failed:
         warnings.warn(
             f"{n_failed} of {scores.size} cross-validation solves stopped at "
-            f"max_iter={max_iter} before reaching tol={tol}; {CONVERGENCE_ADVICE}",
+            f"max_iter={max_iter} before reaching tol={tol}; {convergence_advice()}",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return CVPaths(np.asarray(alphas, dtype=np.float64), scores, n_selected)

@@ -37,6 +37,7 @@ from ._base import (
     ClassifierOutputMixin,
     NetworkOutputsMixin,
     RegressorOutputMixin,
+    user_stacklevel,
     validate_predict_input,
     warn_not_converged,
     without_autograd,
@@ -137,7 +138,7 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
                     "independent neurons cannot reach this objective; increase "
                     "alpha for a smaller network.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=user_stacklevel(),
                 )
 
     def _relaxation_bound(self, X_tensor, masks, loss) -> float:
