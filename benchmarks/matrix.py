@@ -310,6 +310,18 @@ def format_row(row: dict) -> str:
     )
 
 
+def convexnn_fits(rows: list[dict]):
+    """``(formulation, its convexnn rows)`` for each formulation that has rows."""
+    for formulation in FORMULATIONS:
+        fits = [
+            row
+            for row in rows
+            if row["method"] == "convexnn" and row["formulation"] == formulation
+        ]
+        if fits:
+            yield formulation, fits
+
+
 def profile(rows: list[dict], path: Path) -> Path:
     """Save the performance profile of the convexnn fits as a PNG."""
     import matplotlib
@@ -321,14 +333,7 @@ def profile(rows: list[dict], path: Path) -> Path:
     right_time = 2 * max((row["seconds"] for row in ok), default=1.0)
     right_ratio = 2 * max((row.get("mlp_ratio", 1.0) for row in ok), default=1.0)
     figure, (by_time, by_ratio) = plt.subplots(1, 2, figsize=(11, 4))
-    for formulation in FORMULATIONS:
-        fits = [
-            row
-            for row in rows
-            if row["method"] == "convexnn" and row["formulation"] == formulation
-        ]
-        if not fits:
-            continue
+    for formulation, fits in convexnn_fits(rows):
         certified = [row for row in fits if row["status"] == "ok" and row["certified"]]
         label = f"{formulation} ReLU ({len(certified)}/{len(fits)} certified)"
         times = [row["seconds"] for row in certified]
@@ -386,14 +391,7 @@ def main(argv=None):
 
 def summarise(rows: list[dict]):
     """Certified counts and the median time as a multiple of the MLP's."""
-    for formulation in FORMULATIONS:
-        fits = [
-            row
-            for row in rows
-            if row["method"] == "convexnn" and row["formulation"] == formulation
-        ]
-        if not fits:
-            continue
+    for formulation, fits in convexnn_fits(rows):
         certified = sum(row["status"] == "ok" and row["certified"] for row in fits)
         ratios = [row["mlp_ratio"] for row in fits if "mlp_ratio" in row]
         median = float(np.median(ratios)) if ratios else float("nan")
