@@ -37,8 +37,8 @@ from convexnn.testing._certificates import (
     _into_domain,
     duality_gap,
     kkt_residuals,
-    loss_conjugate,
 )
+from convexnn.testing._formulas import loss_conjugate
 from convexnn.testing.strategies import datasets, log_uniform
 
 ALPHA = 1e-2

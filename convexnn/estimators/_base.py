@@ -11,9 +11,8 @@ An estimator subclasses :class:`RegressorOutputMixin` or
 The mixins validate input, encode targets (labels of any type for
 classifiers), and turn outputs back into predictions, so every formulation
 handles targets and labels the same way. A fit that raises leaves the
-estimator exactly as it was before the call. ``_fit`` runs with the intra-op
-thread count :func:`fit_threads` chooses, and the global setting is restored
-after it.
+estimator exactly as it was before the call. ``_fit`` runs inside
+:func:`fitting`, with the intra-op thread count chosen for its size.
 """
 
 from __future__ import annotations
@@ -124,23 +123,6 @@ _FIT_DATA_UNSCALED: ContextVar[bool] = ContextVar("fit_data_unscaled", default=F
 """Whether the training ``X`` of the fit in progress looks unscaled."""
 
 
-@contextmanager
-def fitting_on(estimator, X: np.ndarray):
-    """Run the block as ``estimator``'s fit on the validated ``X``.
-
-    Convergence warnings inside advise standardising only when ``X``
-    :func:`looks_unscaled` and the estimator's class allows it
-    (``_advise_scaling``: False for models where scaling changes what is fitted,
-    such as the one-feature reflection dictionaries).
-    """
-    unscaled = getattr(estimator, "_advise_scaling", True) and looks_unscaled(X)
-    token = _FIT_DATA_UNSCALED.set(unscaled)
-    try:
-        yield
-    finally:
-        _FIT_DATA_UNSCALED.reset(token)
-
-
 def convergence_advice() -> str:
     """What a convergence warning advises, for the fit in progress."""
     advice = "increase max_iter or loosen tol"
@@ -239,19 +221,31 @@ def fit_work(estimator, X: np.ndarray, Y: np.ndarray) -> int:
 
 
 @contextmanager
-def fit_threads(estimator, X: np.ndarray, Y: np.ndarray):
-    """Run the block with the intra-op thread count for ``estimator``'s fit.
+def fitting(estimator, X: np.ndarray, Y: np.ndarray):
+    """Run the block as ``estimator``'s fit on the validated ``X`` and ``Y``.
 
-    The estimator's ``n_threads`` when set, else one thread for a small fit
-    (:func:`fit_work`) and the global setting otherwise
-    (:func:`convexnn._backend.choose_n_threads`); the global setting is
-    restored afterwards, also when the fit raises.
+    Two settings hold inside and are restored afterwards, also when the fit
+    raises:
+
+    * the intra-op thread count: the estimator's ``n_threads`` when set, else
+      one thread for a small fit (:func:`fit_work`) and the global setting
+      otherwise (:func:`convexnn._backend.choose_n_threads`);
+    * the advice of convergence warnings (:func:`convergence_advice`), which
+      mentions standardising only when ``X`` :func:`looks_unscaled` and the
+      estimator's class allows it (``_advise_scaling``: False for models where
+      scaling changes what is fitted, such as the one-feature reflection
+      dictionaries).
     """
     n_threads = choose_n_threads(
         getattr(estimator, "n_threads", None), fit_work(estimator, X, Y)
     )
-    with intra_op_threads(n_threads):
-        yield
+    unscaled = getattr(estimator, "_advise_scaling", True) and looks_unscaled(X)
+    token = _FIT_DATA_UNSCALED.set(unscaled)
+    try:
+        with intra_op_threads(n_threads):
+            yield
+    finally:
+        _FIT_DATA_UNSCALED.reset(token)
 
 
 class NetworkOutputsMixin:
@@ -294,7 +288,7 @@ class RegressorOutputMixin(RegressorMixin):
                 ensure_min_samples=2,
             )
             Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-            with fit_threads(self, X, Y), fitting_on(self, X):
+            with fitting(self, X, Y):
                 self._fit(X, Y, "squared")
             self._single_output = np.ndim(y) == 1
         return self
@@ -384,7 +378,7 @@ class ClassifierOutputMixin(ClassifierMixin):
                 )
             loss = resolve_classification_loss(self.loss, n_classes)
             Y = encode_labels(encoder.transform(y), n_classes, loss)
-            with fit_threads(self, X, Y), fitting_on(self, X):
+            with fitting(self, X, Y):
                 self._fit(X, Y, loss)
             self.classes_ = encoder.classes_
             self.loss_ = loss

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, softmax, xlogy
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import Backend
-from ..patterns import lift
-from ._formulas import convex_objective, convex_outputs, formula_kind, training_targets
+from ._formulas import (
+    convex_objective,
+    convex_outputs,
+    formula_kind,
+    lifted_masks,
+    loss_conjugate,
+    loss_gradient,
+    training_targets,
+)
 
 KKT_RESIDUALS = ("stationarity_", "constraint_violation_", "complementarity_")
 """The convex ReLU estimators' relative KKT residuals."""
@@ -47,36 +53,6 @@ def _precision(estimator) -> type:
     except (ValueError, TypeError, RuntimeError):
         return np.float64
     return np.float32 if str(backend.dtype) == "torch.float32" else np.float64
-
-
-def loss_gradient(Z: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
-    r"""The gradient :math:`\nabla f(Z)` of the mean loss, shape of ``Z``."""
-    n = len(Z)
-    if loss == "squared":
-        return (Z - Y) / n
-    if loss == "logistic":
-        return (expit(Z) - Y) / n
-    if loss == "multinomial":
-        return (softmax(Z, axis=1) - Y) / n
-    raise ValueError(f"unknown loss {loss!r}.")
-
-
-def loss_conjugate(Theta: np.ndarray, Y: np.ndarray, loss: str) -> float:
-    r"""The conjugate :math:`f^*(\Theta)` of the mean loss.
-
-    Squared: :math:`\frac n2\|\Theta\|_F^2 + \langle\Theta, Y\rangle`;
-    logistic: :math:`\frac1n\sum q\log q + (1-q)\log(1-q)`; multinomial:
-    :math:`\frac1n\sum q\log q`, with :math:`Q = n\Theta + Y`, which must lie
-    in :math:`[0, 1]` (rows in the simplex for the multinomial loss).
-    """
-    n = len(Theta)
-    if loss == "squared":
-        return 0.5 * n * float((Theta**2).sum()) + float((Theta * Y).sum())
-    Q = np.clip(n * Theta + Y, 0.0, 1.0)  # only rounding is clipped
-    entropy = xlogy(Q, Q)
-    if loss == "logistic":
-        entropy = entropy + xlogy(1 - Q, 1 - Q)
-    return float(entropy.sum()) / n
 
 
 def _free_columns(estimator, X: np.ndarray) -> np.ndarray:
@@ -126,8 +102,7 @@ def _dual_norm(estimator, X: np.ndarray, Theta: np.ndarray) -> float:
         if not penalised.any():
             return 0.0
         return float((scores[penalised] / factors[penalised]).max())
-    X_lifted = lift(X, estimator.hidden_bias)
-    masks = (X_lifted @ estimator.gates_.T > 0).astype(np.float64)  # (n, P)
+    X_lifted, masks = lifted_masks(estimator, X)
     blocks = np.einsum(
         "nd,np,nc->pdc", X_lifted, masks, Theta, optimize=True
     )  # (D_i X̃)ᵀΘ
@@ -196,8 +171,7 @@ def kkt_residuals(estimator, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
     Y, loss = training_targets(estimator, y)
     Theta = loss_gradient(convex_outputs(estimator, X), Y, loss)
     primal = convex_objective(estimator, X, y)
-    X_lifted = lift(X, estimator.hidden_bias)
-    masks = (X_lifted @ estimator.gates_.T > 0).astype(np.float64)  # (n, P)
+    X_lifted, masks = lifted_masks(estimator, X)
     signs = 2 * masks - 1
     coef = np.asarray(estimator.coef_, dtype=np.float64)  # (2, P, d, c)
     multipliers = np.asarray(estimator.multipliers_, dtype=np.float64)  # (2, P, n, c)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp, softmax, xlogy
 from sklearn.base import BaseEstimator
 
 from ..estimators._base import encode_labels
@@ -74,6 +74,43 @@ def mean_loss(Z: np.ndarray, Y: np.ndarray, loss: str) -> float:
     raise ValueError(f"unknown loss {loss!r}.")
 
 
+def loss_gradient(Z: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
+    r"""The gradient :math:`\nabla f(Z)` of the mean loss, shape of ``Z``."""
+    n = len(Z)
+    if loss == "squared":
+        return (Z - Y) / n
+    if loss == "logistic":
+        return (expit(Z) - Y) / n
+    if loss == "multinomial":
+        return (softmax(Z, axis=1) - Y) / n
+    raise ValueError(f"unknown loss {loss!r}.")
+
+
+def loss_conjugate(Theta: np.ndarray, Y: np.ndarray, loss: str) -> float:
+    r"""The conjugate :math:`f^*(\Theta)` of the mean loss.
+
+    Squared: :math:`\frac n2\|\Theta\|_F^2 + \langle\Theta, Y\rangle`;
+    logistic: :math:`\frac1n\sum q\log q + (1-q)\log(1-q)`; multinomial:
+    :math:`\frac1n\sum q\log q`, with :math:`Q = n\Theta + Y`, which must lie
+    in :math:`[0, 1]` (rows in the simplex for the multinomial loss).
+    """
+    n = len(Theta)
+    if loss == "squared":
+        return 0.5 * n * float((Theta**2).sum()) + float((Theta * Y).sum())
+    Q = np.clip(n * Theta + Y, 0.0, 1.0)  # only rounding is clipped
+    entropy = xlogy(Q, Q)
+    if loss == "logistic":
+        entropy = entropy + xlogy(1 - Q, 1 - Q)
+    return float(entropy.sum()) / n
+
+
+def lifted_masks(estimator: BaseEstimator, X: ArrayLike):
+    """``X̃`` (``X`` with the hidden bias column where the model has one) and
+    the activation patterns ``1[X̃ g_i > 0]`` of the model's gates, ``(n, P)``."""
+    X_lifted = lift(np.asarray(X, dtype=np.float64), estimator.hidden_bias)
+    return X_lifted, (X_lifted @ estimator.gates_.T > 0).astype(np.float64)
+
+
 def convex_outputs(estimator: BaseEstimator, X: ArrayLike) -> np.ndarray:
     """The convex model's outputs ``(n_samples, n_outputs)`` from its fitted attributes.
 
@@ -103,8 +140,7 @@ def convex_outputs(estimator: BaseEstimator, X: ArrayLike) -> np.ndarray:
         return X @ np.atleast_2d(estimator.coef_).T + np.atleast_1d(
             estimator.intercept_
         )
-    X_lifted = lift(np.asarray(X, dtype=np.float64), estimator.hidden_bias)
-    masks = (X_lifted @ estimator.gates_.T > 0).astype(np.float64)  # (n, P)
+    X_lifted, masks = lifted_masks(estimator, X)
     coef = estimator.coef_
     if kind == "cone":
         coef = coef[0] - coef[1]
