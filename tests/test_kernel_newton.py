@@ -19,16 +19,17 @@ from convexnn.problems import (
 )
 from convexnn.solvers import SolverConfig, fista
 from convexnn.solvers.kernel_newton import (
+    KernelNewton,
     _Kernel,
     kernel_newton,
     kernel_step_cost,
-    supports_kernel_newton,
 )
 from convexnn.solvers.newton_systems import (
     newton_cost,
     sample_factor,
     system_kind,
 )
+from convexnn.solvers.phases import runnable
 from convexnn.solvers.polish import polished_certificate
 
 CONFIG = SolverConfig()
@@ -65,7 +66,7 @@ def test_kernel_newton_certifies_the_optimum_from_zero(
     problem = problem_of(
         operator, c=c, fit_intercept=fit_intercept, penalty=GroupLasso(4, weights)
     )
-    assert supports_kernel_newton(problem, CONFIG)
+    assert runnable(KernelNewton(), problem, CONFIG)
     x, Z, spent = kernel_newton(problem, problem.zeros(), tol=1e-10, config=CONFIG)
     torch.testing.assert_close(Z, problem.matvec(x))
     # the certificate of the whole problem, computed without the kernel's algebra
@@ -180,16 +181,18 @@ def test_refinement_makes_single_precision_solves_exact():
 
 
 def test_supported_problems():
-    assert supports_kernel_newton(problem_of(), CONFIG)
-    assert supports_kernel_newton(problem_of(c=3), CONFIG)  # Frobenius norms
-    assert not supports_kernel_newton(problem_of(loss="logistic"), CONFIG)
-    assert not supports_kernel_newton(problem_of(penalty=L1()), CONFIG)
-    assert not supports_kernel_newton(
-        problem_of(c=2, penalty=NuclearGroupLasso(4)), CONFIG
+    assert runnable(KernelNewton(), problem_of(), CONFIG)
+    assert runnable(KernelNewton(), problem_of(c=3), CONFIG)  # Frobenius norms
+    assert not runnable(KernelNewton(), problem_of(loss="logistic"), CONFIG)
+    assert not runnable(KernelNewton(), problem_of(penalty=L1()), CONFIG)
+    assert not runnable(
+        KernelNewton(), problem_of(c=2, penalty=NuclearGroupLasso(4)), CONFIG
     )
-    assert supports_kernel_newton(problem_of(c=1, penalty=NuclearGroupLasso(4)), CONFIG)
+    assert runnable(
+        KernelNewton(), problem_of(c=1, penalty=NuclearGroupLasso(4)), CONFIG
+    )
     unpenalised = GroupLasso(4, tensor([0.0] + [1.0] * 9))
-    assert not supports_kernel_newton(problem_of(penalty=unpenalised), CONFIG)
+    assert not runnable(KernelNewton(), problem_of(penalty=unpenalised), CONFIG)
     rng = np.random.default_rng(5)
     n = CONFIG.sample_system_max_samples + 1
     wide = Problem(
@@ -198,7 +201,7 @@ def test_supported_problems():
         GroupLasso(2),
         0.1,
     )
-    assert not supports_kernel_newton(wide, CONFIG)
+    assert not runnable(KernelNewton(), wide, CONFIG)
 
 
 def test_fista_hands_over_to_the_kernel_newton_early():

@@ -17,8 +17,8 @@ from convexnn.problems import (
     Problem,
 )
 from convexnn.solvers import SolverConfig, fista, newton
-from convexnn.solvers.kernel_newton import kernel_newton, supports_kernel_newton
-from convexnn.solvers.newton import newton_finish, supports_newton
+from convexnn.solvers.kernel_newton import KernelNewton
+from convexnn.solvers.newton import NewtonFinish, newton_finish
 from convexnn.solvers.newton_extension import _extend, _ExtendedSystem
 from convexnn.solvers.newton_systems import (
     _CoefficientSystem,
@@ -27,6 +27,7 @@ from convexnn.solvers.newton_systems import (
     sample_factor,
     system_kind,
 )
+from convexnn.solvers.phases import runnable
 from convexnn.solvers.polish import polished_certificate
 
 RNG = np.random.default_rng(0)
@@ -94,7 +95,7 @@ def test_dense_group_lasso_reaches_machine_precision_with_newton(fit_intercept):
     problem = Problem(
         MatrixOperator(A), LOSSES["squared"](y), GroupLasso(3), 0.15, fit_intercept
     )
-    assert supports_newton(problem)
+    assert runnable(NewtonFinish(), problem, CONFIG)
     finished = fista(problem, tol=1e-13, kernel=False)
     plain = fista(problem, tol=1e-13, newton=False, max_iter=100_000)
     assert finished.converged and finished.certificate.relative_gap <= 1e-13
@@ -117,14 +118,16 @@ def test_hessian_diagonal_matches_the_hessian_product(loss):
 
 
 def test_newton_applies_only_where_its_structure_is_there():
-    assert supports_newton(gated_problem())
-    assert supports_newton(gated_problem("logistic"))
-    assert supports_newton(gated_problem(penalty=NuclearGroupLasso(4)))
-    assert not supports_newton(gated_problem(penalty=NuclearGroupLasso(4), c=2))
-    assert not supports_newton(gated_problem(penalty=L1()))
-    assert not supports_newton(gated_problem("multinomial", c=3))
+    assert runnable(NewtonFinish(), gated_problem(), CONFIG)
+    assert runnable(NewtonFinish(), gated_problem("logistic"), CONFIG)
+    assert runnable(NewtonFinish(), gated_problem(penalty=NuclearGroupLasso(4)), CONFIG)
+    assert not runnable(
+        NewtonFinish(), gated_problem(penalty=NuclearGroupLasso(4), c=2), CONFIG
+    )
+    assert not runnable(NewtonFinish(), gated_problem(penalty=L1()), CONFIG)
+    assert not runnable(NewtonFinish(), gated_problem("multinomial", c=3), CONFIG)
     free = GroupLasso(4, tensor([1.0, 0.0, 1.0, 1.0, 1.0, 1.0]))
-    assert not supports_newton(gated_problem(penalty=free))
+    assert not runnable(NewtonFinish(), gated_problem(penalty=free), CONFIG)
 
 
 def _system(problem, x, Z, blocks, kind="samples", precision=None):
@@ -472,7 +475,7 @@ def test_newton_finish_beyond_the_sample_limit(loss, dense):
     else:
         Y = (X[:, :1] * X[:, 1:2] > 0).to(torch.float64)
     problem = Problem(operator, LOSSES[loss](Y), GroupLasso(d), 1e-3, True)
-    assert supports_newton(problem)
+    assert runnable(NewtonFinish(), problem, CONFIG)
     assert system_kind(problem, problem.n_blocks, CONFIG) == "coefficients"
     finished = fista(problem, tol=1e-10)
     plain = fista(problem, tol=1e-10, newton=False, max_iter=100_000)
@@ -484,20 +487,24 @@ def test_newton_finish_beyond_the_sample_limit(loss, dense):
 
 
 class _NoGram(GatedOperator):
+    """A gated operator that does not form its sample-space Gram matrix."""
+
+    def capabilities(self, group_size):
+        return super().capabilities(group_size) - {"sample_gram"}
+
     def sample_gram(self, group_size, blocks, weights, dtype=None):
-        return None
+        raise AssertionError("sample_gram called on an operator without it")
 
 
-def test_newton_methods_report_infinite_work_without_a_gram_matrix():
+def test_newton_methods_do_without_a_gram_matrix(monkeypatch):
     problem = gated_problem()
     operator = _NoGram(problem.operator.X, problem.operator.masks)
     problem = Problem(operator, problem.loss, problem.penalty, problem.alpha)
     x = tensor(RNG.standard_normal(problem.shape))
     Z = problem.matvec(x)
+    # a sample-space system is due: the finish reports work it cannot do
     finished, _, spent = newton_finish(problem, x, Z, 10.0, tol=1e-12, config=CONFIG)
     assert spent == float("inf") and finished is x
-    assert supports_kernel_newton(problem, CONFIG)  # a squared loss, on block weights
-    moved, _, spent = kernel_newton(problem, x, tol=1e-12, config=CONFIG)
-    assert spent == float("inf") and moved is x
-    result = fista(problem, tol=1e-8)  # tries once, then carries on without
+    assert not runnable(KernelNewton(), problem, CONFIG)
+    result = fista(problem, tol=1e-8)  # proximal gradient and coefficient systems
     assert result.converged

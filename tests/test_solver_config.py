@@ -19,8 +19,8 @@ from convexnn.solvers import (
     admm,
     augmented_lagrangian,
     fista,
-    select_constrained_solver,
     solve,
+    solve_constrained,
 )
 from convexnn.solvers.active_set import FinishSchedule
 from convexnn.solvers.gram import feature_sign
@@ -133,11 +133,9 @@ def test_admm_checks_at_its_interval():
     every_7 = replace(CONFIG, admm_check_every=7, active_set_start_below=0.0)
     result = admm(problem, tol=1e-4, config=every_7)
     assert result.converged and result.n_iter % 7 == 0
-    assert select_constrained_solver("auto", 100) == "admm"
-    assert (
-        select_constrained_solver("auto", 100, replace(CONFIG, admm_max_samples=99))
-        == "augmented_lagrangian"
-    )
+    assert solve_constrained(problem, tol=1e-4)[0] == "admm"
+    few = replace(CONFIG, admm_max_samples=problem.problem.operator.n_samples - 1)
+    assert solve_constrained(problem, tol=1e-4, config=few)[0] == "augmented_lagrangian"
 
 
 def test_augmented_lagrangian_grows_its_penalty_by_its_factor():

@@ -32,7 +32,7 @@ from ..patterns import activation_patterns, lift, resolve_gates
 from ..problems import LOSSES
 from ..problems.cone import convex_relu_problem, gated_relaxation
 from ..pruning import prune_cone_coefficients
-from ..solvers import CONSTRAINED_SOLVERS, select_constrained_solver, solve
+from ..solvers import solve, solve_constrained
 from ._base import (
     ClassifierOutputMixin,
     NetworkOutputsMixin,
@@ -98,9 +98,12 @@ class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
         problem = convex_relu_problem(
             X_tensor, masks, data_loss, self.alpha, self.fit_intercept
         )
-        solver = select_constrained_solver(self.solver, len(X))
-        result = CONSTRAINED_SOLVERS[solver](
-            problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+        solver, result = solve_constrained(
+            problem,
+            method=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
         )
         lower_bound = self._relaxation_bound(X_tensor, masks, data_loss)
 

@@ -33,8 +33,8 @@ from ..dictionaries import (
 )
 from ..networks import DeepNarrowNetwork
 from ..problems import Certificate, reflection_problem
+from ..solvers import solve
 from ..solvers.optimal_set import SELECTIONS, select_solution
-from ..solvers.working_set import solve
 from ._base import (
     SOLVER_PARAMETERS,
     RegressorOutputMixin,

@@ -116,6 +116,18 @@ class Problem:
         )
 
     @property
+    def capabilities(self) -> frozenset[str]:
+        """What the parts of this problem provide, for a solver method to check
+        its needs against before it runs: the operator's optional methods for
+        the penalty's blocks (:meth:`LinearOperator.capabilities`), the loss's
+        structure (:attr:`Loss.capabilities`), the penalty's
+        (:meth:`Penalty.capabilities`), and ``"single_output"``."""
+        operator = self.operator.capabilities(self.penalty.group_size)
+        penalty = self.penalty.capabilities(self.n_outputs)
+        single = {"single_output"} if self.n_outputs == 1 else set()
+        return operator | self.loss.capabilities | penalty | single
+
+    @property
     def shape(self) -> tuple[int, int]:
         """Shape of the solver's variable ``x``."""
         return (self.operator.n_coefs + self.fit_intercept, self.n_outputs)

@@ -102,6 +102,11 @@ class BasisOperator(LinearOperator):
         indices = np.asarray(torch.as_tensor(indices).cpu())
         return BasisOperator(self.features.take(indices), self.inputs)
 
+    def capabilities(self, group_size: int) -> frozenset[str]:
+        if group_size != 1:
+            return frozenset()
+        return frozenset({"restrict", "block_norms"})
+
     def restrict(self, group_size: int, blocks: torch.Tensor) -> BasisOperator | None:
         """The columns ``blocks`` (working sets of the core solver), still implicit."""
         return self.subset(blocks) if group_size == 1 else None

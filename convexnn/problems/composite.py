@@ -51,6 +51,9 @@ class DifferenceOperator(LinearOperator):
         half = self.base.rmatvec(residual)
         return torch.cat([half, -half])
 
+    def capabilities(self, group_size):
+        return self.base.capabilities(group_size) & {"block_kernel"}
+
     def block_kernel(self, metric):
         r""":math:`B M B^\top + (-B) M (-B)^\top = 2\,BMB^\top`."""
         half = self.base.block_kernel(metric)

@@ -49,6 +49,9 @@ class ConeOperator(LinearOperator):
         self.n_samples = self.n_data * self.n_blocks
         self.n_coefs = self.n_blocks * self.n_features
 
+    def capabilities(self, group_size: int) -> frozenset[str]:
+        return frozenset({"block_gram"})
+
     @property
     def device(self) -> torch.device:
         return self.X.device

@@ -100,6 +100,14 @@ class ConstrainedProblem:
         self.problem = problem
         self.constraint = constraint
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The objective's capabilities (:attr:`Problem.capabilities`) and the
+        constraint map's, the latter prefixed ``"constraint_"``."""
+        group_size = self.problem.penalty.group_size
+        constraint = self.constraint.capabilities(group_size)
+        return self.problem.capabilities | {"constraint_" + name for name in constraint}
+
     def multipliers_like(self) -> torch.Tensor:
         """Zero multipliers, shape ``(n_constraints, n_outputs)``."""
         return torch.zeros(

@@ -28,6 +28,18 @@ class Loss:
     curvature: float
     #: Whether the Hessian is the same everywhere (a quadratic loss).
     quadratic: bool = False
+    #: Whether the Hessian acts entrywise, :math:`\nabla^2 f(Z)[V] = H \odot V`
+    #: (:meth:`hessian_diagonal` returns ``H``).
+    diagonal_hessian: bool = False
+    #: Whether that diagonal is positive and the same for every output.
+    shared_curvature: bool = False
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The names of this loss's structural properties set to true:
+        ``"quadratic"``, ``"diagonal_hessian"``, ``"shared_curvature"``."""
+        names = ("quadratic", "diagonal_hessian", "shared_curvature")
+        return frozenset(name for name in names if getattr(self, name))
 
     def __init__(self, Y: torch.Tensor):
         self.Y = Y
@@ -86,6 +98,8 @@ class SquaredLoss(Loss):
 
     curvature = 1.0
     quadratic = True
+    diagonal_hessian = True
+    shared_curvature = True
 
     def sample_losses(self, Z, Y):
         return 0.5 * ((Z - Y) ** 2).sum(1)
@@ -115,6 +129,7 @@ class LogisticLoss(Loss):
     """
 
     curvature = 0.25
+    diagonal_hessian = True
 
     def sample_losses(self, Z, Y):
         return (torch.nn.functional.softplus(Z) - Y * Z).sum(1)

@@ -5,6 +5,24 @@ to predictions ``A W`` of shape ``(n_samples, n_outputs)`` (:meth:`matvec`),
 and back with its adjoint ``Aᵀ Θ`` (:meth:`rmatvec`). It acts on each output
 column alike. Solvers only ever call these methods, so a formulation is free to
 apply its operator without forming it.
+
+Beyond the two products an operator may provide optional methods, which it
+declares in :meth:`LinearOperator.capabilities` (solvers read the
+declaration, never probe a method for ``None``):
+
+* ``"restrict"``: :meth:`~LinearOperator.restrict`, the operator on a subset
+  of the row blocks (working sets, Newton systems on a support);
+* ``"astype"``: :meth:`~LinearOperator.astype`, the operator in another dtype
+  (a single-precision phase);
+* ``"sample_gram"``: :meth:`~LinearOperator.sample_gram`, the weighted
+  ``n × n`` matrix of a set of blocks (Newton systems in sample space);
+* ``"block_kernel"``: :meth:`~LinearOperator.block_kernel`, the ``n × n``
+  matrix :math:`AMA^\top` in closed form;
+* ``"block_norms"``: :meth:`~LinearOperator.block_norms`, bounds on the norm
+  of each block (gap-safe screening);
+* ``"block_gram"``: a constraint map :math:`K` whose Gram matrix
+  :math:`K^\top K` is block diagonal with one shared block, returned by its
+  ``block_gram()`` (ADMM's exact block inverse).
 """
 
 from __future__ import annotations
@@ -22,6 +40,11 @@ class LinearOperator:
 
     n_samples: int
     n_coefs: int
+
+    def capabilities(self, group_size: int) -> frozenset[str]:
+        """The optional methods (see the module docstring) this operator
+        provides for row blocks of ``group_size`` rows; none by default."""
+        return frozenset()
 
     def matvec(self, coef: torch.Tensor) -> torch.Tensor:
         """Return ``A W``: ``(n_coefs, c)`` → ``(n_samples, c)``."""
@@ -194,6 +217,9 @@ class MatrixOperator(LinearOperator):
         rows = (blocks.unsqueeze(1) * group_size + offsets).view(-1)
         return self.X.T[rows].T  # a row gather of the contiguous transpose
 
+    def capabilities(self, group_size):
+        return frozenset({"restrict", "sample_gram", "block_norms"})
+
     def restrict(self, group_size, blocks):
         return MatrixOperator(self._columns(group_size, blocks))
 
@@ -289,6 +315,13 @@ class GatedOperator(LinearOperator):
         )
         blocks = (self.X.T @ gated).view(self.n_features, self.n_patterns, n_outputs)
         return blocks.permute(1, 0, 2).reshape(self.n_coefs, n_outputs)
+
+    def capabilities(self, group_size):
+        if group_size != self.n_features:
+            return frozenset({"astype"})
+        return frozenset(
+            {"astype", "restrict", "sample_gram", "block_kernel", "block_norms"}
+        )
 
     def astype(self, dtype):
         return GatedOperator(self.X.to(dtype), self.masks.to(dtype))

@@ -24,6 +24,7 @@ row per block for the :math:`\ell_1` norm, the gated ReLU coefficients
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 
@@ -74,6 +75,18 @@ class Penalty:
         :math:`\hat w_g = W_g/\|W_g\|_F` (what the active-set Newton step of
         :mod:`convexnn.solvers.newton` needs)."""
         return False
+
+    def capabilities(self, n_outputs: int) -> frozenset[str]:
+        """What this penalty offers solvers with ``n_outputs`` outputs:
+        ``"euclidean"`` when it is Euclidean (:meth:`is_euclidean`) with
+        positive, finite weights, smooth wherever a block is nonzero (what the
+        Newton methods need); ``"l1"`` for :class:`L1` (exact Gram-form
+        subproblems)."""
+        weights = self.weights
+        positive = weights is None or bool(((weights > 0) & (weights < math.inf)).all())
+        return frozenset(
+            {"euclidean"} if self.is_euclidean(n_outputs) and positive else ()
+        )
 
     def block_values(self, coef: torch.Tensor) -> torch.Tensor:
         """The penalty term of each block, shape ``(n_coefs // group_size,)``."""
@@ -127,6 +140,9 @@ class L1(Penalty):
 
     def restrict(self, blocks):
         return L1(None if self.weights is None else self.weights[blocks])
+
+    def capabilities(self, n_outputs):
+        return frozenset({"l1"})
 
 
 class GroupLasso(Penalty):

@@ -1,31 +1,20 @@
-"""Solvers: they see operators, losses and penalties, never neural networks."""
+"""Solvers: they see operators, losses and penalties, never neural networks.
+
+:func:`solve` and :func:`solve_constrained` (:mod:`~convexnn.solvers.driver`)
+are the entry points the estimators use; the methods they choose between are
+phases (:mod:`~convexnn.solvers.phases`), each also callable on its own.
+"""
 
 from .admm import admm
-from .augmented_lagrangian import ConstrainedResult, augmented_lagrangian
+from .augmented_lagrangian import augmented_lagrangian
 from .config import SolverConfig
-from .fista import SolverResult, fista
+from .driver import CONSTRAINED_METHODS, solve, solve_constrained
+from .fista import fista
 from .path import alpha_grid, alpha_max, solve_path
-from .working_set import solve
-
-CONSTRAINED_SOLVERS = {"augmented_lagrangian": augmented_lagrangian, "admm": admm}
-"""Solvers of :class:`~convexnn.problems.constrained.ConstrainedProblem`, by name."""
-
-
-def select_constrained_solver(
-    name: str, n_samples: int, config: SolverConfig = SolverConfig()
-) -> str:
-    """Resolve ``solver="auto"``: ADMM up to ``config.admm_max_samples``
-    samples, where its ``n × n`` factorisation or Nyström sketch pays for
-    itself, the augmented Lagrangian above."""
-    if name != "auto":
-        return name
-    if n_samples <= config.admm_max_samples:
-        return "admm"
-    return "augmented_lagrangian"
-
+from .results import ConstrainedResult, SolverResult
 
 __all__ = [
-    "CONSTRAINED_SOLVERS",
+    "CONSTRAINED_METHODS",
     "ConstrainedResult",
     "SolverConfig",
     "SolverResult",
@@ -34,7 +23,7 @@ __all__ = [
     "alpha_max",
     "augmented_lagrangian",
     "fista",
-    "select_constrained_solver",
     "solve",
+    "solve_constrained",
     "solve_path",
 ]

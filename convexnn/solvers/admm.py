@@ -58,10 +58,39 @@ import torch
 
 from ..problems.constrained import ConstrainedProblem
 from .active_set import FinishSchedule
-from .augmented_lagrangian import ConstrainedResult
 from .config import SolverConfig
 from .linalg import NystromPreconditioner, conjugate_gradients
+from .phases import Phase, dense_bytes
 from .polish import polished_kkt
+from .results import ConstrainedResult
+
+#: Largest number of samples for which the linear step is solved exactly.
+EXACT_LIMIT = 2000
+
+
+class Admm(Phase):
+    """ADMM with a Nyström-preconditioned linear step (the module docstring).
+
+    Needs a constraint map with a block-diagonal Gram matrix
+    (``"constraint_block_gram"``); applies up to ``config.admm_max_samples``
+    samples, where its ``n × n`` eigendecomposition or Nyström sketch pays for
+    itself. Its workspace is that ``n × n`` matrix up to ``EXACT_LIMIT``
+    samples, the sketch of ``min(n, 100)`` columns of the coefficients'
+    length beyond.
+    """
+
+    name = "ADMM"
+    needs = frozenset({"constraint_block_gram"})
+
+    def applies(self, problem, config: SolverConfig) -> bool:
+        return problem.problem.operator.n_samples <= config.admm_max_samples
+
+    def memory(self, problem, config: SolverConfig) -> float:
+        operator = problem.problem.operator
+        n = operator.n_samples
+        if n <= EXACT_LIMIT:
+            return 2.0 * 8 * n * n  # the matrix and its eigenvectors
+        return dense_bytes(problem.problem, operator.n_coefs, min(n, 100))
 
 
 class _StepSystem:
@@ -104,14 +133,14 @@ class _StepSystem:
         self.exact = n_samples <= exact_limit
         if self.exact:
             metric = self.inverse_root @ self.inverse_root  # the block of H⁻¹
-            kernel = self.operator.block_kernel(metric)
-            if kernel is None:
+            if "block_kernel" in self.operator.capabilities(self.group_size):
+                kernel = self.operator.block_kernel(metric)
+                kernel = self.centre(self.centre(kernel).T)
+            else:  # from products with the operator, a chunk of columns at a time
                 identity = torch.eye(n_samples, dtype=dtype, device=like.device)
                 kernel = torch.cat(
                     [self._kernel(part) for part in identity.split(self.chunk, 1)], 1
                 )
-            else:
-                kernel = self.centre(self.centre(kernel).T)
             self.kernel_values, self.kernel_vectors = torch.linalg.eigh(
                 0.5 * (kernel + kernel.T)
             )
@@ -188,7 +217,7 @@ def admm(
     tol: float = 1e-6,
     max_iter: int = 10_000,
     rho: float | None = None,
-    exact_limit: int = 2000,
+    exact_limit: int = EXACT_LIMIT,
     rank: int | None = None,
     cg_tol: float = 1e-10,
     max_cg: int = 50,

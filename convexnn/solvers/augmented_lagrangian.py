@@ -43,12 +43,10 @@ inner problems have none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from ..problems import Problem
-from ..problems.constrained import ConstrainedProblem, KKTResiduals
+from ..problems.constrained import ConstrainedProblem
 from ._lagrangian_parts import (
     AugmentedLagrangianTerm,
     ProfiledInterceptLoss,
@@ -58,26 +56,16 @@ from ._lagrangian_parts import (
 from .active_set import FinishSchedule
 from .config import SolverConfig
 from .fista import fista
+from .phases import Phase
 from .polish import polished_kkt
+from .results import ConstrainedResult
 
 
-@dataclass
-class ConstrainedResult:
-    """Outcome of a constrained solve.
+class AugmentedLagrangian(Phase):
+    """The augmented Lagrangian method (the module docstring): needs nothing
+    beyond a constrained problem, and stores nothing beyond its iterates."""
 
-    ``x`` is the primal point in the layout of ``problem.problem.shape``,
-    ``multipliers`` the constraint multipliers ``Λ ≥ 0``, ``kkt`` their
-    residuals; ``n_iter`` counts inner iterations (or ADMM steps),
-    ``n_outer`` multiplier updates.
-    """
-
-    x: torch.Tensor
-    multipliers: torch.Tensor
-    kkt: KKTResiduals
-    n_iter: int
-    n_outer: int
-    converged: bool
-    rho: float
+    name = "augmented Lagrangian"
 
 
 def augmented_lagrangian(

@@ -109,6 +109,11 @@ class SolverConfig:
         ``1e-7 · cond(K)``: preconditioning conjugate gradients (or refining
         solves) with it gives float64 steps at about half the cost of a
         float64 factorisation.
+    memory_budget : float
+        Bytes of workspace a solver phase may allocate beyond the problem's
+        data (:mod:`~convexnn.solvers.phases`): a phase whose workspace
+        (an ``n × n`` matrix, a sketch) would exceed it is left out, and
+        asking for it by name is an error. Four GiB by default.
     iteration_min_flops : float
         Floating-point operations a proximal-gradient iteration costs at the
         least, in the cost models of both Newton methods: on small problems an
@@ -267,6 +272,7 @@ class SolverConfig:
     newton_max_columns: int = 2**24
     sample_system_max_samples: int = 4096
     sample_system_precision: torch.dtype = torch.float32
+    memory_budget: float = 4 * 2**30
     iteration_min_flops: float = 5e6
 
     kernel_newton_expected_steps: int = 8

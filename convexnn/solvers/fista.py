@@ -37,49 +37,25 @@ too, :math:`\mathcal A y = \mathcal A x_k
   gap's observed linear rate: the next one comes halfway to where that rate
   predicts the gap reaches ``tol``, never sooner than ``check_every`` and never
   later than ``10 · check_every`` iterations.
-* **Newton on the block weights.** A quadratic loss with a Euclidean group
-  penalty (:func:`~convexnn.solvers.kernel_newton.supports_kernel_newton`)
-  is a smooth convex problem in one weight per block
-  (:mod:`convexnn.solvers.kernel_newton`), which projected Newton steps solve
-  from a rough start. At the first checkpoint where
-  ``config.kernel_newton_expected_steps`` of its steps cost fewer iterations
-  than the gap's observed rate predicts the iterations still need (or than
-  those done so far), it takes over from the
-  iterate certified there, with that many iterations (at most what
-  ``max_iter`` leaves) as its budget; the result is certified like any
-  iterate, and where it falls short the iterations go on from it. It is
-  tried once.
-* **Newton finish.** Where :func:`~convexnn.solvers.newton.supports_newton`
-  allows (group penalties, one output), once the set of nonzero blocks has
-  not changed for ``config.newton_patience`` iterations and the last
-  certified gap is below ``config.newton_max_gap``, damped Newton steps on
-  those blocks (:func:`~convexnn.solvers.newton.newton_finish`, in sample or coefficient
-  space, whichever is smaller) replace the slow tail of the first-order
-  iterations; the result is certified like any iterate. The support is
-  watched only once the gap allows a finish; it is compared on the device
-  and read in the same synchronisation as the line search's measures, so
-  watching it costs no extra round trip on a GPU. Newton's work, counted in
-  iterations, never exceeds the iterations done so far, so a problem where
-  it does not pay costs at most twice as much.
-* **Single-precision phase.** A float64 problem whose operator converts
-  (:meth:`Problem.astype`) starts its iterations in float32, where products
-  cost about half as much (on CPUs and on GPUs alike): the early iterations
-  only have to find the nonzero blocks, which float32 rounding does not
-  disturb. Every certificate is computed in float64 on the float64 data
-  (the iterate converted, its outputs recomputed), so what the solver
-  reports is exactly what it would report without this phase. The
-  iterations switch to float64 for good, keeping their momentum, before a
-  Newton finish, once the certified gap is below
-  ``config.single_precision_switch_gap`` (on ill-conditioned problems float32
-  rounding slows the iterates down from about there), or when the objective
-  improved by less than ``config.single_precision_stall`` between two
-  checkpoints; when a float32 step fails (an overflow) they go on in float64
-  from the best point certified so far.
+* **Phases.** Faster methods take over where the problem allows, each a
+  :class:`~convexnn.solvers.phases.LoopPhase` whose needs are checked once
+  before the first iteration (:func:`~convexnn.solvers.phases.runnable`):
+  :class:`~convexnn.solvers.kernel_newton.KernelNewton` (Newton's method on
+  the block weights, tried once at an early checkpoint when its expected
+  work is below the iterations the gap's rate predicts),
+  :class:`~convexnn.solvers.newton.NewtonFinish` (Newton steps on the
+  nonzero blocks once they have settled) and
+  :class:`~convexnn.solvers.single_precision.SinglePrecision` (float32
+  iterations for a float64 problem, certified in float64). Whatever a phase
+  returns is certified like any iterate, so a phase can speed up a solve but
+  never weaken its certificate, and the work the Newton phases spend,
+  counted in iterations, is bounded by the iterations done or still needed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -87,22 +63,13 @@ import torch
 
 from ..problems import Certificate, Problem
 from .config import SolverConfig
-from .kernel_newton import kernel_newton, kernel_step_cost, supports_kernel_newton
-from .newton import newton_finish, supports_newton
-from .newton_systems import newton_cost
+from .kernel_newton import KernelNewton
+from .newton import NewtonFinish
+from .phases import LoopPhase, runnable
 from .polish import polished_certificate
 from .proximal_step import proximal_step
-
-
-@dataclass
-class SolverResult:
-    """Outcome of a solve: the certified point and how it was reached."""
-
-    x: torch.Tensor
-    certificate: Certificate
-    n_iter: int
-    converged: bool
-    lipschitz: float
+from .results import SolverResult
+from .single_precision import SinglePrecision
 
 
 def fista(
@@ -143,14 +110,16 @@ def fista(
         Factor (≤ 1) applied to ``L`` after each accepted step.
     newton : bool
         Finish with Newton steps on the nonzero blocks once they have stopped
-        changing (:mod:`convexnn.solvers.newton`), where the problem allows.
+        changing (:class:`~convexnn.solvers.newton.NewtonFinish`), where the
+        problem allows.
     kernel : bool
         With ``newton``, solve by Newton's method on the block weights
-        (:mod:`convexnn.solvers.kernel_newton`) from an early checkpoint, where
-        the problem allows and it is expected to be cheaper.
+        (:class:`~convexnn.solvers.kernel_newton.KernelNewton`) from an early
+        checkpoint, where the problem allows and it is expected to be cheaper.
     single_precision : bool
         Run the first iterations of a float64 problem in float32 where its
-        operator converts (:meth:`Problem.astype`); see the module docstring.
+        operator converts
+        (:class:`~convexnn.solvers.single_precision.SinglePrecision`).
     polish : bool
         Polish each certified point (:func:`~convexnn.solvers.polish.polish`).
         Without it a point is certified as it is, which bounds the optimum
@@ -167,141 +136,198 @@ def fista(
         The best point found, in ``problem``'s dtype; ``certificate.dual`` is
         the best lower bound.
     """
-    if polish:
-        certify = partial(polished_certificate, problem)
-    else:
-        exact = not problem.fit_intercept and not bool(problem.free_blocks().any())
-        certify = partial(problem.certificate, exact=exact)
-    x = problem.zeros() if x0 is None else x0.clone()
-    Z = problem.matvec(x)
-    best = certify(x, Z)
-    working = problem  # the problem the iterations run on
-    if single_precision and best.relative_gap > config.single_precision_switch_gap:
-        working = _single_precision(problem) or problem
-    if lipschitz is None:
-        lipschitz = working.lipschitz()
-        if not math.isfinite(lipschitz) and working is not problem:
-            working, lipschitz = problem, problem.lipschitz()  # float32 overflowed
-    x, Z = x.to(working.operator.dtype), Z.to(working.operator.dtype)
-    L = max(lipschitz, 1e-12)
-    L_floor = 1e-6 * L
-    if best.relative_gap <= tol:
-        return SolverResult(best.x, best, 0, True, L)
-
+    run = _Run.start(problem, x0, tol, config, polish)
+    if run.best.relative_gap <= tol:
+        run.set_step(run.working.lipschitz() if lipschitz is None else lipschitz)
+        return run.result(converged=True)
+    phases = _phases(problem, config, newton, kernel, single_precision)
+    if lipschitz is not None:
+        run.set_step(lipschitz)
+    for phase in phases:
+        phase.start(run)
+    if run.L is None:
+        run.set_step(run.working.lipschitz())
     curvature = problem.loss.lipschitz()
-    kernel = kernel and newton and supports_kernel_newton(problem, config)
-    newton = newton and supports_newton(problem)
-    support, stable, newton_spent = problem.active_blocks(x), 0, 0.0
-    y, Zy = x, Z
-    n_iter, checked, next_check = 0, 0, check_every
+    checked, next_check = 0, check_every
     for n_iter in range(1, max_iter + 1):
-        # the support is watched once a Newton finish may be tried
-        watching = newton and best.relative_gap <= config.newton_max_gap
+        run.n_iter = n_iter
+        support = _watched(phases, run)
         try:
-            x_new, Z_new, L, uphill, same, active = proximal_step(
-                working, y, Zy, x, L, curvature, support if watching else None
-            )
+            same, active = run.step(curvature, support, step_growth)
         except FloatingPointError:
-            if working is problem:
+            if not any([phase.recover(run) for phase in phases]):  # all are told
                 raise
-            # single precision failed: go on from the best point in full, with
-            # a step size estimated there
-            working, x, Z = problem, best.x, best.Z
-            y, Zy, stable = x, Z, 0
-            L = max(problem.lipschitz(), 1e-12)
-            L_floor = 1e-6 * L
             continue
+        if support is not None and any(
+            phase.after_step(run, same, active) for phase in phases
+        ):
+            next_check = run.n_iter
+        if run.n_iter == next_check or run.n_iter == max_iter:
+            progress = run.checkpoint(checked, max_iter, verbose)
+            if run.best.relative_gap > tol:
+                for phase in phases:
+                    phase.at_checkpoint(run, progress)
+            if run.best.relative_gap <= tol:
+                return run.result(converged=True)
+            next_check = run.n_iter + _next_interval(
+                progress.previous_gap,
+                run.best.relative_gap,
+                run.n_iter - checked,
+                tol,
+                check_every,
+            )
+            checked = run.n_iter
+    return run.result(converged=False)
 
+
+def _phases(
+    problem: Problem,
+    config: SolverConfig,
+    newton: bool,
+    kernel: bool,
+    single_precision: bool,
+) -> list[LoopPhase]:
+    """The phases asked for that ``problem`` and ``config`` allow, in the
+    order their checkpoint hooks run (a Newton solve before the switch out of
+    single precision)."""
+    wanted = []
+    if newton and kernel:
+        wanted.append(KernelNewton())
+    if single_precision:
+        wanted.append(SinglePrecision())
+    if newton:
+        wanted.append(NewtonFinish())
+    return [phase for phase in wanted if runnable(phase, problem, config)]
+
+
+def _watched(phases: list[LoopPhase], run: _Run) -> torch.Tensor | None:
+    """The support the next step compares its own with: the first phase's that
+    watches one."""
+    for phase in phases:
+        support = phase.watched(run)
+        if support is not None:
+            return support
+    return None
+
+
+@dataclass
+class _Progress:
+    """What a checkpoint tells the phases: the gap and objective before it,
+    and the iterations a phase may spend (the iterations still needed at the
+    gap's observed rate, or those done, within what ``max_iter`` leaves)."""
+
+    previous_gap: float
+    previous_primal: float
+    budget: float
+
+
+@dataclass
+class _Run:
+    """The state of one proximal-gradient run: the problem certified and the
+    one iterated on (the same problem, or its float32 copy), the iterate
+    ``x``, the extrapolated point ``y`` and their outputs, the step-size
+    estimate, the best certificate, and the work the phases spent (in
+    iterations)."""
+
+    problem: Problem
+    working: Problem
+    certify: Callable[[torch.Tensor, torch.Tensor], Certificate]
+    tol: float
+    config: SolverConfig
+    best: Certificate
+    x: torch.Tensor
+    Z: torch.Tensor
+    y: torch.Tensor
+    Zy: torch.Tensor
+    L: float | None = None
+    L_floor: float = 0.0
+    n_iter: int = 0
+    spent: float = 0.0
+
+    @classmethod
+    def start(cls, problem, x0, tol, config, polish) -> _Run:
+        if polish:
+            certify = partial(polished_certificate, problem)
+        else:
+            exact = not problem.fit_intercept and not bool(problem.free_blocks().any())
+            certify = partial(problem.certificate, exact=exact)
+        x = problem.zeros() if x0 is None else x0.clone()
+        Z = problem.matvec(x)
+        best = certify(x, Z)
+        return cls(problem, problem, certify, tol, config, best, x, Z, x, Z)
+
+    def set_step(self, lipschitz: float) -> None:
+        """Restart the step size at ``lipschitz``; it never shrinks below
+        ``1e-6`` times this estimate (see the module docstring)."""
+        self.L = max(lipschitz, 1e-12)
+        self.L_floor = 1e-6 * self.L
+
+    def step(self, curvature: float, support, step_growth: float):
+        """One accelerated proximal-gradient step (see the module docstring);
+        returns whether the new support equals ``support`` and what it is."""
+        x_new, Z_new, L, uphill, same, active = proximal_step(
+            self.working, self.y, self.Zy, self.x, self.L, curvature, support
+        )
         # full momentum, dropped for one step when it points uphill
         momentum = 0.0 if uphill < 0 else 1.0
-        y = torch.lerp(x_new, x, -momentum)  # x⁺ + β (x⁺ − x)
-        Zy = torch.lerp(Z_new, Z, -momentum)
-        x, Z = x_new, Z_new
-        L = max(L * step_growth, L_floor)
+        self.y = torch.lerp(x_new, self.x, -momentum)  # x⁺ + β (x⁺ − x)
+        self.Zy = torch.lerp(Z_new, self.Z, -momentum)
+        self.x, self.Z = x_new, Z_new
+        self.L = max(L * step_growth, self.L_floor)
+        return same, active
 
-        if watching:
-            stable, support = (stable + 1 if same else 0), active
-            if (
-                stable >= config.newton_patience
-                and newton_spent + newton_cost(problem, int(support.sum()), config)
-                <= n_iter
-            ):
-                x, Z = _in_full(problem, working, x, Z)
-                working = problem
-                x, Z, spent = newton_finish(
-                    problem,
-                    x,
-                    Z,
-                    L,
-                    tol * config.newton_tol_factor,
-                    config,
-                    budget=n_iter - newton_spent,
-                )
-                y, Zy, newton_spent = x, Z, newton_spent + spent
-                support, stable, next_check = problem.active_blocks(x), 0, n_iter
-        if n_iter == next_check or n_iter == max_iter:
-            previous_gap, previous_primal = best.relative_gap, best.primal
-            best = best.improve(certify(*_in_full(problem, working, x, Z)))
-            if verbose:
-                print(
-                    f"iter {n_iter:6d}  objective {best.primal:.10e}  "
-                    f"relative gap {best.relative_gap:.3e}"
-                    + ("" if working is problem else "  (float32 iterates)")
-                )
-            if best.relative_gap <= tol:
-                return SolverResult(best.x, best, n_iter, True, L)
-            # Newton on the block weights: its work is weighed against the
-            # iterations still needed (or done), within those max_iter leaves
-            remaining = _remaining(
-                previous_gap, best.relative_gap, n_iter - checked, tol
+    def iterate_on(self, working: Problem) -> None:
+        """Go on iterating on ``working`` (the problem in another precision)."""
+        dtype = working.operator.dtype
+        self.working = working
+        self.x, self.Z = self.x.to(dtype), self.Z.to(dtype)
+        self.y, self.Zy = self.y.to(dtype), self.Zy.to(dtype)
+
+    def in_full(self, x: torch.Tensor, Z: torch.Tensor):
+        """``x`` and its outputs in the certified problem's precision (the
+        outputs computed anew when the iterations run in another)."""
+        if self.working is self.problem:
+            return x, Z
+        x = x.to(self.problem.operator.dtype)
+        return x, self.problem.matvec(x)
+
+    def to_full(self) -> None:
+        """Iterate on the certified problem from now on, keeping the momentum."""
+        self.x, self.Z = self.in_full(self.x, self.Z)
+        self.y, self.Zy = self.in_full(self.y, self.Zy)
+        self.working = self.problem
+
+    def restart(self, x: torch.Tensor, Z: torch.Tensor) -> None:
+        """Go on from ``x`` (outputs ``Z``) on the certified problem, without
+        momentum."""
+        self.working = self.problem
+        self.x, self.Z, self.y, self.Zy = x, Z, x, Z
+
+    def certify_iterate(self) -> None:
+        """Certify the iterate; keep the best point and bound."""
+        self.best = self.best.improve(self.certify(*self.in_full(self.x, self.Z)))
+
+    def checkpoint(self, checked: int, max_iter: int, verbose: int) -> _Progress:
+        """Certify the iterate and measure the progress since the last
+        checkpoint (``checked`` iterations in)."""
+        previous_gap, previous_primal = self.best.relative_gap, self.best.primal
+        self.certify_iterate()
+        if verbose:
+            print(
+                f"iter {self.n_iter:6d}  objective {self.best.primal:.10e}  "
+                f"relative gap {self.best.relative_gap:.3e}"
+                + ("" if self.working is self.problem else "  (float32 iterates)")
             )
-            budget = min(max(remaining, n_iter), max_iter - n_iter)
-            expected = config.kernel_newton_expected_steps
-            if kernel and expected * kernel_step_cost(problem, config) <= budget:
-                kernel = False  # one try: where it fails, proximal gradient goes on
-                x, Z, spent = kernel_newton(
-                    problem,
-                    best.x,
-                    tol * config.kernel_newton_tol_factor,
-                    config,
-                    budget=budget,
-                )
-                newton_spent += spent
-                working, y, Zy = problem, x, Z
-                best = best.improve(certify(x, Z))
-                if best.relative_gap <= tol:
-                    return SolverResult(best.x, best, n_iter, True, L)
-            stalled = (
-                previous_primal - best.primal
-                <= config.single_precision_stall * best.primal
-            )
-            switch = best.relative_gap <= config.single_precision_switch_gap
-            if working is not problem and (switch or stalled):
-                x, Z = _in_full(problem, working, x, Z)
-                y, Zy = _in_full(problem, working, y, Zy)  # the momentum goes on
-                working = problem
-            next_check = n_iter + _next_interval(
-                previous_gap, best.relative_gap, n_iter - checked, tol, check_every
-            )
-            checked = n_iter
-    return SolverResult(best.x, best, n_iter, False, L)
+        remaining = _remaining(
+            previous_gap, self.best.relative_gap, self.n_iter - checked, self.tol
+        )
+        budget = min(max(remaining, self.n_iter), max_iter - self.n_iter)
+        return _Progress(previous_gap, previous_primal, budget)
 
-
-def _single_precision(problem: Problem) -> Problem | None:
-    """``problem`` in float32 when it is a float64 problem whose operator
-    converts, else ``None``."""
-    if problem.operator.dtype != torch.float64:
-        return None
-    return problem.astype(torch.float32)
-
-
-def _in_full(problem: Problem, working: Problem, x: torch.Tensor, Z: torch.Tensor):
-    """``x`` and its outputs in ``problem``'s precision (the outputs computed
-    anew when the iterations run in another)."""
-    if working is problem:
-        return x, Z
-    x = x.to(problem.operator.dtype)
-    return x, problem.matvec(x)
+    def result(self, converged: bool) -> SolverResult:
+        return SolverResult(
+            self.best.x, self.best, self.n_iter, converged, self.L or 0.0
+        )
 
 
 def _remaining(previous_gap: float, gap: float, elapsed: int, tol: float) -> float:

@@ -37,17 +37,9 @@ from __future__ import annotations
 
 import torch
 
-from ..problems import L1, Problem, SquaredLoss
+from ..problems import Problem
 from .config import SolverConfig
 from .linalg import RIDGE, cholesky
-
-
-def gram_form(problem: Problem, config: SolverConfig) -> GramLasso | None:
-    """The Gram-form solver of ``problem`` when it has a squared loss and an
-    :class:`~convexnn.problems.L1` penalty, else ``None``."""
-    if isinstance(problem.loss, SquaredLoss) and isinstance(problem.penalty, L1):
-        return GramLasso(problem, config)
-    return None
 
 
 class GramLasso:
@@ -99,11 +91,10 @@ class GramLasso:
     def _correlations(self, columns: torch.Tensor) -> torch.Tensor:
         r""":math:`A_W^\top PY/n`, float64, through the restricted operator."""
         operator = self.problem.operator
-        restricted = operator.restrict(1, columns)
-        if restricted is None:
-            correlations = operator.rmatvec(self.centred_targets)[columns]
+        if "restrict" in operator.capabilities(1):
+            correlations = operator.restrict(1, columns).rmatvec(self.centred_targets)
         else:
-            correlations = restricted.rmatvec(self.centred_targets)
+            correlations = operator.rmatvec(self.centred_targets)[columns]
         return correlations.to(torch.float64) / operator.n_samples
 
     def solve(
@@ -146,11 +137,11 @@ class GramLasso:
             n_steps += steps
         coef = torch.zeros_like(coef)
         coef[columns] = (solution * scale[:, None]).to(coef.dtype)
-        restricted = problem.operator.restrict(1, columns)
-        if restricted is None:
-            Z = problem.operator.matvec(coef)
+        operator = problem.operator
+        if "restrict" in operator.capabilities(1):
+            Z = operator.restrict(1, columns).matvec(coef[columns])
         else:
-            Z = restricted.matvec(coef[columns])
+            Z = operator.matvec(coef)
         if not problem.fit_intercept:
             return coef, Z, n_steps
         intercept = (problem.loss.Y - Z).mean(0)

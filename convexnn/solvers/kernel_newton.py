@@ -67,12 +67,8 @@ from ..problems import Problem
 from ..problems._problem import TINY
 from .config import SolverConfig
 from .linalg import cholesky_solve, ridge_solve
-from .newton_systems import (
-    block_weights,
-    euclidean_penalty,
-    iteration_flops,
-    sample_factor,
-)
+from .newton_systems import block_weights, sample_factor
+from .phases import LoopPhase, iteration_flops
 
 #: Relative changes of :math:`\varphi` at the level of its float64 rounding
 #: errors: a step whose decrease falls short of the Armijo test by no more than
@@ -80,27 +76,62 @@ from .newton_systems import (
 ROUNDING = 1e-14
 
 
-def supports_kernel_newton(problem: Problem, config: SolverConfig) -> bool:
-    """Whether :func:`kernel_newton` applies to ``problem``: a quadratic loss
-    whose Hessian is positive, diagonal and the same for every output, a
-    Euclidean group penalty with positive finite weights
-    (:func:`~convexnn.solvers.newton_systems.euclidean_penalty`), and at most
-    ``config.sample_system_max_samples`` samples. (Whether the operator can
-    form its sample-space Gram matrix shows at the first step, see
-    :func:`kernel_newton`.)"""
-    loss = problem.loss
-    if not (
-        loss.quadratic
-        and problem.operator.n_samples <= config.sample_system_max_samples
-        and euclidean_penalty(problem)
-    ):
-        return False
-    curvature = loss.hessian_diagonal(loss.Y)
-    return (
-        curvature is not None
-        and bool((curvature > 0).all())
-        and bool((curvature == curvature[:, :1]).all())
+class KernelNewton(LoopPhase):
+    """Newton's method on the block weights, from an early checkpoint.
+
+    Needs a quadratic loss whose Hessian is diagonal, positive and the same
+    for every output, a Euclidean group penalty with positive finite weights,
+    and an operator that forms its sample-space Gram matrix; applies up to
+    ``config.sample_system_max_samples`` samples (its ``n × n`` matrix). At the
+    first checkpoint where ``config.kernel_newton_expected_steps`` of its steps
+    cost fewer iterations than the budget the loop offers (the iterations the
+    gap's observed rate predicts are still needed, or those done so far,
+    within what ``max_iter`` leaves), :func:`kernel_newton` takes over from
+    the iterate certified there, with that budget. The result is certified
+    like any iterate, and where it falls short the iterations go on from it.
+    It is tried once.
+    """
+
+    name = "kernel Newton"
+    needs = frozenset(
+        {
+            "quadratic",
+            "diagonal_hessian",
+            "shared_curvature",
+            "euclidean",
+            "sample_gram",
+        }
     )
+
+    def applies(self, problem: Problem, config: SolverConfig) -> bool:
+        return problem.operator.n_samples <= config.sample_system_max_samples
+
+    def memory(self, problem: Problem, config: SolverConfig) -> float:
+        n = problem.operator.n_samples
+        return 2.0 * n * n * 8  # K and its factor, in float64 at worst
+
+    def cost(self, problem: Problem, config: SolverConfig) -> float:
+        return kernel_step_cost(problem, config)
+
+    def start(self, run) -> None:
+        self.tried = False
+
+    def at_checkpoint(self, run, progress) -> None:
+        problem, config = run.problem, run.config
+        expected = config.kernel_newton_expected_steps * self.cost(problem, config)
+        if self.tried or expected > progress.budget:
+            return
+        self.tried = True  # where it fails, proximal gradient goes on
+        x, Z, spent = kernel_newton(
+            problem,
+            run.best.x,
+            run.tol * config.kernel_newton_tol_factor,
+            config,
+            budget=progress.budget,
+        )
+        run.spent += spent
+        run.restart(x, Z)
+        run.certify_iterate()
 
 
 def kernel_step_cost(problem: Problem, config: SolverConfig) -> float:
@@ -188,15 +219,12 @@ class _Kernel:
             previous = norm
         return solution
 
-    def evaluate(self, mu: torch.Tensor) -> _Point | None:
-        """:math:`\\varphi(\\mu)` and everything its derivatives need; ``None``
-        when the operator cannot form its sample-space Gram matrix."""
+    def evaluate(self, mu: torch.Tensor) -> _Point:
+        """:math:`\\varphi(\\mu)` and everything its derivatives need."""
         problem, operator = self.problem, self.problem.operator
         support = (mu > 0).nonzero().squeeze(1)
         precision = self.config.sample_system_precision
         factor = sample_factor(problem, support, mu[support], self.root, precision)
-        if factor is None:
-            return None
         solution = self._solve(mu, factor, self.sides)
         theta, intercept = solution[:, : problem.n_outputs], None
         if problem.fit_intercept:  # eliminate b so that sᵀθ = 0
@@ -266,7 +294,7 @@ def kernel_newton(
     """Minimise ``problem`` from ``x`` by projected Newton steps on the block
     weights of the module, until the relative duality gap is at most ``tol``.
 
-    ``problem`` must satisfy :func:`supports_kernel_newton`. Each step solves
+    ``problem`` must meet the needs of :class:`KernelNewton`. Each step solves
     for the weights that are free with the Hessian of :math:`\\varphi` and
     sends the others towards zero (:func:`_direction`), then backtracks along
     the projection onto :math:`\\mu \\ge 0` until :math:`\\varphi` decreases
@@ -285,15 +313,12 @@ def kernel_newton(
         The point with the smallest objective met and its outputs.
     spent : float
         The work done in proximal-gradient iterations
-        (:func:`kernel_step_cost` per evaluation of :math:`\\varphi`);
-        infinite when the operator cannot form its sample-space Gram matrix.
+        (:func:`kernel_step_cost` per evaluation of :math:`\\varphi`).
     """
     kernel = _Kernel(problem, config)
     cost = kernel_step_cost(problem, config)
     everything = torch.arange(problem.n_blocks, device=x.device)
     point = kernel.evaluate(block_weights(problem, x, everything).to(kernel.dtype))
-    if point is None:
-        return x, problem.matvec(x), math.inf
     spent, best = cost, point
     for _ in range(config.kernel_newton_max_steps):
         if point.relative_gap <= tol:

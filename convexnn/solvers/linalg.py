@@ -30,8 +30,8 @@ def cholesky(matrix: torch.Tensor) -> torch.Tensor | None:
 
 
 def cholesky_with_fallback(
-    form: Callable[[torch.dtype], torch.Tensor | None], precision: torch.dtype
-) -> torch.Tensor | None:
+    form: Callable[[torch.dtype], torch.Tensor], precision: torch.dtype
+) -> torch.Tensor:
     r"""The lower Cholesky factor of ``form(precision)``, formed again in
     float64 when rounding in ``precision`` breaks the factorisation.
 
@@ -41,22 +41,18 @@ def cholesky_with_fallback(
     Parameters
     ----------
     form : callable
-        ``dtype ↦`` the symmetric matrix formed in ``dtype``, or ``None``
-        when it cannot be formed.
+        ``dtype ↦`` the symmetric matrix formed in ``dtype``.
     precision : dtype
         The precision to try first.
 
     Returns
     -------
-    tensor or None
+    tensor
         The factor :math:`L` with :math:`LL^\top = K` (in float64 when the
         first precision failed; as ``torch.linalg.cholesky_ex`` leaves it
-        when float64 fails too); ``None`` when ``form`` returns ``None``.
+        when float64 fails too).
     """
-    matrix = form(precision)
-    if matrix is None:
-        return None
-    factor, info = torch.linalg.cholesky_ex(matrix)
+    factor, info = torch.linalg.cholesky_ex(form(precision))
     if int(info) and precision != torch.float64:  # rounding broke K ⪰ I
         return cholesky_with_fallback(form, torch.float64)
     return factor

@@ -45,29 +45,76 @@ from .newton_systems import (
     _CoefficientSystem,
     _SampleSystem,
     block_weights,
-    euclidean_penalty,
     newton_cost,
     sample_factor,
     system_kind,
 )
+from .phases import LoopPhase
 
 
-def supports_newton(problem: Problem) -> bool:
-    """Whether :func:`newton_finish` applies to ``problem``: one output, a
-    Euclidean group penalty with positive weights, a loss with a diagonal
-    Hessian, and an operator that can be restricted to blocks. (Whether a
-    support is small enough for a Newton system is
-    :func:`~convexnn.solvers.newton_systems.system_kind`'s call, and whether
-    the operator can form its sample-space Gram matrix shows at the first
-    finish that needs it, see :func:`newton_finish`.)"""
-    operator = problem.operator
-    first = torch.arange(min(problem.n_blocks, 1), device=operator.device)
-    return (
-        problem.n_outputs == 1
-        and euclidean_penalty(problem)
-        and problem.loss.hessian_diagonal(problem.loss.Y[:1]) is not None
-        and operator.restrict(problem.penalty.group_size, first) is not None
-    )
+class NewtonFinish(LoopPhase):
+    """Damped Newton steps on the nonzero blocks once they have settled.
+
+    Needs one output, a Euclidean group penalty with positive weights, a loss
+    with a diagonal Hessian and an operator that can be restricted to blocks.
+    (Whether a support is small enough for a Newton system is
+    :func:`~convexnn.solvers.newton_systems.system_kind`'s call at each
+    factorisation.) Inside the proximal-gradient loop the support is watched
+    once the last certified gap is below ``config.newton_max_gap``; once it
+    has not changed for ``config.newton_patience`` iterations, and a
+    factorisation costs no more than the iterations done so far (less the
+    Newton work already spent), :func:`newton_finish` runs from the iterate.
+    Newton's work therefore never exceeds the iterations done, so a problem
+    where it does not pay costs at most twice as much.
+    """
+
+    name = "Newton finish"
+    needs = frozenset({"single_output", "euclidean", "diagonal_hessian", "restrict"})
+
+    def memory(self, problem: Problem, config: SolverConfig) -> float:
+        n = problem.operator.n_samples
+        samples = 0.0
+        if n <= config.sample_system_max_samples:
+            samples = float(n * n * config.sample_system_precision.itemsize)
+        m = config.newton_max_coefficients
+        return max(samples, 8.0 * (m * m + config.newton_max_columns))
+
+    def cost(self, problem: Problem, config: SolverConfig) -> float:
+        return newton_cost(problem, problem.n_blocks, config)
+
+    def start(self, run) -> None:
+        self.support, self.stable = run.problem.active_blocks(run.x), 0
+
+    def watched(self, run):
+        if run.best.relative_gap <= run.config.newton_max_gap:
+            return self.support
+        return None
+
+    def recover(self, run) -> bool:
+        self.stable = 0  # the iterations go on from another point
+        return False
+
+    def after_step(self, run, same, active) -> bool:
+        problem, config = run.problem, run.config
+        self.stable, self.support = (self.stable + 1 if same else 0), active
+        if self.stable < config.newton_patience:
+            return False
+        if run.spent + newton_cost(problem, int(active.sum()), config) > run.n_iter:
+            return False
+        run.to_full()
+        x, Z, spent = newton_finish(
+            problem,
+            run.x,
+            run.Z,
+            run.L,
+            run.tol * config.newton_tol_factor,
+            config,
+            budget=run.n_iter - run.spent,
+        )
+        run.restart(x, Z)
+        run.spent += spent
+        self.support, self.stable = problem.active_blocks(x), 0
+        return True
 
 
 def newton_finish(
@@ -91,7 +138,7 @@ def newton_finish(
     decrement (about twice the remaining decrease) falls below ``tol`` times
     the objective, after ``config.newton_max_steps`` steps, or
     at a fresh factorisation beyond ``config.newton_max_factorisations``.
-    ``problem`` must satisfy :func:`supports_newton`. Returns the new point
+    ``problem`` must meet the needs of :class:`NewtonFinish`. Returns the new point
     (never worse than ``x``), its outputs, and the work done in
     proximal-gradient iterations:
     :func:`~convexnn.solvers.newton_systems.newton_cost` per factorisation,
@@ -128,12 +175,12 @@ def newton_finish(
             if kind == "coefficients":
                 system = _CoefficientSystem(problem, x, Z, blocks, scale)
             else:
+                if "sample_gram" not in problem.capabilities:
+                    return x, Z, math.inf
                 root = problem.loss.hessian_diagonal(Z).sqrt()  # Q^½
                 factor = sample_factor(
                     problem, blocks, scale, root, config.sample_system_precision
                 )
-                if factor is None:
-                    return x, Z, math.inf
                 system = _SampleSystem(problem, x, Z, blocks, scale, factor)
         # the last step only shows that the decrement is small: with a
         # factorised Hessian from an earlier point, its estimate suffices

@@ -42,6 +42,7 @@ import torch
 from ..problems import Problem
 from .config import SolverConfig
 from .linalg import cholesky_solve, cholesky_with_fallback, conjugate_gradients
+from .phases import iteration_flops
 
 
 def system_kind(problem: Problem, n_blocks: int, config: SolverConfig) -> str | None:
@@ -76,25 +77,6 @@ def newton_cost(problem: Problem, n_blocks: int, config: SolverConfig) -> float:
     return factorisation / iteration_flops(problem, config)
 
 
-def iteration_flops(problem: Problem, config: SolverConfig) -> float:
-    """What a proximal-gradient iteration on ``problem`` costs, in
-    floating-point operations: its two products with ``A``, or
-    ``config.iteration_min_flops`` when the overhead of its small operations
-    is more."""
-    products = 4 * problem.operator.n_samples * problem.operator.n_coefs
-    return max(products * problem.n_outputs, config.iteration_min_flops)
-
-
-def euclidean_penalty(problem: Problem) -> bool:
-    """Whether the penalty of ``problem`` is a sum of Euclidean (Frobenius)
-    norms of its blocks with positive, finite weights: smooth wherever a block
-    is nonzero, which both Newton methods need."""
-    weights = problem.penalty.weights
-    return problem.penalty.is_euclidean(problem.n_outputs) and (
-        weights is None or bool(((weights > 0) & (weights < math.inf)).all())
-    )
-
-
 def block_weights(problem: Problem, x: torch.Tensor, blocks: torch.Tensor):
     """``‖U_g‖ / (α w_g)`` for ``blocks``: the inverse curvatures ``Λ⁻¹`` of
     the penalty here, the weights ``μ`` of :mod:`convexnn.solvers.kernel_newton`
@@ -112,22 +94,19 @@ def sample_factor(
     weights: torch.Tensor,
     root: torch.Tensor,
     precision: torch.dtype,
-) -> torch.Tensor | None:
+) -> torch.Tensor:
     r"""The lower Cholesky factor of :math:`K = I + R\,(\sum_j \lambda_j
     A_{g_j}A_{g_j}^\top)\,R` with :math:`R = \operatorname{diag}(` ``root``
     :math:`)`, over ``blocks`` with weights ``λ = weights``, formed in
     ``precision``. :math:`K \succeq I`, so its factor exists short of huge
     entries, which rounding breaks: it is then formed again in float64
     (:func:`~convexnn.solvers.linalg.cholesky_with_fallback`).
-    ``None`` when the operator cannot form its sample-space Gram matrix
-    (:meth:`~convexnn.problems.LinearOperator.sample_gram`)."""
+    The operator must provide ``"sample_gram"``."""
 
-    def form(precision: torch.dtype) -> torch.Tensor | None:
+    def form(precision: torch.dtype) -> torch.Tensor:
         gram = problem.operator.sample_gram(
             problem.penalty.group_size, blocks, weights, precision
         )
-        if gram is None:
-            return None
         scaling = root.to(precision)
         K = gram.mul_(scaling).mul_(scaling.T)
         K.diagonal().add_(1.0)

@@ -9,9 +9,9 @@ import torch
 
 from ..problems import Problem
 from .config import SolverConfig
-from .fista import SolverResult
+from .driver import solve
 from .polish import polish
-from .working_set import solve
+from .results import SolverResult
 
 
 def alpha_max(

@@ -38,10 +38,13 @@ Every round's certificate is a certificate of the whole problem, so the
 returned gap is as honest as plain FISTA's. (Screened blocks stay in the
 certificate's products: copying the operator without them would cost more
 than the products it saves. Peaks make screening redundant, so it is skipped
-there.) Other problems with few blocks (at most
-``config.working_set_min_blocks``), or whose
-operator cannot be restricted, are handed to FISTA directly: there the rounds
-cost more than they save.
+there.) The three methods are phases (:mod:`~convexnn.solvers.phases`):
+:class:`WorkingSets` needs an operator that restricts to blocks and more than
+``config.working_set_min_blocks`` blocks (with fewer, the rounds cost more
+than they save), :class:`Screening` needs bounds on the blocks' norms, and
+:class:`GramForm` a squared loss with an :math:`\ell_1` penalty. A problem
+that allows neither working sets nor Gram-form subproblems goes to FISTA
+directly.
 """
 
 from __future__ import annotations
@@ -50,192 +53,203 @@ import math
 
 import torch
 
-from ..problems import Certificate, Problem
+from ..problems import Certificate, Problem, SquaredLoss
 from .config import SolverConfig
-from .fista import SolverResult, fista
-from .gram import gram_form
+from .fista import fista
+from .gram import GramLasso
+from .phases import Phase, runnable
 from .polish import polished_certificate
+from .results import SolverResult
 
 
-def solve(
+class WorkingSets(Phase):
+    """Subproblems on growing working sets of blocks."""
+
+    name = "working sets"
+    needs = frozenset({"restrict"})
+
+    def applies(self, problem: Problem, config: SolverConfig) -> bool:
+        return problem.n_blocks > config.working_set_min_blocks
+
+
+class Screening(Phase):
+    """Gap-safe screening of the blocks that are zero at the optimum."""
+
+    name = "screening"
+    needs = frozenset({"block_norms"})
+
+
+class GramForm(Phase):
+    """Exact working-set subproblems in Gram form (:mod:`~convexnn.solvers.gram`)."""
+
+    name = "Gram-form subproblems"
+    needs = frozenset({"l1", "quadratic"})
+
+    def applies(self, problem: Problem, config: SolverConfig) -> bool:
+        return isinstance(problem.loss, SquaredLoss)
+
+    def memory(self, problem: Problem, config: SolverConfig) -> float:
+        return 8.0 * config.working_set_max_gram_size**2  # the cached Gram matrix
+
+
+def solve_in_rounds(
     problem: Problem,
-    x0: torch.Tensor | None = None,
+    x0: torch.Tensor | None,
     *,
-    tol: float = 1e-6,
-    max_iter: int = 10_000,
-    lipschitz: float | None = None,
-    working_sets: bool = True,
-    hint: torch.Tensor | None = None,
-    exact: bool | None = None,
-    verbose: int = 0,
-    config: SolverConfig = SolverConfig(),
+    tol: float,
+    max_iter: int,
+    lipschitz: float | None,
+    hint: torch.Tensor | None,
+    gram: GramLasso | None,
+    verbose: int,
+    config: SolverConfig,
 ) -> SolverResult:
-    """Minimise ``problem`` to relative duality gap ``tol``.
-
-    Parameters
-    ----------
-    problem : Problem
-        The composite problem.
-    x0 : tensor, optional
-        Warm start in the layout of ``problem.shape`` (default zeros).
-    tol : float
-        Target relative duality gap of the whole problem.
-    max_iter : int
-        Maximum number of proximal-gradient iterations, all rounds together.
-    lipschitz : float, optional
-        Initial step-size estimate, as in :func:`fista`.
-    working_sets : bool
-        Use working sets and screening when the problem has more than
-        ``config.working_set_min_blocks`` blocks and its operator can be
-        restricted; ``False`` runs FISTA on the whole problem.
-    hint : tensor of shape (n_blocks,), optional
-        Values of the blocks' dual constraints at ``x0`` for a nearby problem
-        (a previous regularisation strength along a path), as in
-        ``Certificate.violations``: the first working set is ranked by them,
-        which saves the first round's certificate of the whole problem. The
-        stopping test is unchanged.
-    exact : bool, optional
-        Solve the working-set subproblems of a squared-loss
-        :class:`~convexnn.problems.L1` problem exactly in Gram form
-        (:mod:`~convexnn.solvers.gram`) instead of by FISTA. The default
-        (``None``) does so when the operator's blocks lie on grid lines
-        (:meth:`~convexnn.problems.LinearOperator.lines`: nearly parallel
-        neighbours, where FISTA needs many iterations), and runs FISTA
-        otherwise: on well-conditioned designs its cheaper iterations win
-        (on the path of ``benchmarks/bench_lasso_path.py``, Gram-form
-        subproblems take about twice as long).
-    verbose : int
-        Print each round's gap when positive (and FISTA's when above 1).
-    config : SolverConfig
-        Tuning of the working sets (at least ``config.working_set_min_size``
-        blocks, Gram form up to ``config.working_set_max_gram_size``, each
-        solved to ``config.working_set_inner_fraction`` of the current gap)
-        and of the subproblem solvers.
-
-    Returns
-    -------
-    SolverResult
-        The best point found in the layout of ``problem.shape``, and its
-        certificate for the whole problem (with the point's ``violations``).
-    """
-    everything = torch.arange(problem.n_blocks, device=problem.operator.device)
+    """Minimise ``problem`` by working-set rounds (the module docstring), the
+    subproblems solved exactly by ``gram`` where it is given and by FISTA
+    otherwise; the arguments are those of :func:`~convexnn.solvers.solve`."""
     lines = problem.operator.lines(problem.penalty.group_size)
-    if exact is None:
-        exact = bool(lines)
-    gram = gram_form(problem, config) if working_sets and exact else None
-    whole = not working_sets or problem.n_blocks <= config.working_set_min_blocks
-    if gram is None and (whole or problem.restrict(everything[:1]) is None):
-        return fista(
-            problem,
-            x0,
-            tol=tol,
-            max_iter=max_iter,
-            lipschitz=lipschitz,
-            verbose=verbose,
-            config=config,
-        )
-    # exact subproblems take the peaks of the violations, which screening
-    # would not change: its norms are not worth their cost there
-    norms = None
-    if gram is None or not lines:
-        norms = problem.operator.block_norms(problem.penalty.group_size)
-    weights = problem.penalty.weights
-    if weights is None:
-        weights = torch.ones(problem.n_blocks, dtype=problem.operator.dtype)
-    weights = weights.to(problem.operator.device)
-    radius_factor = 2 * problem.loss.curvature / problem.operator.n_samples
-    screened = torch.zeros_like(everything, dtype=torch.bool)
-
-    x = problem.zeros() if x0 is None else x0.clone()
-    Z = _outputs(problem, x, problem.active_blocks(x).nonzero().squeeze(1))
-    best = Certificate(x, Z, math.inf, -math.inf)  # nothing certified yet
-    n_iter, size, violations, working = 0, 0, hint, everything[:0]
-    rescale = True  # whether the block scales of x may be suboptimal
-    min_size = config.working_set_min_size
+    rounds = _Rounds(problem, x0, hint, lines, gram, lipschitz, config)
     while True:
-        if violations is None:  # certify the whole problem at the current point
-            certificate = polished_certificate(problem, x, Z, rescale=rescale)
-            x, Z, violations = certificate.x, certificate.Z, certificate.violations
-            best = best.improve(certificate)
-            if verbose:
-                print(
-                    f"round: {int(screened.sum()):6d} blocks screened, {size:6d} in "
-                    f"the working set, {n_iter:6d} iterations, relative gap "
-                    f"{best.relative_gap:.3e}"
-                )
-            if best.relative_gap <= tol or n_iter >= max_iter:
+        if rounds.violations is None:
+            rounds.certify(verbose)
+            if rounds.best.relative_gap <= tol or rounds.n_iter >= max_iter:
                 break
-            if norms is not None:
-                slack = max(best.primal - certificate.dual, 0)
-                radius = math.sqrt(radius_factor * slack)
-                screened |= violations + radius * norms / (problem.alpha * weights) < 1
+            rounds.screen()
+        if not rounds.next_working_set():
+            rounds.solve_by_iterations(tol, max_iter, verbose)
+    converged = rounds.best.relative_gap <= tol
+    return SolverResult(
+        rounds.best.x, rounds.best, rounds.n_iter, converged, rounds.lipschitz or 0.0
+    )
 
-        active = problem.active_blocks(x)
+
+class _Rounds:
+    """The state of the working-set rounds: the point and its outputs, the
+    best certificate, the dual-constraint values of the last certificate
+    (``violations``; ``None`` when the point is yet to be certified), the
+    screened blocks and the current working set."""
+
+    def __init__(self, problem, x0, hint, lines, gram, lipschitz, config):
+        self.problem, self.lines, self.gram, self.config = problem, lines, gram, config
+        self.lipschitz = lipschitz
+        device = problem.operator.device
+        self.everything = torch.arange(problem.n_blocks, device=device)
+        # exact subproblems take the peaks of the violations, which screening
+        # would not change: its norms are not worth their cost there
+        self.norms = None
+        if (gram is None or not lines) and runnable(Screening(), problem, config):
+            self.norms = problem.operator.block_norms(problem.penalty.group_size)
+        weights = problem.penalty.weights
+        if weights is None:
+            weights = torch.ones(problem.n_blocks, dtype=problem.operator.dtype)
+        self.weights = weights.to(device)
+        self.screened = torch.zeros_like(self.everything, dtype=torch.bool)
+        self.x = problem.zeros() if x0 is None else x0.clone()
+        self.Z = _outputs(problem, self.x, problem.active_blocks(self.x))
+        self.best = Certificate(self.x, self.Z, math.inf, -math.inf)  # none yet
+        self.n_iter, self.size, self.violations = 0, 0, hint
+        self.working = self.everything[:0]
+        self.rescale = True  # whether the block scales of x may be suboptimal
+
+    def certify(self, verbose: int) -> None:
+        """Certify the current point on the whole problem."""
+        certificate = polished_certificate(
+            self.problem, self.x, self.Z, rescale=self.rescale
+        )
+        self.x, self.Z = certificate.x, certificate.Z
+        self.violations = certificate.violations
+        self.best = self.best.improve(certificate)
+        self.certificate = certificate
+        if verbose:
+            print(
+                f"round: {int(self.screened.sum()):6d} blocks screened, "
+                f"{self.size:6d} in the working set, {self.n_iter:6d} iterations, "
+                f"relative gap {self.best.relative_gap:.3e}"
+            )
+
+    def screen(self) -> None:
+        """Screen out, for good, the blocks the last certificate proves zero."""
+        if self.norms is None:
+            return
+        problem = self.problem
+        slack = max(self.best.primal - self.certificate.dual, 0)
+        curvature = problem.loss.curvature / problem.operator.n_samples
+        radius = math.sqrt(2 * curvature * slack)
+        scaled = radius * self.norms / (problem.alpha * self.weights)
+        self.screened |= self.violations + scaled < 1
+
+    def _priorities(self) -> tuple[torch.Tensor, int, int]:
+        """The blocks' priorities for the next working set (infinite for the
+        nonzero and unpenalised ones, which it must hold), how many of those
+        there are, and how many peaks of the violations there are."""
+        violations, screened = self.violations, self.screened
+        active = self.problem.active_blocks(self.x)
         priority = violations.masked_fill(screened, -math.inf)
         n_peaks = 0
-        if lines:  # one block per violated region first
+        if self.lines:  # one block per violated region first
             # certificates scale the dual point into the feasible set, so
             # violating blocks are those above the active ones (at the bound)
             level = float(violations[active].max()) if bool(active.any()) else 0.0
-            peaks = _peaks(violations, level, lines) & ~screened
+            peaks = _peaks(violations, level, self.lines) & ~screened
             priority = torch.where(peaks, priority + float(violations.max()), priority)
             n_peaks = int(peaks.sum())
-        priority[active | (weights == 0)] = math.inf
-        n_active = int((priority == math.inf).sum())
-        candidates = problem.n_blocks - int(screened.sum())
-        previous = working
-        if gram is not None and lines:  # exact solves: the support and the peaks
-            size = min(max(n_active + 2 * n_peaks, min_size), candidates)
-            working = torch.topk(priority, size).indices
+        priority[active | (self.weights == 0)] = math.inf
+        return priority, int((priority == math.inf).sum()), n_peaks
+
+    def next_working_set(self) -> bool:
+        """Choose the next working set; solve it exactly in Gram form when
+        that is the method (``True``), else leave it to
+        :meth:`solve_by_iterations` (``False``)."""
+        priority, n_active, n_peaks = self._priorities()
+        candidates = self.problem.n_blocks - int(self.screened.sum())
+        previous, min_size = self.working, self.config.working_set_min_size
+        if self.gram is not None and self.lines:  # the support and the peaks
+            self.size = min(max(n_active + 2 * n_peaks, min_size), candidates)
+            working = torch.topk(priority, self.size).indices
             if bool(torch.isin(working, previous).all()):  # nothing new: grow
-                size = min(2 * len(previous), candidates)
-                working = torch.topk(priority, size).indices
+                self.size = min(2 * len(previous), candidates)
+                working = torch.topk(priority, self.size).indices
         else:
-            size = min(max(2 * n_active, 2 * size, min_size), candidates)
-            working = torch.topk(priority, size).indices
-        working = working.sort().values
-        if gram is not None and torch.equal(working, previous):
-            gram = None  # solved exactly already: rounding limits it, FISTA takes over
-        if gram is not None and size <= config.working_set_max_gram_size:
-            x, Z, steps = gram.solve(x, working)
-            n_iter += max(steps, 1)  # a round counts, so max_iter bounds them
-            violations, rescale = None, True
-            continue
-        gap = best.relative_gap  # inf (or nan) before a valid bound
-        fraction = config.working_set_inner_fraction
+            self.size = min(max(2 * n_active, 2 * self.size, min_size), candidates)
+            working = torch.topk(priority, self.size).indices
+        self.working = working.sort().values
+        if self.gram is not None and torch.equal(self.working, previous):
+            self.gram = None  # solved exactly already: rounding limits it
+        if self.gram is None or self.size > self.config.working_set_max_gram_size:
+            return False
+        self.x, self.Z, steps = self.gram.solve(self.x, self.working)
+        self.n_iter += max(steps, 1)  # a round counts, so max_iter bounds them
+        self.violations, self.rescale = None, True
+        return True
+
+    def solve_by_iterations(self, tol: float, max_iter: int, verbose: int) -> None:
+        """Solve the working set's subproblem by FISTA, to a fraction of the
+        current gap."""
+        problem, working = self.problem, self.working
+        gap = self.best.relative_gap  # inf (or nan) before a valid bound
+        fraction = self.config.working_set_inner_fraction
         inner_tol = max(fraction * gap, tol / 2) if gap < math.inf else tol / 2
-        restricted = None if size == problem.n_blocks else problem.restrict(working)
-        if restricted is None:  # the whole problem: no copy of the operator
-            result = fista(
-                problem,
-                x,
-                tol=inner_tol,
-                max_iter=max_iter - n_iter,
-                lipschitz=lipschitz,
-                verbose=max(verbose - 1, 0),
-                config=config,
-            )
-            x = result.x
-            best = best.improve(result.certificate)
+        whole = self.size == problem.n_blocks or "restrict" not in problem.capabilities
+        subproblem = problem if whole else problem.restrict(working)
+        result = fista(
+            subproblem,
+            self.x if whole else problem.take(self.x, working),
+            tol=inner_tol,
+            max_iter=max_iter - self.n_iter,
+            lipschitz=self.lipschitz,
+            verbose=max(verbose - 1, 0),
+            config=self.config,
+        )
+        if whole:  # no copy of the operator: the certificate is the problem's
+            self.x = result.x
+            self.best = self.best.improve(result.certificate)
         else:
-            result = fista(
-                restricted,
-                problem.take(x, working),
-                tol=inner_tol,
-                max_iter=max_iter - n_iter,
-                lipschitz=lipschitz,
-                verbose=max(verbose - 1, 0),
-                config=config,
-            )
-            x = problem.put(result.x, working)
-        Z, lipschitz = result.certificate.Z, result.lipschitz
-        n_iter += result.n_iter
+            self.x = problem.put(result.x, working)
+        self.Z, self.lipschitz = result.certificate.Z, result.lipschitz
+        self.n_iter += result.n_iter
         # a converged solve returns a polished point: the working set holds its
         # nonzero blocks, so polishing it on the whole problem would repeat that
-        violations, rescale = None, not result.converged
-
-    converged = best.relative_gap <= tol
-    return SolverResult(best.x, best, n_iter, converged, lipschitz or 0.0)
+        self.violations, self.rescale = None, not result.converged
 
 
 def _peaks(violations: torch.Tensor, level: float, lines) -> torch.Tensor:
@@ -257,10 +271,10 @@ def _peaks(violations: torch.Tensor, level: float, lines) -> torch.Tensor:
     return peaks
 
 
-def _outputs(problem: Problem, x: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
-    """``problem.matvec(x)`` for ``x`` zero off ``blocks``, through the
-    restricted operator when there is one."""
-    restricted = problem.restrict(blocks)
-    if restricted is None:
+def _outputs(problem: Problem, x: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """``problem.matvec(x)`` for ``x`` zero off the ``active`` blocks, through
+    the restricted operator when there is one."""
+    if "restrict" not in problem.capabilities:
         return problem.matvec(x)
-    return restricted.matvec(problem.take(x, blocks))
+    blocks = active.nonzero().squeeze(1)
+    return problem.restrict(blocks).matvec(problem.take(x, blocks))

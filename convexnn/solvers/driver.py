@@ -1,0 +1,171 @@
+r"""The driver: which phases solve a problem.
+
+:func:`solve` minimises an unconstrained :class:`~convexnn.problems.Problem`:
+by working-set rounds (:mod:`~convexnn.solvers.working_set`) where the problem
+allows them or its subproblems can be solved exactly in Gram form, and by
+accelerated proximal gradient (:func:`~convexnn.solvers.fista`, with its own
+Newton and single-precision phases) on the whole problem otherwise.
+:func:`solve_constrained` solves a
+:class:`~convexnn.problems.constrained.ConstrainedProblem` by ADMM where it
+applies and fits the memory budget, by the augmented Lagrangian otherwise, or
+by the method asked for, after checking that it can run. Every choice is made
+once, before solving, from the phases' declared needs, sizes and memory
+(:mod:`~convexnn.solvers.phases`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..problems import Problem
+from ..problems.constrained import ConstrainedProblem
+from .admm import Admm, admm
+from .augmented_lagrangian import AugmentedLagrangian, augmented_lagrangian
+from .config import SolverConfig
+from .fista import fista
+from .gram import GramLasso
+from .phases import require, runnable
+from .results import ConstrainedResult, SolverResult
+from .working_set import GramForm, WorkingSets, solve_in_rounds
+
+#: The methods that solve a constrained problem, by name, in the order
+#: ``method="auto"`` tries them: each its phase and its function.
+CONSTRAINED_METHODS = {
+    "admm": (Admm(), admm),
+    "augmented_lagrangian": (AugmentedLagrangian(), augmented_lagrangian),
+}
+
+
+def solve(
+    problem: Problem,
+    x0: torch.Tensor | None = None,
+    *,
+    tol: float = 1e-6,
+    max_iter: int = 10_000,
+    lipschitz: float | None = None,
+    working_sets: bool = True,
+    hint: torch.Tensor | None = None,
+    exact: bool | None = None,
+    verbose: int = 0,
+    config: SolverConfig = SolverConfig(),
+) -> SolverResult:
+    """Minimise ``problem`` to relative duality gap ``tol``.
+
+    Parameters
+    ----------
+    problem : Problem
+        The composite problem.
+    x0 : tensor, optional
+        Warm start in the layout of ``problem.shape`` (default zeros).
+    tol : float
+        Target relative duality gap of the whole problem.
+    max_iter : int
+        Maximum number of proximal-gradient iterations, all rounds together.
+    lipschitz : float, optional
+        Initial step-size estimate, as in :func:`fista`.
+    working_sets : bool
+        Use working sets and screening where the problem allows
+        (:class:`WorkingSets`, :class:`Screening`); ``False`` runs FISTA on
+        the whole problem.
+    hint : tensor of shape (n_blocks,), optional
+        Values of the blocks' dual constraints at ``x0`` for a nearby problem
+        (a previous regularisation strength along a path), as in
+        ``Certificate.violations``: the first working set is ranked by them,
+        which saves the first round's certificate of the whole problem. The
+        stopping test is unchanged.
+    exact : bool, optional
+        Solve the working-set subproblems of a squared-loss
+        :class:`~convexnn.problems.L1` problem exactly in Gram form
+        (:class:`GramForm`) instead of by FISTA. The default (``None``) does so
+        when the operator's blocks lie on grid lines
+        (:meth:`~convexnn.problems.LinearOperator.lines`: nearly parallel
+        neighbours, where FISTA needs many iterations), and runs FISTA
+        otherwise: on well-conditioned designs its cheaper iterations win.
+    verbose : int
+        Print each round's gap when positive (and FISTA's when above 1).
+    config : SolverConfig
+        Tuning of the working sets (at least ``config.working_set_min_size``
+        blocks, Gram form up to ``config.working_set_max_gram_size``, each
+        solved to ``config.working_set_inner_fraction`` of the current gap)
+        and of the subproblem solvers.
+
+    Returns
+    -------
+    SolverResult
+        The best point found in the layout of ``problem.shape``, and its
+        certificate for the whole problem (with the point's ``violations``).
+    """
+    lines = problem.operator.lines(problem.penalty.group_size)
+    exact = bool(lines) if exact is None else exact
+    gram = None
+    if working_sets and exact and runnable(GramForm(), problem, config):
+        gram = GramLasso(problem, config)
+    if gram is None and not (working_sets and runnable(WorkingSets(), problem, config)):
+        return fista(
+            problem,
+            x0,
+            tol=tol,
+            max_iter=max_iter,
+            lipschitz=lipschitz,
+            verbose=verbose,
+            config=config,
+        )
+    return solve_in_rounds(
+        problem,
+        x0,
+        tol=tol,
+        max_iter=max_iter,
+        lipschitz=lipschitz,
+        hint=hint,
+        gram=gram,
+        verbose=verbose,
+        config=config,
+    )
+
+
+def solve_constrained(
+    problem: ConstrainedProblem,
+    *,
+    method: str = "auto",
+    tol: float = 1e-6,
+    max_iter: int = 10_000,
+    verbose: int = 0,
+    config: SolverConfig = SolverConfig(),
+) -> tuple[str, ConstrainedResult]:
+    """Solve ``problem`` to KKT residuals ``≤ tol``.
+
+    Parameters
+    ----------
+    problem : ConstrainedProblem
+        The objective and its constraints.
+    method : {"auto", "admm", "augmented_lagrangian"}
+        The method; ``"auto"`` takes the first of :data:`CONSTRAINED_METHODS`
+        that can run (:func:`~convexnn.solvers.phases.runnable`). A method
+        asked for by name that cannot run is a ``ValueError`` saying why.
+    tol, max_iter, verbose, config
+        As in :func:`~convexnn.solvers.admm` and
+        :func:`~convexnn.solvers.augmented_lagrangian`.
+
+    Returns
+    -------
+    method : str
+        The method that ran.
+    result : ConstrainedResult
+    """
+    if method == "auto":
+        method = next(
+            name
+            for name, (phase, _) in CONSTRAINED_METHODS.items()
+            if runnable(phase, problem, config)
+        )
+    elif method in CONSTRAINED_METHODS:
+        require(CONSTRAINED_METHODS[method][0], problem, config)
+    else:
+        raise ValueError(
+            f"method must be 'auto' or one of {sorted(CONSTRAINED_METHODS)}, "
+            f"got {method!r}."
+        )
+    run = CONSTRAINED_METHODS[method][1]
+    return method, run(
+        problem, tol=tol, max_iter=max_iter, verbose=verbose, config=config
+    )
