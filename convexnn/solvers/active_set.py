@@ -259,32 +259,14 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
     Returns them and whether a tight row of an active block was released
     (unmarked in ``tight_rows``) because its multiplier wants to be negative.
     """
-    objective, constraint = problem.problem, problem.constraint
-    alpha = objective.alpha
-    coef, _ = objective.split(x)
-    group_size = objective.penalty.group_size
-    blocks = coef.view(-1, group_size)
-    Theta = objective.loss.gradient(objective.matvec(x))
-    gradient = objective.operator.rmatvec(Theta).view(-1, group_size)
-    norms = torch.linalg.vector_norm(blocks, dim=1, keepdim=True)
-    targets = gradient + alpha * blocks / norms.clamp(min=torch.finfo(norms.dtype).tiny)
-    per_block = constraint.per_block(multipliers.clone())  # (B, n, 1)
-    current = constraint.rmatvec(multipliers).view(-1, group_size)
-    nonzero = norms.squeeze(1) > 0
-    needs = torch.where(
-        nonzero,
-        torch.linalg.vector_norm(current - targets, dim=1) > 0.1 * tol * alpha,
-        torch.linalg.vector_norm(current - gradient, dim=1) > alpha,
+    constraint, alpha = problem.constraint, problem.problem.alpha
+    targets, nonzero, order = _stationarity_targets(
+        problem, x, multipliers, active, tol
     )
+    per_block = constraint.per_block(multipliers.clone())  # (B, n, 1)
     position_of = {int(block): position for position, block in enumerate(active)}
     released, entering = False, {}
-    # the active set's blocks first: when one of them releases rows the
-    # structure changes, and the other blocks' multipliers (an NNLS over every
-    # row each, the bulk of the cost) would be for a point about to be replaced
-    in_active = torch.zeros_like(needs)
-    in_active[active] = True
-    order = torch.cat([(needs & in_active).nonzero(), (needs & ~in_active).nonzero()])
-    for block in order.squeeze(1).tolist():
+    for block in order:
         position = position_of.get(block)
         if released and position is None:
             break
@@ -328,6 +310,38 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
         per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
     multipliers = per_block.transpose(0, 1).reshape(multipliers.shape)
     return multipliers, released, entering
+
+
+def _stationarity_targets(problem, x, multipliers, active, tol):
+    r"""What the multipliers of each block must reach, which blocks are
+    nonzero, and the blocks whose multipliers miss it, in the order step 2
+    updates them.
+
+    A nonzero block's stationarity asks :math:`K_g^\top\lambda_g` to equal
+    :math:`\nabla_g + \alpha u_g/\|u_g\|`; a zero block's, to lie within
+    :math:`\alpha` of :math:`\nabla_g`. The active set's blocks come first:
+    when one of them releases rows the structure changes, and the other
+    blocks' multipliers (an NNLS over every row each, the bulk of the cost)
+    would be for a point about to be replaced.
+    """
+    objective, constraint = problem.problem, problem.constraint
+    alpha, group_size = objective.alpha, objective.penalty.group_size
+    blocks = objective.split(x)[0].view(-1, group_size)
+    Theta = objective.loss.gradient(objective.matvec(x))
+    gradient = objective.operator.rmatvec(Theta).view(-1, group_size)
+    norms = torch.linalg.vector_norm(blocks, dim=1, keepdim=True)
+    targets = gradient + alpha * blocks / norms.clamp(min=torch.finfo(norms.dtype).tiny)
+    current = constraint.rmatvec(multipliers).view(-1, group_size)
+    nonzero = norms.squeeze(1) > 0
+    missing = torch.where(
+        nonzero,
+        torch.linalg.vector_norm(current - targets, dim=1) > 0.1 * tol * alpha,
+        torch.linalg.vector_norm(current - gradient, dim=1) > alpha,
+    )
+    in_active = torch.zeros_like(missing)
+    in_active[active] = True
+    first, then = (missing & in_active).nonzero(), (missing & ~in_active).nonzero()
+    return targets, nonzero, torch.cat([first, then]).squeeze(1).tolist()
 
 
 def _nnls(matrix, support, target):

@@ -53,6 +53,7 @@ are measured at :math:`(y, b)` with the multipliers
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -207,6 +208,70 @@ class _StepSystem:
         return self.blockwise(self.inverse_root, v)
 
 
+@dataclass
+class _Iterates:
+    """The ADMM iterates: ``u`` (and its constraint values ``Ku``), the
+    split copies ``y`` and ``s`` with their scaled multipliers, the outputs
+    and the intercept, and the previous ``y``, ``s`` (the dual residual)."""
+
+    u: torch.Tensor
+    Ku: torch.Tensor
+    y: torch.Tensor
+    s: torch.Tensor
+    mu_y: torch.Tensor
+    mu_s: torch.Tensor
+    Z: torch.Tensor
+    intercept: torch.Tensor
+    y_old: torch.Tensor
+    s_old: torch.Tensor
+
+    @classmethod
+    def start(cls, problem: ConstrainedProblem) -> _Iterates:
+        objective = problem.problem
+        A = objective.operator
+        u = torch.zeros(
+            (A.n_coefs, objective.n_outputs), dtype=A.dtype, device=A.device
+        )
+        Z, s = A.matvec(u), problem.constraint.matvec(u)
+        mu_s = torch.zeros_like(s)
+        return cls(u, s, u.clone(), s, u.clone(), mu_s, Z, torch.zeros_like(Z[0]), u, s)
+
+    def step(self, problem, system, rho, lipschitz, inner_tol, max_cg, config):
+        """One over-relaxed ADMM step (the module docstring)."""
+        objective, K = problem.problem, problem.constraint
+        A, loss = objective.operator, objective.loss
+        target = self.Z - loss.gradient(self.Z) / lipschitz
+        rhs = (
+            system.weight * A.rmatvec(system.centre(target))
+            + (self.y - self.mu_y)
+            + K.rmatvec(self.s - self.mu_s)
+        )
+        self.u = system.solve(rhs, self.u, inner_tol, max_cg)
+        Au = A.matvec(self.u)
+        if objective.fit_intercept:
+            self.intercept = (target - Au).mean(0)
+        self.Ku = K.matvec(self.u)
+        u_hat = torch.lerp(self.y, self.u, config.admm_relaxation)
+        Ku_hat = torch.lerp(self.s, self.Ku, config.admm_relaxation)
+        y = objective.penalty.prox(u_hat + self.mu_y, objective.alpha / rho)
+        s = (Ku_hat + self.mu_s).clamp(min=0)
+        self.y_old, self.s_old = self.y, self.s
+        self.mu_y = self.mu_y + (u_hat - y)
+        self.mu_s = self.mu_s + (Ku_hat - s)
+        self.y, self.s, self.Z = y, s, Au + self.intercept
+
+    def residuals(self, K) -> tuple[float, float]:
+        """The relative primal and dual residuals of the last step."""
+        u, y, s, Ku = self.u, self.y, self.s, self.Ku
+        primal = math.hypot(_norm(u - y), _norm(Ku - s)) / max(
+            math.hypot(_norm(u), _norm(Ku)), math.hypot(_norm(y), _norm(s)), 1e-300
+        )
+        dual = _norm((y - self.y_old) + K.rmatvec(s - self.s_old)) / max(
+            _norm(self.mu_y + K.rmatvec(self.mu_s)), 1e-300
+        )
+        return primal, dual
+
+
 def _norm(tensor: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(tensor))
 
@@ -272,47 +337,20 @@ def admm(
     rho_range = (rho / config.admm_rho_spread, rho * config.admm_rho_spread)
     system.set_weight(lipschitz / rho)
 
-    u = torch.zeros((A.n_coefs, objective.n_outputs), dtype=A.dtype, device=A.device)
-    Z = A.matvec(u)
-    intercept = torch.zeros_like(Z[0])
-    y, mu_y = u.clone(), u.clone()
-    s = K.matvec(u)
-    mu_s = torch.zeros_like(s)
-
-    kkt = polished_kkt(problem, objective.pack(y, intercept), -rho * mu_s)
+    state = _Iterates.start(problem)
+    point = objective.pack(state.y, state.intercept)
+    kkt = polished_kkt(problem, point, -rho * state.mu_s)
     inner_tol = config.admm_cg_loosest_tol
     n_iter, schedule = 0, FinishSchedule(problem, tol, config)
     while kkt.largest > tol and n_iter < max_iter:
         for _ in range(min(config.admm_check_every, max_iter - n_iter)):
             n_iter += 1
-            target = Z - loss.gradient(Z) / lipschitz
-            rhs = (
-                system.weight * A.rmatvec(system.centre(target))
-                + (y - mu_y)
-                + K.rmatvec(s - mu_s)
-            )
-            u = system.solve(rhs, u, inner_tol, max_cg)
-            Au = A.matvec(u)
-            if objective.fit_intercept:
-                intercept = (target - Au).mean(0)
-            Ku = K.matvec(u)
-            u_hat = torch.lerp(y, u, config.admm_relaxation)
-            Ku_hat = torch.lerp(s, Ku, config.admm_relaxation)
-            y_new = objective.penalty.prox(u_hat + mu_y, objective.alpha / rho)
-            s_new = (Ku_hat + mu_s).clamp(min=0)
-            y_old, s_old = y, s
-            mu_y = mu_y + (u_hat - y_new)
-            mu_s = mu_s + (Ku_hat - s_new)
-            y, s, Z = y_new, s_new, Au + intercept
-
-        multipliers = (-rho * mu_s).clamp(min=0)
-        kkt = polished_kkt(problem, objective.pack(y, intercept), multipliers)
-        primal = math.hypot(_norm(u - y), _norm(Ku - s)) / max(
-            math.hypot(_norm(u), _norm(Ku)), math.hypot(_norm(y), _norm(s)), 1e-300
+            state.step(problem, system, rho, lipschitz, inner_tol, max_cg, config)
+        multipliers = (-rho * state.mu_s).clamp(min=0)
+        kkt = polished_kkt(
+            problem, objective.pack(state.y, state.intercept), multipliers
         )
-        dual = _norm((y - y_old) + K.rmatvec(s - s_old)) / max(
-            _norm(mu_y + K.rmatvec(mu_s)), 1e-300
-        )
+        primal, dual = state.residuals(K)
         inner_tol = max(
             cg_tol,
             min(config.admm_cg_loosest_tol, config.admm_cg_tol_ratio * kkt.largest),
@@ -328,16 +366,9 @@ def admm(
             factor = min(max(math.sqrt(primal / max(dual, 1e-300)), 0.2), 5.0)
             if rho_range[0] <= rho * factor <= rho_range[1]:
                 rho *= factor
-                mu_y, mu_s = mu_y / factor, mu_s / factor
+                state.mu_y, state.mu_s = state.mu_y / factor, state.mu_s / factor
                 system.set_weight(lipschitz / rho)
     else:
-        multipliers = (-rho * mu_s).clamp(min=0)
-    return ConstrainedResult(
-        x=kkt.x,
-        multipliers=multipliers,
-        kkt=kkt,
-        n_iter=n_iter,
-        n_outer=n_iter,
-        converged=kkt.largest <= tol,
-        rho=rho,
-    )
+        multipliers = (-rho * state.mu_s).clamp(min=0)
+    converged = kkt.largest <= tol
+    return ConstrainedResult(kkt.x, multipliers, kkt, n_iter, n_iter, converged, rho)

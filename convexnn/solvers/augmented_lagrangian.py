@@ -132,13 +132,8 @@ def augmented_lagrangian(
     schedule = FinishSchedule(problem, tol, config)
     while kkt.largest > tol and n_iter < max_iter:
         term = AugmentedLagrangianTerm(multipliers, rho)
-        inner = Problem(
-            operator,
-            SeparableLoss([data_loss, term]),
-            objective.penalty,
-            objective.alpha,
-            fit_intercept=False,
-        )
+        loss = SeparableLoss([data_loss, term])
+        inner = Problem(operator, loss, objective.penalty, objective.alpha, False)
         result = fista(
             inner,
             coef,
@@ -169,15 +164,8 @@ def augmented_lagrangian(
         previous_violation = kkt.violation
         shrink = config.augmented_lagrangian_inner_tol_decrease
         inner_tol = max(inner_tol * shrink, smallest_inner_tol)
-    return ConstrainedResult(
-        x=kkt.x,
-        multipliers=multipliers,
-        kkt=kkt,
-        n_iter=n_iter,
-        n_outer=n_outer,
-        converged=kkt.largest <= tol,
-        rho=rho,
-    )
+    converged = kkt.largest <= tol
+    return ConstrainedResult(kkt.x, multipliers, kkt, n_iter, n_outer, converged, rho)
 
 
 def _with_intercept(objective: Problem, data_loss, coef: torch.Tensor) -> torch.Tensor:
