@@ -14,7 +14,7 @@ import convexnn.baselines
 import convexnn.estimators.gated
 from convexnn import GatedReLURegressor
 from convexnn._backend import SMALL_WORK, choose_n_threads, intra_op_threads
-from convexnn.estimators._base import fit_work
+from convexnn.estimators._fitting import fit_work
 
 PUBLIC_ESTIMATORS = [
     getattr(convexnn, name) for name in convexnn.__all__ if name != "__version__"

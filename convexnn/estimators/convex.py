@@ -37,11 +37,9 @@ from ._base import (
     ClassifierOutputMixin,
     NetworkOutputsMixin,
     RegressorOutputMixin,
-    user_stacklevel,
     validate_predict_input,
-    warn_not_converged,
-    without_autograd,
 )
+from ._fitting import user_stacklevel, warn_not_converged, without_autograd
 from .gated import GATED_PARAMETERS
 
 

@@ -27,13 +27,8 @@ from ..networks import GatedReLUNetwork, count_neurons
 from ..patterns import lift, resolve_gates
 from ..problems import LOSSES, GatedOperator, gated_problem
 from ..solvers import solve
-from ._base import (
-    NETWORK_PARAMETERS,
-    ClassifierOutputMixin,
-    RegressorOutputMixin,
-    warn_not_converged,
-    without_autograd,
-)
+from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._fitting import NETWORK_PARAMETERS, warn_not_converged, without_autograd
 
 GATED_PARAMETERS = {
     **NETWORK_PARAMETERS,

@@ -31,13 +31,9 @@ from sklearn.metrics import check_scoring, get_scorer_names
 from .._backend import Backend
 from .._features import values_by_feature
 from .._sklearn_compat import Interval, StrOptions, check_shuffled_cv
-from ._base import (
-    SOLVER_PARAMETERS,
-    RegressorOutputMixin,
-    warn_not_converged,
-    without_autograd,
-)
+from ._base import RegressorOutputMixin
 from ._cv_selection import select
+from ._fitting import SOLVER_PARAMETERS, warn_not_converged, without_autograd
 from ._lasso_cv import CVPaths, ScoreFn, cross_validate_paths, negative_error
 from ._lasso_path import LassoData, PathSolution
 

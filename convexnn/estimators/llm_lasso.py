@@ -24,8 +24,9 @@ import numpy as np
 
 from .._sklearn_compat import HasMethods, StrOptions
 from ..penalty_factors import TRANSFORMS, penalty_factors, trust_candidates
-from ._base import SOLVER_PARAMETERS, ClassifierOutputMixin, RegressorOutputMixin
+from ._base import ClassifierOutputMixin, RegressorOutputMixin
 from ._cv_selection import SELECTIONS, curve_areas
+from ._fitting import SOLVER_PARAMETERS
 from .lasso import CV_PARAMETERS, _LassoCVBase, feature_names
 
 

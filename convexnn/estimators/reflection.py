@@ -35,12 +35,8 @@ from ..networks import DeepNarrowNetwork
 from ..problems import Certificate, reflection_problem
 from ..solvers.optimal_set import SELECTIONS, select_solution
 from ..solvers.working_set import solve
-from ._base import (
-    SOLVER_PARAMETERS,
-    RegressorOutputMixin,
-    warn_not_converged,
-    without_autograd,
-)
+from ._base import RegressorOutputMixin
+from ._fitting import SOLVER_PARAMETERS, warn_not_converged, without_autograd
 
 DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
 """Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
