@@ -9,13 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._chains import _chains, _kink_levels, _pad_identity, _with_expansion
-from ._families import (
-    _abs_vertices,
-    _capped_ramps,
-    _monotone_chains,
-    _ramps,
-    _steps,
-)
+from ._families import _abs_vertices, _capped_ramps, _monotone_chains, _ramps, _steps
 from ._features import (
     ACTIVATIONS,
     MAX_ABS_DEPTH,
