@@ -11,10 +11,10 @@ import torch
 
 import convexnn
 import convexnn.baselines
-import convexnn.estimators.gated
+import convexnn.estimators._gated_fit
 from convexnn import GatedReLURegressor
 from convexnn._backend import SMALL_WORK, choose_n_threads, intra_op_threads
-from convexnn.estimators._base import fit_work
+from convexnn.estimators._fitting import fit_work
 
 PUBLIC_ESTIMATORS = [
     getattr(convexnn, name) for name in convexnn.__all__ if name != "__version__"
@@ -37,13 +37,13 @@ def two_threads():
 def threads_in_solve(monkeypatch):
     """Record ``torch.get_num_threads()`` inside the gated estimators' solver."""
     seen = []
-    solve = convexnn.estimators.gated.solve
+    solve = convexnn.estimators._gated_fit.solve
 
     def recording_solve(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return solve(*args, **kwargs)
 
-    monkeypatch.setattr(convexnn.estimators.gated, "solve", recording_solve)
+    monkeypatch.setattr(convexnn.estimators._gated_fit, "solve", recording_solve)
     return seen
 
 
@@ -86,7 +86,7 @@ def test_failed_fit_restores_the_setting(two_threads, monkeypatch):
         seen.append(torch.get_num_threads())
         raise RuntimeError("solver failed")
 
-    monkeypatch.setattr(convexnn.estimators.gated, "solve", failing_solve)
+    monkeypatch.setattr(convexnn.estimators._gated_fit, "solve", failing_solve)
     with pytest.raises(RuntimeError, match="solver failed"):
         small_model(n_threads=3).fit(*small_problem())
     assert seen == [3]

@@ -24,7 +24,7 @@ from convexnn.baselines import (
     NonconvexReLUClassifier,
     NonconvexReLURegressor,
 )
-from convexnn.estimators._base import looks_unscaled
+from convexnn.estimators._fitting import looks_unscaled
 from convexnn.scoring import PrecomputedScorer
 
 NETWORK = {"alpha": 1e-3, "max_iter": 1, "tol": 1e-12, "random_state": 0}

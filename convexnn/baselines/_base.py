@@ -19,11 +19,8 @@ from torch import nn
 
 from .._backend import CPU64, Backend
 from .._sklearn_compat import Interval
-from ..estimators._base import (
-    NETWORK_PARAMETERS,
-    NetworkOutputsMixin,
-    warn_not_converged,
-)
+from ..estimators._base import NetworkOutputsMixin
+from ..estimators._fitting import NETWORK_PARAMETERS, warn_not_converged
 from ..problems import Loss
 
 

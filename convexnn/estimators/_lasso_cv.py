@@ -21,7 +21,7 @@ from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from .._backend import Backend
-from ._base import convergence_advice, user_stacklevel
+from ._fitting import convergence_advice, user_stacklevel
 from ._lasso_path import LassoData, PathSolution
 
 ScoreFn = Callable[[PathSolution, np.ndarray, np.ndarray], np.ndarray]

@@ -18,33 +18,20 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
-from ..dictionaries import (
-    ACTIVATIONS,
-    STEP_ACTIVATIONS,
-    build_dictionary,
-    check_family,
-    continuous_family,
-)
+from ..dictionaries import ACTIVATIONS, STEP_ACTIVATIONS
 from ..networks import DeepNarrowNetwork
-from ..problems import Certificate, reflection_problem
-from ..solvers import solve
-from ..solvers.optimal_set import SELECTIONS, select_solution
-from ._base import (
-    SOLVER_PARAMETERS,
-    RegressorOutputMixin,
-    warn_not_converged,
-    without_autograd,
+from ..solvers.optimal_set import SELECTIONS
+from ._base import RegressorOutputMixin
+from ._fitting import SOLVER_PARAMETERS
+from ._reflection_fit import (
+    DEFAULT_GRID_SIZES,
+    _as_column,
+    _ReflectionLassoFit,
+    grid_correlation,
 )
-
-DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
-"""Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
-number of grid axes (``L − 1``, or 1 for threshold and sign)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +57,7 @@ class ContinuousCertificate:
     n_features: int
 
 
-class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
+class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
     r"""Deep narrow networks on one input feature, fitted to their global optimum.
 
     The model is a parallel network of units of depth ``L = depth``, each a
@@ -151,7 +138,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
     :math:`O(N^2)` (constant per column) for ReLU depth ≥ 3.
 
     The Lasso is solved by the shared core
-    (:func:`~convexnn.solvers.solve`): working sets of one column
+    (:func:`~convexnn.solvers.working_set.solve`): working sets of one column
     per peak of the dual correlations, each solved exactly in Gram form (the
     operator gives :math:`A_W^\top PA_W` in closed form) by an active-set
     method; it stops on the relative duality gap of the whole dictionary.
@@ -300,64 +287,6 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         self.n_threads = n_threads
         self.verbose = verbose
 
-    @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
-        if X.shape[1] != 1:
-            raise ValueError(
-                f"{type(self).__name__} fits networks of one input feature (1-D "
-                f"data); X has {X.shape[1]} features. Pass a single column."
-            )
-        check_family(self.depth, self.activation)
-        backend = Backend.from_params(self.device, self.dtype)
-        order = np.argsort(X[:, 0], kind="stable")
-        x, Y = X[order, 0], Y[order]
-        features = build_dictionary(x, self.depth, self.activation, self.negative_slope)
-        problem = reflection_problem(
-            features,
-            backend.tensor(x),
-            backend.tensor(Y),
-            self.alpha,
-            fit_intercept=self.fit_intercept,
-        )
-        result = solve(
-            problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
-        )
-        certificate, solution = result.certificate, "solver"
-        if len(features):
-            selected = select_solution(problem, result.x, self.solution)
-            # the solver's lower bound certifies any point; no polishing here,
-            # which would move the selected point along the optimal face
-            Z = problem.matvec(selected)
-            primal = problem.objective(selected, Z)
-            candidate = Certificate(selected, Z, primal, certificate.dual)
-            if candidate.relative_gap <= max(self.tol, certificate.relative_gap):
-                certificate, solution = candidate, self.solution
-        coef, intercept = problem.split(certificate.x)
-        coef = to_numpy(coef)
-        support = np.flatnonzero(np.any(coef != 0, axis=1))
-        dictionary = features.take(support)
-        breakpoints = dictionary.breakpoints()
-
-        self.coef_ = coef[support]
-        self.intercept_ = (
-            np.zeros(Y.shape[1]) if intercept is None else to_numpy(intercept)
-        )
-        self.dictionary_ = dictionary
-        self.support_ = support
-        self.breakpoints_ = breakpoints
-        self.is_reflection_ = _off_data(breakpoints, np.unique(x))
-        self.n_neurons_ = int(np.count_nonzero(self.coef_))
-        self.n_columns_ = len(features)
-        self.solution_ = solution
-        self.objective_ = certificate.primal
-        self.dual_gap_ = certificate.relative_gap
-        self.n_iter_ = result.n_iter
-        self.converged_ = self.dual_gap_ <= self.tol
-        self._x_train, self._alpha = x, self.alpha
-        self._dual = to_numpy(problem.loss.gradient(certificate.Z))
-        if not self.converged_:
-            warn_not_converged(self, f"a relative duality gap of {self.dual_gap_:.3g}")
-
     def fit(self, X, y):
         """Fit the network.
 
@@ -432,21 +361,14 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         if grid_size is None:
             axes = 1 if activation in STEP_ACTIVATIONS else depth - 1
             grid_size = DEFAULT_GRID_SIZES.get(axes, 12)
-        x = self._x_train
-        low, high = float(x.min()), float(x.max())
-        margin = 0.1 * (high - low)
-        largest, count = 0.0, 0
-        for chunk in continuous_family(
+        largest, count = grid_correlation(
             activation,
             depth,
-            low - margin,
-            high + margin,
-            grid_size,
             self.dictionary_.negative_slope,
-        ):
-            correlation = chunk.evaluate(x).T @ self._dual
-            largest = max(largest, float(np.abs(correlation).max(initial=0.0)))
-            count += len(chunk)
+            grid_size,
+            self._x_train,
+            self._dual,
+        )
         alpha = self._alpha
         return ContinuousCertificate(
             largest, alpha, max(largest / alpha - 1.0, 0.0), count
@@ -475,35 +397,6 @@ class ReflectionLassoRegressor(RegressorOutputMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.one_d_array = True
         return tags
-
-
-def _off_data(points: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """Whether each finite point is farther than rounding from every data point."""
-    tolerance = 1e-12 * max(float(np.abs(data).max(initial=0.0)), 1e-300)
-    position = np.searchsorted(data, points).clip(1, max(len(data) - 1, 1))
-    nearest = (
-        np.minimum(np.abs(points - data[position - 1]), np.abs(points - data[position]))
-        if len(data) > 1
-        else np.abs(points - data[0])
-    )
-    return np.isfinite(points) & ~(nearest <= tolerance)
-
-
-def _as_column(X):
-    """A 1-D array-like as one column; 2-D input unchanged; sparse input refused."""
-    if scipy.sparse.issparse(X):
-        raise TypeError(
-            "ReflectionLassoRegressor does not accept sparse input; pass X as a "
-            "dense array of one column (or a 1-D array)."
-        )
-    shape = getattr(X, "shape", None)
-    if shape is None:
-        try:
-            X = np.asarray(X)
-        except ValueError:  # ragged nested sequences: let validation report them
-            return X
-        shape = X.shape
-    return np.asarray(X).reshape(-1, 1) if len(shape) == 1 else X
 
 
 __all__ = ["ContinuousCertificate", "ReflectionLassoRegressor"]

@@ -1,10 +1,16 @@
-"""Reading a chat model's answer: a JSON object of feature importances."""
+"""Reading a chat model's answers: a JSON object of feature importances, a cached
+entry checked for every name of its batch, and the mean over trials."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
+
+import numpy as np
+
+logger = logging.getLogger("convexnn.scoring")
 
 
 class InvalidAnswer(ValueError):
@@ -77,3 +83,22 @@ def _importance(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) and 0.0 <= number <= 1.0 else None
+
+
+def mean_over_trials(importances: np.ndarray) -> np.ndarray:
+    """Column means over the non-NaN entries; NaN where a column has none."""
+    answered = ~np.isnan(importances)
+    count = answered.sum(axis=0)
+    total = np.where(answered, importances, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def complete_entry(entry, batch: list[str]) -> dict[str, float] | None:
+    """A cache entry's importances if it holds a valid one for every name."""
+    if entry is None:
+        return None
+    answers = match_importances(entry, batch) if isinstance(entry, dict) else {}
+    if len(answers) == len(batch):
+        return answers
+    logger.warning("Ignoring a cache entry without valid importances for %s", batch)
+    return None

@@ -135,6 +135,15 @@ def check_feature_descriptions(
     return described
 
 
+def check_score_inputs(
+    feature_names, task_description, feature_descriptions
+) -> tuple[list[str], str, dict[str, str]]:
+    """The checked arguments of :meth:`Scorer.score`: names, task, descriptions."""
+    names = check_feature_names(feature_names)
+    task = check_task_description(task_description)
+    return names, task, check_feature_descriptions(feature_descriptions, names)
+
+
 def relative_scores(raw: np.ndarray, min_score: float) -> np.ndarray:
     r"""Scores relative to the most important feature, floored at ``min_score``.
 

