@@ -11,8 +11,8 @@ from sklearn.base import BaseEstimator
 from .._backend import Backend, to_numpy
 from ..dictionaries import build_dictionary, check_family, continuous_family
 from ..problems import Certificate, reflection_problem
+from ..solvers import solve
 from ..solvers.optimal_set import select_solution
-from ..solvers.working_set import solve
 from ._fitting import warn_not_converged, without_autograd
 
 DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}

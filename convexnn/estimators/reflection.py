@@ -138,7 +138,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
     :math:`O(N^2)` (constant per column) for ReLU depth ≥ 3.
 
     The Lasso is solved by the shared core
-    (:func:`~convexnn.solvers.working_set.solve`): working sets of one column
+    (:func:`~convexnn.solvers.solve`): working sets of one column
     per peak of the dual correlations, each solved exactly in Gram form (the
     operator gives :math:`A_W^\top PA_W` in closed form) by an active-set
     method; it stops on the relative duality gap of the whole dictionary.
