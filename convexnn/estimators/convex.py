@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
+from ..global_certificate.mixin import GlobalCertificateMixin
 from ..networks import ReLUNetwork
 from ..patterns import activation_patterns, lift, resolve_gates
 from ..problems import LOSSES
@@ -45,7 +46,7 @@ from ._base import (
 from .gated import GATED_PARAMETERS
 
 
-class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
+class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator):
     _parameter_constraints = {
         **GATED_PARAMETERS,
         "solver": [StrOptions({"auto", "admm", "augmented_lagrangian"})],
