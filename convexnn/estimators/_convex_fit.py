@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
+from ..global_certificate.mixin import GlobalCertificateMixin
 from ..networks import ReLUNetwork
 from ..patterns import activation_patterns, lift, resolve_gates
 from ..problems import LOSSES
@@ -24,7 +25,7 @@ from ._fitting import user_stacklevel, warn_not_converged, without_autograd
 from ._gated_fit import GATED_PARAMETERS
 
 
-class _BaseConvexReLU(NetworkOutputsMixin, BaseEstimator):
+class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator):
     _parameter_constraints = {
         **GATED_PARAMETERS,
         "solver": [StrOptions({"auto", "admm", "augmented_lagrangian"})],

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backend import CPU64, Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
+from ..global_certificate.mixin import GlobalCertificateMixin
 from ..networks import GatedReLUNetwork, count_neurons
 from ..patterns import lift, resolve_gates
 from ..problems import LOSSES, GatedOperator, gated_problem
@@ -26,7 +27,7 @@ GATED_PARAMETERS = {
 """Parameters shared by the convex gated estimators and their nonconvex baselines."""
 
 
-class _BaseGatedReLU(BaseEstimator):
+class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
     _parameter_constraints = {
         **GATED_PARAMETERS,
         "group_norm": [StrOptions({"nuclear", "frobenius"})],
