@@ -43,11 +43,15 @@ def test_float64_on_cuda_equals_cpu(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cuda_defaults_to_float32_with_the_same_alpha(kind):
+    # float32 iterations, float64 certificates: the default tol is certified,
+    # and the objective is the float64 objective of the float32 coefficients
+    # (the activation patterns, computed in float32, may differ from the
+    # float64 ones on points next to a gate's hyperplane)
     X, y = make_problem(kind, seed=0)
-    on_cpu = convex_estimator(kind, device="cpu", tol=1e-4).fit(X, y)
-    on_cuda = convex_estimator(kind, device=DEVICE, tol=1e-4).fit(X, y)
-    assert on_cuda.converged_
-    assert on_cuda.objective_ == pytest.approx(on_cpu.objective_, rel=1e-4)
+    on_cpu = convex_estimator(kind, device="cpu").fit(X, y)
+    on_cuda = convex_estimator(kind, device=DEVICE).fit(X, y)
+    assert on_cuda.converged_ and on_cuda.dual_gap_ <= 1e-6
+    assert on_cuda.objective_ == pytest.approx(on_cpu.objective_, rel=1e-5)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

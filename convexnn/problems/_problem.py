@@ -12,6 +12,7 @@ computes the duality-gap certificate.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +24,17 @@ from .penalties import Penalty
 TINY = 1e-300
 #: Relative rounding error of an objective accumulated in float64.
 ROUNDING = float(torch.finfo(torch.float64).eps)
+#: A dual bound above the primal objective by more than this many rounding
+#: units of the certificate's precision is a crossing, not rounding: the two
+#: objectives are sums over the samples whose terms partly cancel, each
+#: accurate to a few units.
+CROSSING_UNITS = 100
+
+
+class CertificateWarning(UserWarning):
+    """A certificate whose lower bound lies above its primal objective by more
+    than rounding explains (:attr:`Certificate.crossed`): one of the two
+    numbers is wrong, and the gap certifies nothing."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,18 @@ class Certificate:
     dual constraint's value at that point relative to its bound,
     :math:`\omega^*(A_g^\top\Theta) / (\alpha w_g) \le 1`: blocks near 1 are
     (or are about to be) active, and working sets and screening rank blocks by
-    it.
+    it. ``precision`` is the dtype in which ``primal`` and ``dual`` were
+    computed (their products and sums): float64 for every certificate of a
+    problem whose operator converts (:meth:`Problem.certifying_problem`),
+    float32 problems included. Its rounding unit
+    :math:`\varepsilon` sets the smallest gap that can be certified,
+    :math:`\varepsilon\,|P|`.
+
+    A ``dual`` above ``primal`` by more than :data:`CROSSING_UNITS` rounding
+    units is a *crossing* (:attr:`crossed`): rounding cannot explain it, so
+    one of the two numbers is wrong. It is reported as it is — a negative
+    :attr:`gap` — with a :class:`CertificateWarning`, never floored to a
+    tiny positive gap.
     """
 
     x: torch.Tensor
@@ -43,12 +66,39 @@ class Certificate:
     primal: float
     dual: float
     violations: torch.Tensor | None = None
+    precision: torch.dtype = torch.float64
+
+    def __post_init__(self):
+        if self.crossed:
+            warnings.warn(
+                f"the certificate's lower bound {self.dual!r} lies above its "
+                f"objective {self.primal!r} by {-self.relative_gap:.3g} of it, "
+                "beyond rounding: the duality gap certifies nothing",
+                CertificateWarning,
+                stacklevel=3,
+            )
+
+    @property
+    def rounding(self) -> float:
+        r"""The rounding error :math:`\varepsilon\,|P|` of ``primal`` (and of
+        ``dual`` near it) in the certificate's precision."""
+        return float(torch.finfo(self.precision).eps) * abs(self.primal)
+
+    @property
+    def crossed(self) -> bool:
+        """Whether ``dual`` exceeds ``primal`` by more than rounding explains
+        (:data:`CROSSING_UNITS` units of :attr:`rounding`)."""
+        return self.primal - self.dual < -CROSSING_UNITS * self.rounding
 
     @property
     def gap(self) -> float:
-        """``primal − dual``, but never below the rounding error of the two
-        float64 objectives: a smaller gap cannot be certified."""
-        return max(self.primal - self.dual, ROUNDING * abs(self.primal))
+        """``primal − dual``, but never below :attr:`rounding`: a smaller gap
+        cannot be certified. A crossing (:attr:`crossed`) is returned as the
+        negative difference it is."""
+        difference = self.primal - self.dual
+        if self.crossed:
+            return difference
+        return max(difference, self.rounding)
 
     @property
     def relative_gap(self) -> float:
@@ -56,10 +106,18 @@ class Certificate:
 
     def improve(self, other: Certificate) -> Certificate:
         """The better primal point of the two (with its violations), with the
-        better lower bound."""
+        better lower bound, in the coarser of the two precisions."""
         best = other if other.primal < self.primal else self
+        precision = max(
+            self.precision, other.precision, key=lambda dtype: torch.finfo(dtype).eps
+        )
         return Certificate(
-            best.x, best.Z, best.primal, max(self.dual, other.dual), best.violations
+            best.x,
+            best.Z,
+            best.primal,
+            max(self.dual, other.dual),
+            best.violations,
+            precision,
         )
 
 
@@ -94,12 +152,43 @@ class Problem:
         self.alpha = float(alpha)
         self.fit_intercept = fit_intercept
         self.n_outputs = loss.Y.shape[1]
+        # the float64 copy certificates are computed on, built at the first
+        # certificate (see certifying_problem)
+        self._certifying: Problem | None = None
 
     def with_alpha(self, alpha: float) -> Problem:
-        """The same problem (sharing its data) at another regularisation strength."""
-        return Problem(
+        """The same problem (sharing its data) at another regularisation
+        strength; it shares the float64 copy of :meth:`certifying_problem`
+        too, once that exists."""
+        problem = Problem(
             self.operator, self.loss, self.penalty, alpha, self.fit_intercept
         )
+        if self._certifying is not None and self._certifying is not self:
+            problem._certifying = self._certifying.with_alpha(alpha)
+        return problem
+
+    def certifying_problem(self) -> Problem:
+        """The problem certificates of this one are computed on: itself in
+        float64, or a float64 copy of its data (:meth:`astype`) for a
+        lower-precision problem whose operator converts
+        (:meth:`LinearOperator.in_float64`), built once and kept,
+        so that every checkpoint of a solve reuses it. A problem whose
+        operator does not convert is certified in its own precision
+        (:attr:`Certificate.precision` says which)."""
+        if self._certifying is None:
+            operator = None
+            if self.operator.dtype != torch.float64:
+                operator = self.operator.in_float64()
+            self._certifying = self
+            if operator is not None:
+                self._certifying = Problem(
+                    operator,
+                    self.loss.astype(torch.float64),
+                    self.penalty.astype(torch.float64),
+                    self.alpha,
+                    self.fit_intercept,
+                )
+        return self._certifying
 
     def astype(self, dtype: torch.dtype) -> Problem | None:
         """The same problem with its data converted to ``dtype``, or ``None``
@@ -144,7 +233,11 @@ class Problem:
         if operator is None:
             return None
         penalty = self.penalty.restrict(blocks)
-        return Problem(operator, self.loss, penalty, self.alpha, self.fit_intercept)
+        problem = Problem(operator, self.loss, penalty, self.alpha, self.fit_intercept)
+        if self._certifying is not None and self._certifying is not self:
+            # restricting the float64 copy costs what converting would
+            problem._certifying = self._certifying.restrict(blocks) or problem
+        return problem
 
     def rows(self, blocks: torch.Tensor) -> torch.Tensor:
         """Indices of the coefficient rows of ``blocks``, block after block."""
@@ -258,7 +351,22 @@ class Problem:
         (:func:`convexnn.solvers.polish.polished_certificate`), whose free
         coordinates are fitted exactly and whose gap closes at the speed of
         the primal objective.
+
+        A lower-precision problem is certified on its float64 copy
+        (:meth:`certifying_problem`): ``x`` is converted (exactly) and its
+        outputs are computed anew there, so that ``primal`` is the float64
+        objective of ``x`` itself and ``dual`` carries no float32 rounding of
+        the products; ``Z`` is returned as given.
         """
+        certifying = self.certifying_problem()
+        if certifying is not self:
+            x_full = x.to(certifying.operator.dtype)
+            full = certifying.certificate(
+                x_full, certifying.matvec(x_full), exact=exact
+            )
+            return Certificate(
+                x, Z, full.primal, full.dual, full.violations.to(x.dtype)
+            )
         Theta = self.loss.gradient(Z)
         dual, violations = self.scaled_dual(Theta, self.operator.rmatvec(Theta))
         return Certificate(
@@ -267,6 +375,7 @@ class Problem:
             primal=self.objective(x, Z),
             dual=dual if exact else -math.inf,
             violations=violations,
+            precision=self.operator.dtype,
         )
 
     def scaled_dual(

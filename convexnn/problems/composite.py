@@ -43,6 +43,10 @@ class DifferenceOperator(LinearOperator):
     def dtype(self) -> torch.dtype:
         return self.base.dtype
 
+    def in_float64(self):
+        base = self.base.in_float64()
+        return None if base is None else DifferenceOperator(base)
+
     def matvec(self, coef: torch.Tensor) -> torch.Tensor:
         positive, negative = coef.chunk(2)
         return self.base.matvec(positive - negative)

@@ -86,6 +86,15 @@ class LinearOperator:
         convert."""
         return None
 
+    def in_float64(self) -> LinearOperator | None:
+        """The same operator with its data in float64, on which certificates
+        of a lower-precision problem are computed
+        (:meth:`~convexnn.problems.Problem.certifying_problem`), or ``None``
+        when it cannot convert. Unlike :meth:`astype`, which also enables a
+        solver's single-precision phase, any operator whose data is a tensor
+        should offer it."""
+        return self.astype(torch.float64)
+
     def sample_gram(
         self,
         group_size: int,
@@ -222,6 +231,9 @@ class MatrixOperator(LinearOperator):
 
     def restrict(self, group_size, blocks):
         return MatrixOperator(self._columns(group_size, blocks))
+
+    def in_float64(self):
+        return MatrixOperator(self.X.to(torch.float64))
 
     def sample_gram(self, group_size, blocks, weights, dtype=None):
         columns = self._columns(group_size, blocks).to(dtype or self.dtype)

@@ -51,10 +51,18 @@ class SolverConfig:
         Relative gap below which the iterations of a float64 problem leave
         their float32 phase. From about there float32 rounding slows down the
         iterates of ill-conditioned problems.
+    float32_switch_gap : float
+        Relative gap below which the iterations of a float32 problem go on in
+        float64, on the float64 copy its certificates use
+        (:mod:`~convexnn.solvers.precision`): about ten float32 rounding
+        units, where float32 rounding in the gradients stalls the iterates
+        (a gated multinomial fit on wine stalls at ``3e-7``). Above it the
+        iterations stay in the precision the user chose.
     single_precision_stall : float
-        The float32 phase also ends when a checkpoint's objective improves on
-        the previous one's by less than this fraction: ten float32 rounding
-        units, an objective that has stalled.
+        The float32 phase (of a float64 or a float32 problem) also ends when
+        a checkpoint's objective improves on the previous one's by less than
+        this fraction: ten float32 rounding units, an objective that has
+        stalled.
     newton_max_steps : int
         Newton (and proximal-gradient) steps in one Newton finish
         (:func:`~convexnn.solvers.newton.newton_finish`). Newton converges in
@@ -258,6 +266,7 @@ class SolverConfig:
     newton_tol_factor: float = 1e-4
     kernel_newton_tol_factor: float = 0.5
     single_precision_switch_gap: float = 1e-3
+    float32_switch_gap: float = 1e-6
     single_precision_stall: float = 1e-6
 
     newton_max_steps: int = 8

@@ -307,14 +307,30 @@ def kernel_newton(
     is accepted at ``config.kernel_newton_sufficient_decrease`` of the
     decrease it predicts).
 
+    A lower-precision problem is solved on its float64 copy
+    (:meth:`~convexnn.problems.Problem.certifying_problem`, the copy its
+    certificates use), from ``x`` converted, and the point returned is
+    rounded to ``x``'s precision: the refined solves with :math:`K` need
+    products as exact as the float64 rounding they refine to, and float32
+    products leave :math:`\varphi` too coarse for the line search to find
+    its decrease near the optimum.
+
     Returns
     -------
     x, Z : tensor
-        The point with the smallest objective met and its outputs.
+        The point with the smallest objective met and its outputs, in ``x``'s
+        precision.
     spent : float
         The work done in proximal-gradient iterations
         (:func:`kernel_step_cost` per evaluation of :math:`\\varphi`).
     """
+    certifying = problem.certifying_problem()
+    if certifying is not problem:
+        x_full, _, spent = kernel_newton(
+            certifying, x.to(certifying.operator.dtype), tol, config, budget
+        )
+        x = x_full.to(x.dtype)
+        return x, problem.matvec(x), spent
     kernel = _Kernel(problem, config)
     cost = kernel_step_cost(problem, config)
     everything = torch.arange(problem.n_blocks, device=x.device)

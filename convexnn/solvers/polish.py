@@ -9,6 +9,12 @@ Newton (:func:`damped_newton`) on a small smooth problem, and
 :func:`polished_certificate` certifies the polished point. For constrained
 problems :func:`polished_kkt` re-optimises the intercept
 (:func:`optimal_intercept`) before measuring the KKT residuals.
+
+A lower-precision (float32) problem is polished and certified on its float64
+copy (:meth:`~convexnn.problems.Problem.certifying_problem`): the iterate is
+converted, its outputs are computed anew with float64 products, and the
+certificate's objective is the float64 objective of the point it returns, in
+the problem's precision.
 """
 
 from __future__ import annotations
@@ -66,6 +72,18 @@ def polish(
         Whether the free coordinates are optimal (trivially so when there
         are none), which a dual point needs to be feasible.
     """
+    certifying = problem.certifying_problem()
+    if certifying is problem:
+        return _polish(problem, x, Z, rescale)
+    x_full = x.to(certifying.operator.dtype)
+    x_full, Z_full, exact = _polish(
+        certifying, x_full, certifying.matvec(x_full), rescale
+    )
+    return x_full.to(x.dtype), Z_full.to(Z.dtype), exact
+
+
+def _polish(problem: Problem, x: torch.Tensor, Z: torch.Tensor, rescale: bool):
+    """:func:`polish` in ``problem``'s own precision."""
     coef, intercept = problem.split(x)
     group_size, n_outputs = problem.penalty.group_size, problem.n_outputs
     free = problem.free_blocks()
@@ -122,16 +140,48 @@ def _directions(
 def polished_certificate(
     problem: Problem, x: torch.Tensor, Z: torch.Tensor, *, rescale: bool = True
 ) -> Certificate:
-    """The certificate (:meth:`Problem.certificate`) of :func:`polish` ``(x)``.
+    r"""The certificate (:meth:`Problem.certificate`) of :func:`polish` ``(x)``.
 
     ``rescale=False`` skips re-optimising the block scales, the costly part
     of polishing, for an ``x`` whose scales are optimal already: the output
     of :func:`polish` on a restriction of ``problem`` that keeps its nonzero
     blocks. The free coordinates are re-optimised regardless, so the bound
     stays valid whatever ``x`` is.
+
+    A lower-precision problem is certified on its float64 copy
+    :math:`\hat P` (:meth:`~convexnn.problems.Problem.certifying_problem`,
+    built once per problem): ``x`` is converted and polished there, and the
+    dual point :math:`\Theta = \nabla f(\hat Z)` of the polished float64
+    point :math:`\hat x` gives the lower bound, free of float32 rounding in
+    its products. The point returned must be in the problem's precision, so
+    it is :math:`\hat x` rounded to it — or ``x`` itself when rounding loses
+    more than polishing gained — and ``primal`` is the float64 objective
+    :math:`\hat P` of exactly that point, outputs recomputed in float64. Any
+    dual-feasible point bounds the optimum, so the bound of :math:`\hat x`
+    stays valid for the rounded point; near the optimum rounding raises the
+    objective only to second order, by about
+    :math:`\varepsilon_{32}^2\|x\|^2 L`.
     """
-    x, Z, exact = polish(problem, x, Z, rescale=rescale)
-    return problem.certificate(x, Z, exact=exact)
+    certifying = problem.certifying_problem()
+    if certifying is problem:
+        x, Z, exact = _polish(problem, x, Z, rescale)
+        return problem.certificate(x, Z, exact=exact)
+    x_full = x.to(certifying.operator.dtype)
+    Z_full = certifying.matvec(x_full)
+    polished, polished_Z, exact = _polish(certifying, x_full, Z_full, rescale)
+    bound = certifying.certificate(polished, polished_Z, exact=exact)
+    # the candidates in the problem's precision, with their float64 outputs
+    candidates = [(x, Z_full, certifying.objective(x_full, Z_full))]
+    if polished is not x_full:
+        rounded = polished.to(x.dtype)
+        rounded_full = rounded.to(certifying.operator.dtype)
+        rounded_Z = certifying.matvec(rounded_full)
+        objective = certifying.objective(rounded_full, rounded_Z)
+        candidates.append((rounded, rounded_Z, objective))
+    point, point_Z, primal = min(candidates, key=lambda candidate: candidate[2])
+    return Certificate(
+        point, point_Z.to(Z.dtype), primal, bound.dual, bound.violations.to(x.dtype)
+    )
 
 
 def intercept_directions(
