@@ -20,18 +20,25 @@ from convexnn.solvers.admm import Admm
 from convexnn.solvers.kernel_newton import KernelNewton
 from convexnn.solvers.newton import NewtonFinish
 from convexnn.solvers.phases import require, runnable
-from convexnn.solvers.single_precision import SinglePrecision
+from convexnn.solvers.precision import LowerPrecisionStart, phases
 from convexnn.solvers.working_set import Screening, WorkingSets
 
 CONFIG = SolverConfig()
 CAPABILITIES = ["restrict", "astype", "sample_gram", "block_kernel", "block_norms"]
-#: The phases each capability opens, for a squared-loss gated problem.
+
+
+def _lower_precision(problem):
+    return LowerPrecisionStart(problem, phases(problem)[1])
+
+
+#: The phases each capability opens, for a squared-loss gated problem (each
+#: built for the problem it is to run on).
 PHASES = {
-    "restrict": [WorkingSets, NewtonFinish],
-    "astype": [SinglePrecision],
-    "sample_gram": [KernelNewton],
+    "restrict": [lambda _: WorkingSets(), lambda _: NewtonFinish()],
+    "astype": [_lower_precision],
+    "sample_gram": [lambda _: KernelNewton()],
     "block_kernel": [],
-    "block_norms": [Screening],
+    "block_norms": [lambda _: Screening()],
 }
 
 
@@ -83,9 +90,9 @@ def test_a_phase_whose_needs_are_unmet_is_never_entered(capability):
     problem = _problem(_without(capability))
     assert capability not in problem.capabilities
     for phase in PHASES[capability]:
-        assert not runnable(phase(), problem, CONFIG)
+        assert not runnable(phase(problem), problem, CONFIG)
         with pytest.raises(ValueError, match=f"needs .*{capability}"):
-            require(phase(), problem, CONFIG)
+            require(phase(problem), problem, CONFIG)
     result = solve(problem, tol=1e-8)  # the refusing method is never called
     reference = solve(_problem(), tol=1e-8)
     assert result.converged and result.certificate.relative_gap <= 1e-8
@@ -96,9 +103,10 @@ def test_a_phase_whose_needs_are_unmet_is_never_entered(capability):
 
 def test_every_phase_runs_where_its_needs_are_met():
     problem = _problem()
-    for phase in [WorkingSets, NewtonFinish, SinglePrecision, KernelNewton, Screening]:
-        assert runnable(phase(), problem, CONFIG)
-        require(phase(), problem, CONFIG)
+    for phases_of_a_capability in PHASES.values():
+        for phase in phases_of_a_capability:
+            assert runnable(phase(problem), problem, CONFIG)
+            require(phase(problem), problem, CONFIG)
 
 
 def test_a_loss_without_the_structure_keeps_the_newton_phases_out():

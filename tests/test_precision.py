@@ -207,11 +207,6 @@ def test_float32_classifier_objective_is_that_of_its_coefficients():
     assert model.objective_ == pytest.approx(objective, rel=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="float32 iterates stall near 3e-6 here; needs fista to iterate in "
-    "the phases of convexnn.solvers.precision (float64 after the switch)",
-)
 def test_float32_multioutput_reaches_the_default_tol():
     # squared loss with several outputs: no Newton method applies, so only
     # the switch of the iterates to float64 gets below float32's stall

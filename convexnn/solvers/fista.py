@@ -45,11 +45,12 @@ too, :math:`\mathcal A y = \mathcal A x_k
   work is below the iterations the gap's rate predicts),
   :class:`~convexnn.solvers.newton.NewtonFinish` (Newton steps on the
   nonzero blocks once they have settled) and
-  :class:`~convexnn.solvers.single_precision.SinglePrecision` (float32
-  iterations for a float64 problem, certified in float64). Whatever a phase
-  returns is certified like any iterate, so a phase can speed up a solve but
-  never weaken its certificate, and the work the Newton phases spend,
-  counted in iterations, is bounded by the iterations done or still needed.
+  :class:`~convexnn.solvers.precision.LowerPrecisionStart` (float32
+  iterations first, certified in float64: :mod:`convexnn.solvers.precision`).
+  Whatever a phase returns is certified like any iterate, so a phase can
+  speed up a solve but never weaken its certificate, and the work the Newton
+  phases spend, counted in iterations, is bounded by the iterations done or
+  still needed.
 """
 
 from __future__ import annotations
@@ -67,9 +68,9 @@ from .kernel_newton import KernelNewton
 from .newton import NewtonFinish
 from .phases import LoopPhase, runnable
 from .polish import polished_certificate
+from .precision import LowerPrecisionStart, in_precision, phases
 from .proximal_step import proximal_step
 from .results import SolverResult
-from .single_precision import SinglePrecision
 
 
 def fista(
@@ -118,8 +119,8 @@ def fista(
         checkpoint, where the problem allows and it is expected to be cheaper.
     single_precision : bool
         Run the first iterations of a float64 problem in float32 where its
-        operator converts
-        (:class:`~convexnn.solvers.single_precision.SinglePrecision`).
+        operator converts (:mod:`convexnn.solvers.precision`); a float32
+        problem always starts in float32 and finishes on its float64 copy.
     polish : bool
         Polish each certified point (:func:`~convexnn.solvers.polish.polish`).
         Without it a point is certified as it is, which bounds the optimum
@@ -133,17 +134,19 @@ def fista(
     Returns
     -------
     SolverResult
-        The best point found, in ``problem``'s dtype; ``certificate.dual`` is
-        the best lower bound.
+        The best point found, in ``problem``'s dtype, and its certificate,
+        computed in float64 (``certificate.dual`` is the best lower bound).
     """
+    caller = problem
+    problem, first = phases(caller, single_precision)
     run = _Run.start(problem, x0, tol, config, polish)
     if run.best.relative_gap <= tol:
         run.set_step(run.working.lipschitz() if lipschitz is None else lipschitz)
-        return run.result(converged=True)
-    phases = _phases(problem, config, newton, kernel, single_precision)
+        return run.result(caller, converged=True)
+    loop_phases = _loop_phases(problem, config, newton, kernel, caller, first)
     if lipschitz is not None:
         run.set_step(lipschitz)
-    for phase in phases:
+    for phase in loop_phases:
         phase.start(run)
     if run.L is None:
         run.set_step(run.working.lipschitz())
@@ -151,24 +154,24 @@ def fista(
     checked, next_check = 0, check_every
     for n_iter in range(1, max_iter + 1):
         run.n_iter = n_iter
-        support = _watched(phases, run)
+        support = _watched(loop_phases, run)
         try:
             same, active = run.step(curvature, support, step_growth)
         except FloatingPointError:
-            if not any([phase.recover(run) for phase in phases]):  # all are told
+            if not any([phase.recover(run) for phase in loop_phases]):  # all told
                 raise
             continue
         if support is not None and any(
-            phase.after_step(run, same, active) for phase in phases
+            phase.after_step(run, same, active) for phase in loop_phases
         ):
             next_check = run.n_iter
         if run.n_iter == next_check or run.n_iter == max_iter:
             progress = run.checkpoint(checked, max_iter, verbose)
             if run.best.relative_gap > tol:
-                for phase in phases:
+                for phase in loop_phases:
                     phase.at_checkpoint(run, progress)
             if run.best.relative_gap <= tol:
-                return run.result(converged=True)
+                return run.result(caller, converged=True)
             next_check = run.n_iter + _next_interval(
                 progress.previous_gap,
                 run.best.relative_gap,
@@ -177,24 +180,24 @@ def fista(
                 check_every,
             )
             checked = run.n_iter
-    return run.result(converged=False)
+    return run.result(caller, converged=False)
 
 
-def _phases(
+def _loop_phases(
     problem: Problem,
     config: SolverConfig,
     newton: bool,
     kernel: bool,
-    single_precision: bool,
+    caller: Problem,
+    first: Problem,
 ) -> list[LoopPhase]:
     """The phases asked for that ``problem`` and ``config`` allow, in the
     order their checkpoint hooks run (a Newton solve before the switch out of
-    single precision)."""
+    the lower precision)."""
     wanted = []
     if newton and kernel:
         wanted.append(KernelNewton())
-    if single_precision:
-        wanted.append(SinglePrecision())
+    wanted.append(LowerPrecisionStart(caller, first))
     if newton:
         wanted.append(NewtonFinish())
     return [phase for phase in wanted if runnable(phase, problem, config)]
@@ -251,7 +254,7 @@ class _Run:
         else:
             exact = not problem.fit_intercept and not bool(problem.free_blocks().any())
             certify = partial(problem.certificate, exact=exact)
-        x = problem.zeros() if x0 is None else x0.clone()
+        x = problem.zeros() if x0 is None else x0.to(problem.operator.dtype, copy=True)
         Z = problem.matvec(x)
         best = certify(x, Z)
         return cls(problem, problem, certify, tol, config, best, x, Z, x, Z)
@@ -324,9 +327,13 @@ class _Run:
         budget = min(max(remaining, self.n_iter), max_iter - self.n_iter)
         return _Progress(previous_gap, previous_primal, budget)
 
-    def result(self, converged: bool) -> SolverResult:
+    def result(self, caller: Problem, converged: bool) -> SolverResult:
+        """The result for ``caller``, the problem given to the solver: the best
+        point in its precision (:func:`~convexnn.solvers.precision.in_precision`)."""
+        certificate = in_precision(caller, self.best)
+        converged = converged and certificate.relative_gap <= self.tol
         return SolverResult(
-            self.best.x, self.best, self.n_iter, converged, self.L or 0.0
+            certificate.x, certificate, self.n_iter, converged, self.L or 0.0
         )
 
 

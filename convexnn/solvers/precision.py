@@ -17,19 +17,25 @@ float64 and a float32 problem, mirror images of each other:
 
 Both also switch when the objective stalls between two checkpoints
 (``config.single_precision_stall``) and before a Newton method, which needs
-float64 products. :func:`phases` gives a solver its two problems,
-:func:`switch_gap` the gap at which it moves from the first to the second,
-and :func:`in_precision` turns a certificate of the float64 problem into one
-of the problem the caller gave, in its precision, so that ``primal`` is the
-float64 objective of exactly the point returned.
+float64 products; when a step of the first phase fails (an overflow) they go
+on in float64 from the best point certified so far. :func:`phases` gives a
+solver its two problems, :class:`LowerPrecisionStart` is the first phase in
+the proximal-gradient loop (:func:`~convexnn.solvers.fista`),
+:func:`switch_gap` the gap at which it ends, and :func:`in_precision` turns a
+certificate of the float64 problem into one of the problem the caller gave,
+in its precision, so that ``primal`` is the float64 objective of exactly the
+point returned.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from ..problems import Certificate, Problem
 from .config import SolverConfig
+from .phases import LoopPhase
 
 
 def phases(problem: Problem, single_precision: bool = True) -> tuple[Problem, Problem]:
@@ -61,8 +67,9 @@ def phases(problem: Problem, single_precision: bool = True) -> tuple[Problem, Pr
     full = problem.certifying_problem()
     if full is not problem:
         return full, problem
-    if single_precision and problem.operator.dtype == torch.float64:
-        return problem, problem.astype(torch.float32) or problem
+    float64 = problem.operator.dtype == torch.float64
+    if single_precision and float64 and "astype" in problem.capabilities:
+        return problem, problem.astype(torch.float32)
     return problem, problem
 
 
@@ -113,3 +120,47 @@ def in_precision(problem: Problem, certificate: Certificate) -> Certificate:
         certificate.dual,
         None if violations is None else violations.to(dtype),
     )
+
+
+class LowerPrecisionStart(LoopPhase):
+    """The first phase of :func:`phases` in the proximal-gradient loop: the
+    iterations start on ``first`` (float32) while the certified gap is above
+    :func:`switch_gap` of ``caller``, certified on the float64 problem."""
+
+    name = "lower-precision start"
+
+    def __init__(self, caller: Problem, first: Problem):
+        self.caller, self.first = caller, first
+        if caller.operator.dtype == torch.float64:  # it converts to float32
+            self.needs = frozenset({"astype"})
+
+    def applies(self, problem: Problem, config: SolverConfig) -> bool:
+        return self.first is not problem
+
+    def start(self, run) -> None:
+        if run.best.relative_gap <= switch_gap(self.caller, run.config):
+            return
+        if run.L is None:
+            lipschitz = self.first.lipschitz()
+            if not math.isfinite(lipschitz):
+                return  # float32 overflowed: the iterations stay in float64
+            run.set_step(lipschitz)
+        run.iterate_on(self.first)
+
+    def at_checkpoint(self, run, progress) -> None:
+        if run.working is run.problem:
+            return
+        config = run.config
+        stalled = (
+            progress.previous_primal - run.best.primal
+            <= config.single_precision_stall * run.best.primal
+        )
+        if stalled or run.best.relative_gap <= switch_gap(self.caller, config):
+            run.to_full()
+
+    def recover(self, run) -> bool:
+        if run.working is run.problem:
+            return False
+        run.restart(run.best.x, run.best.Z)
+        run.set_step(run.problem.lipschitz())
+        return True
