@@ -28,7 +28,9 @@ from ._gated_fit import GATED_PARAMETERS
 class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator):
     _parameter_constraints = {
         **GATED_PARAMETERS,
-        "solver": [StrOptions({"auto", "admm", "augmented_lagrangian"})],
+        "solver": [
+            StrOptions({"auto", "interior_point", "admm", "augmented_lagrangian"})
+        ],
         "max_neurons": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -76,7 +78,12 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         masks = backend.tensor(activation_patterns(X_lifted, gates))
         data_loss = LOSSES[loss](Y_tensor)
         problem = convex_relu_problem(
-            X_tensor, masks, data_loss, self.alpha, self.fit_intercept
+            X_tensor,
+            masks,
+            data_loss,
+            self.alpha,
+            self.fit_intercept,
+            gates=backend.tensor(gates),
         )
         solver, result = solve_constrained(
             problem,

@@ -63,12 +63,17 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
         gives one gate per activation pattern).
     loss : {"squared"}, default="squared"
         The mean squared loss.
-    solver : {"auto", "admm", "augmented_lagrangian"}, default="auto"
+    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, \
+            default="auto"
+        ``"interior_point"``: a barrier method with an exact active-set
+        finish, for one output (a squared or logistic loss) while its dense
+        Newton system (``d̃ ×`` the patterns unknowns) stays small.
         ``"admm"``: ADMM whose linear step is solved exactly (up to 2000
         samples) or by Nyström-preconditioned conjugate gradients (the CRONOS
         scheme). ``"augmented_lagrangian"``: augmented Lagrangian whose
         subproblems the accelerated proximal-gradient solver solves.
-        ``"auto"`` is ``"admm"`` up to 50 000 samples and the augmented
+        ``"auto"`` takes the first of these that applies: the interior point
+        where it does, ``"admm"`` up to 50 000 samples, the augmented
         Lagrangian above.
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.
@@ -162,7 +167,7 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
     >>> y = y / y.std()
     >>> model = ConvexReLURegressor(n_patterns=20, random_state=0).fit(X, y)
     >>> model.converged_, model.solver_
-    (True, 'admm')
+    (True, 'interior_point')
     >>> model.lower_bound_ <= model.objective_
     True
     >>> print(round(model.score(X, y), 2))
@@ -213,12 +218,17 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         gives one gate per activation pattern).
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
-    solver : {"auto", "admm", "augmented_lagrangian"}, default="auto"
+    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, \
+            default="auto"
+        ``"interior_point"``: a barrier method with an exact active-set
+        finish, for one output (a squared or logistic loss) while its dense
+        Newton system (``d̃ ×`` the patterns unknowns) stays small.
         ``"admm"``: ADMM whose linear step is solved exactly (up to 2000
         samples) or by Nyström-preconditioned conjugate gradients (the CRONOS
         scheme). ``"augmented_lagrangian"``: augmented Lagrangian whose
         subproblems the accelerated proximal-gradient solver solves.
-        ``"auto"`` is ``"admm"`` up to 50 000 samples and the augmented
+        ``"auto"`` takes the first of these that applies: the interior point
+        where it does, ``"admm"`` up to 50 000 samples, the augmented
         Lagrangian above.
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.

@@ -56,7 +56,7 @@ class DifferenceOperator(LinearOperator):
         return torch.cat([half, -half])
 
     def capabilities(self, group_size):
-        return self.base.capabilities(group_size) & {"block_kernel"}
+        return {"difference"} | (self.base.capabilities(group_size) & {"block_kernel"})
 
     def block_kernel(self, metric):
         r""":math:`B M B^\top + (-B) M (-B)^\top = 2\,BMB^\top`."""

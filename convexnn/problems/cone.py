@@ -39,18 +39,29 @@ class ConeOperator(LinearOperator):
         The lifted data ``X̃``.
     signs : tensor of shape (n_samples, n_blocks)
         :math:`2D_i - I` for each block, entries ``±1`` in ``X``'s dtype.
+    interior : tensor of shape (n_blocks, d̃), optional
+        A point strictly inside each block's cone,
+        :math:`(2D_i - I)\tilde X u_i > 0` on every row with
+        :math:`\tilde x_n \ne 0`: the gate :math:`g_i` whose pattern
+        :math:`D_i = 1[\tilde X g_i > 0]` is, wherever no sample lies on its
+        hyperplane. Interior-point methods start there (``"interior"``).
     """
 
-    def __init__(self, X: torch.Tensor, signs: torch.Tensor):
+    def __init__(
+        self, X: torch.Tensor, signs: torch.Tensor, interior: torch.Tensor | None = None
+    ):
         self.X = X
         self.signs = signs
+        self.interior = interior
         self.n_data, self.n_features = X.shape
         self.n_blocks = signs.shape[1]
         self.n_samples = self.n_data * self.n_blocks
         self.n_coefs = self.n_blocks * self.n_features
 
     def capabilities(self, group_size: int) -> frozenset[str]:
-        return frozenset({"block_gram"})
+        if self.interior is None:
+            return frozenset({"block_gram"})
+        return frozenset({"block_gram", "interior"})
 
     @property
     def device(self) -> torch.device:
@@ -117,6 +128,7 @@ def convex_relu_problem(
     loss: Loss,
     alpha: float,
     fit_intercept: bool = True,
+    gates: torch.Tensor | None = None,
 ) -> ConstrainedProblem:
     """Assemble the convex ReLU program over the given activation patterns.
 
@@ -132,6 +144,10 @@ def convex_relu_problem(
         Regularisation strength.
     fit_intercept : bool
         Whether an unpenalised output intercept is fitted.
+    gates : tensor of shape (P, d̃), optional
+        The gates of the patterns, ``masks = 1[X̃ gᵢ > 0]``: where they are
+        strictly inside their cones (no sample on a gate's hyperplane) the
+        constraint offers them as an interior point.
 
     Returns
     -------
@@ -147,7 +163,14 @@ def convex_relu_problem(
         alpha,
         fit_intercept,
     )
-    return ConstrainedProblem(objective, ConeOperator(X, torch.cat([signs, signs], 1)))
+    signs = torch.cat([signs, signs], 1)
+    interior = None
+    if gates is not None:
+        interior = torch.cat([gates, gates]).to(X)
+        slack = (X @ interior.T) * signs
+        if not bool((slack[X.abs().sum(1) > 0] > 0).all()):
+            interior = None  # a sample on a gate's hyperplane: not interior
+    return ConstrainedProblem(objective, ConeOperator(X, signs, interior))
 
 
 def gated_relaxation(

@@ -20,6 +20,10 @@ declaration, never probe a method for ``None``):
   matrix :math:`AMA^\top` in closed form;
 * ``"block_norms"``: :meth:`~LinearOperator.block_norms`, bounds on the norm
   of each block (gap-safe screening);
+* ``"difference"``: an operator :math:`[B, -B]` on two stacked copies of
+  the coefficients of its ``base`` operator :math:`B`;
+* ``"interior"``: a constraint map :math:`K` that knows a point strictly
+  inside each block's cone (its ``interior``);
 * ``"block_gram"``: a constraint map :math:`K` whose Gram matrix
   :math:`K^\top K` is block diagonal with one shared block, returned by its
   ``block_gram()`` (ADMM's exact block inverse).

@@ -60,13 +60,15 @@ def finish(
     multipliers: torch.Tensor,
     tol: float,
     config: SolverConfig,
+    tight: torch.Tensor | None = None,
 ) -> tuple[KKTResiduals, torch.Tensor] | None:
-    """:func:`refine` from ``x``: its KKT residuals (holding the new point) and
-    multipliers when the residuals are ``≤ tol``, else ``None`` (at once when
-    ``tol`` is below ``config.active_set_smallest_tol``)."""
+    """:func:`refine` from ``x`` (with the ``tight`` rows, when known): its KKT
+    residuals (holding the new point) and multipliers when the residuals are
+    ``≤ tol``, else ``None`` (at once when ``tol`` is below
+    ``config.active_set_smallest_tol``)."""
     if tol < config.active_set_smallest_tol:
         return None
-    refined = refine(problem, x, multipliers, tol=tol, config=config)
+    refined = refine(problem, x, multipliers, tol=tol, config=config, tight=tight)
     if refined is None:
         return None
     kkt = polished_kkt(problem, *refined)
@@ -83,13 +85,16 @@ class FinishSchedule:
         self.below = config.active_set_start_below
 
     def attempt(
-        self, kkt: KKTResiduals, multipliers: torch.Tensor
+        self,
+        kkt: KKTResiduals,
+        multipliers: torch.Tensor,
+        tight: torch.Tensor | None = None,
     ) -> tuple[KKTResiduals, torch.Tensor] | None:
         """:func:`finish` from ``kkt.x`` when the schedule says so, else ``None``."""
         if kkt.largest > self.below:
             return None
         self.below = kkt.largest / 3
-        return finish(self.problem, kkt.x, multipliers, self.tol, self.config)
+        return finish(self.problem, kkt.x, multipliers, self.tol, self.config, tight)
 
 
 def refine(
@@ -101,6 +106,7 @@ def refine(
     config: SolverConfig,
     reduced_tol: float = 1e-13,
     max_rounds: int = 40,
+    tight: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Re-solve ``problem`` on the structure of ``x``.
 
@@ -132,6 +138,10 @@ def refine(
         finish makes the last digits cheap).
     max_rounds : int
         Reduced solves at most.
+    tight : tensor of bool, optional
+        The rows known to be tight, in the layout of ``multipliers`` (an
+        interior-point method tells them apart by how their slacks shrink);
+        by default they are guessed from ``x`` and ``multipliers``.
 
     Returns
     -------
@@ -148,13 +158,17 @@ def refine(
     rows = constraint.block_rows(active)  # (m, n, d)
     values = (rows @ blocks[active].unsqueeze(2)).squeeze(2)  # (m, n)
     # relative to each block's own scale, so small blocks keep their structure
-    threshold = config.active_set_tight * values.abs().amax(1, keepdim=True)
-    # complementary slackness: rows whose multiplier is clearly positive are
-    # tight at the optimum (a first guess several rounds better than values alone)
-    carried = constraint.per_block(multipliers)[active, :, 0]
-    tight_rows = (values <= threshold) | (
-        carried > config.active_set_carried * carried.max()
-    )
+    if tight is None:
+        threshold = config.active_set_tight * values.abs().amax(1, keepdim=True)
+        # complementary slackness: rows whose multiplier is clearly positive
+        # are tight at the optimum (a first guess several rounds better than
+        # values alone)
+        carried = constraint.per_block(multipliers)[active, :, 0]
+        tight_rows = (values <= threshold) | (
+            carried > config.active_set_carried * carried.max()
+        )
+    else:
+        tight_rows = constraint.per_block(tight)[active, :, 0]
     for _ in range(max_rounds):
         new_x = _reduced_solve(
             objective, blocks, active, rows, tight_rows, x, reduced_tol, config
@@ -210,6 +224,7 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol, config):
     iterations)."""
     group_size = blocks.shape[1]
     bases = blocks.new_zeros(len(active), group_size, group_size)
+    directions = blocks[active] / blocks[active].norm(dim=1, keepdim=True)
     for position in range(len(active)):
         selected = rows[position][tight_rows[position]]
         if len(selected) == 0:
@@ -218,7 +233,14 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol, config):
             )
             continue
         _, singular, Vh = torch.linalg.svd(selected, full_matrices=True)
-        rank = int((singular > 1e-10 * singular[0]).sum())
+        # nearly dependent tight rows leave singular values at the level of
+        # the block's own residual on them: those directions stay free, so
+        # that the block keeps its direction (an empty null space would zero
+        # it); rows it clearly violates still bind
+        residual = float((selected @ directions[position]).norm())
+        largest = float(singular[0])
+        floor = max(1e-10 * largest, min(10 * residual, 1e-3 * largest))
+        rank = int((singular > floor).sum())
         bases[position, :, : group_size - rank] = Vh[rank:].T
     padded = blocks.new_zeros(blocks.shape[0], group_size, group_size)
     padded[active] = bases

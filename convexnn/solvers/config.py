@@ -159,6 +159,14 @@ class SolverConfig:
     kernel_newton_refinement_rate : float
         Refinements go on only while each shrinks the residual by at least
         this factor; otherwise they have reached rounding or diverge.
+    interior_point_max_coefficients : int
+        Largest dense Newton system of the barrier method
+        (:mod:`~convexnn.solvers.interior_point`), in unknowns (``d̃`` times
+        the patterns): its matrix costs ``n`` times its size squared to form
+        and its size cubed over three to factor, at every Newton step.
+    interior_point_growth : float
+        Factor of the barrier parameter from one centre of the barrier method
+        to the next: larger takes fewer centres, each with more Newton steps.
     admm_max_samples : int
         ``solver="auto"`` picks ADMM up to this many samples, where its
         ``n × n`` factorisation or Nyström sketch pays for itself, and the
@@ -292,6 +300,9 @@ class SolverConfig:
     kernel_newton_refinement_tol: float = 1e-13
     kernel_newton_max_refinements: int = 4
     kernel_newton_refinement_rate: float = 0.1
+
+    interior_point_max_coefficients: int = 3000
+    interior_point_growth: float = 10.0
 
     admm_max_samples: int = 50_000
     admm_relaxation: float = 1.6

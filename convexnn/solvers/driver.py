@@ -6,9 +6,10 @@ allows them or its subproblems can be solved exactly in Gram form, and by
 accelerated proximal gradient (:func:`~convexnn.solvers.fista`, with its own
 Newton and single-precision phases) on the whole problem otherwise.
 :func:`solve_constrained` solves a
-:class:`~convexnn.problems.constrained.ConstrainedProblem` by ADMM where it
-applies and fits the memory budget, by the augmented Lagrangian otherwise, or
-by the method asked for, after checking that it can run. Every choice is made
+:class:`~convexnn.problems.constrained.ConstrainedProblem` by the barrier method
+(:mod:`~convexnn.solvers.interior_point`) where it applies and fits the memory
+budget, by ADMM where that does, by the augmented Lagrangian otherwise, or by
+the method asked for, after checking that it can run. Every choice is made
 once, before solving, from the phases' declared needs, sizes and memory
 (:mod:`~convexnn.solvers.phases`).
 """
@@ -24,6 +25,7 @@ from .augmented_lagrangian import AugmentedLagrangian, augmented_lagrangian
 from .config import SolverConfig
 from .fista import fista
 from .gram import GramLasso
+from .interior_point import InteriorPoint, interior_point
 from .phases import require, runnable
 from .results import ConstrainedResult, SolverResult
 from .working_set import GramForm, WorkingSets, solve_in_rounds
@@ -31,6 +33,7 @@ from .working_set import GramForm, WorkingSets, solve_in_rounds
 #: The methods that solve a constrained problem, by name, in the order
 #: ``method="auto"`` tries them: each its phase and its function.
 CONSTRAINED_METHODS = {
+    "interior_point": (InteriorPoint(), interior_point),
     "admm": (Admm(), admm),
     "augmented_lagrangian": (AugmentedLagrangian(), augmented_lagrangian),
 }
@@ -138,10 +141,12 @@ def solve_constrained(
     ----------
     problem : ConstrainedProblem
         The objective and its constraints.
-    method : {"auto", "admm", "augmented_lagrangian"}
+    method : {"auto", "interior_point", "admm", "augmented_lagrangian"}
         The method; ``"auto"`` takes the first of :data:`CONSTRAINED_METHODS`
-        that can run (:func:`~convexnn.solvers.phases.runnable`). A method
-        asked for by name that cannot run is a ``ValueError`` saying why.
+        that can run (:func:`~convexnn.solvers.phases.runnable`), and the next
+        one where the first stops short of ``tol`` (the result with the
+        smaller KKT residuals is returned). A method asked for by name that
+        cannot run is a ``ValueError`` saying why.
     tol, max_iter, verbose, config
         As in :func:`~convexnn.solvers.admm` and
         :func:`~convexnn.solvers.augmented_lagrangian`.
@@ -152,20 +157,28 @@ def solve_constrained(
         The method that ran.
     result : ConstrainedResult
     """
-    if method == "auto":
-        method = next(
+    if method in CONSTRAINED_METHODS:
+        require(CONSTRAINED_METHODS[method][0], problem, config)
+        methods = [method]
+    elif method == "auto":
+        methods = [
             name
             for name, (phase, _) in CONSTRAINED_METHODS.items()
             if runnable(phase, problem, config)
-        )
-    elif method in CONSTRAINED_METHODS:
-        require(CONSTRAINED_METHODS[method][0], problem, config)
+        ][:2]
     else:
         raise ValueError(
             f"method must be 'auto' or one of {sorted(CONSTRAINED_METHODS)}, "
             f"got {method!r}."
         )
-    run = CONSTRAINED_METHODS[method][1]
-    return method, run(
-        problem, tol=tol, max_iter=max_iter, verbose=verbose, config=config
-    )
+    best = None
+    for name in methods:
+        run = CONSTRAINED_METHODS[name][1]
+        result = run(
+            problem, tol=tol, max_iter=max_iter, verbose=verbose, config=config
+        )
+        if best is None or result.kkt.largest < best[1].kkt.largest:
+            best = name, result
+        if result.converged:
+            break
+    return best

@@ -1,0 +1,379 @@
+r"""A barrier method for the cone-constrained convex ReLU program.
+
+The program (:func:`~convexnn.problems.cone.convex_relu_problem`) is
+
+.. math::
+    \min_{v, w, b}\; f\bigl(B(v - w) + \mathbf 1 b\bigr)
+    + \alpha\sum_j \|u_j\| \quad\text{s.t.}\quad K_ju_j \ge 0,
+
+over the blocks :math:`u_j` of :math:`u = (v, w)`, with
+:math:`K_j = (2D_i - I)\tilde X` the rows of block ``j``'s cone. The barrier
+method (Boyd & Vandenberghe, 2004, §11.3) follows the central path: for a
+growing :math:`\tau` it minimises
+
+.. math::
+    F_\tau(u, b) = \tau f(Z) + \sum_j \psi_\tau(\|u_j\|)
+    - \sum_j \sum_r \log\,(K_ju_j)_r,
+
+where :math:`\psi_\tau(r) = \min_{t > r}\; \tau\alpha t - \log(t^2 - r^2)`
+is the second-order-cone barrier with its epigraph variable eliminated: the
+minimiser :math:`t(r) = \bigl(1 + \sqrt{1 + \tau^2\alpha^2r^2}\bigr)/(\tau\alpha)`
+gives :math:`\nabla\psi_\tau(u) = \tau\alpha\,u/t` (a smoothed
+:math:`\tau\alpha\,u/\|u\|`) and
+
+.. math::
+    \nabla^2\psi_\tau(u) = \frac{\tau\alpha}{t}I
+    - \frac{\tau^2\alpha^2}{t^2(\tau\alpha t - 1)}\,uu^\top \succ 0 .
+
+The start is the cones' interior point (the gates, scaled), with
+:math:`v = w` so that the network's outputs are zero. Each centring runs
+damped Newton steps from the last centre, kept inside the cones by a step to
+the boundary and accepted on the change of :math:`F_\tau` summed term by term
+(the values grow with :math:`\tau`; their difference would cancel).
+
+**The Newton system** has the structure of the difference operator. With
+:math:`M = B^\top QB` (``Q`` the loss's diagonal Hessian, formed once for a
+quadratic loss), :math:`B_v, B_w` the block-diagonal Hessians of the barrier
+terms of ``v`` and ``w``, :math:`S = B_v + B_w` and
+:math:`C^{-1} = (B_v^{-1} + B_w^{-1})^{-1} = B_vS^{-1}B_w`, the step of
+:math:`\delta u = \delta v - \delta w` and of the intercept solves
+
+.. math::
+    \begin{pmatrix} C^{-1} + M & B^\top q \\ q^\top B & \mathbf 1^\top q
+    \end{pmatrix}
+    \begin{pmatrix}\delta u \\ \delta b\end{pmatrix} =
+    \begin{pmatrix} B_wS^{-1}r_v - B_vS^{-1}r_w \\ r_b\end{pmatrix},
+
+a dense system of the size of ``v`` alone, and
+:math:`\delta v = S^{-1}(r_v + r_w + B_w\delta u)`,
+:math:`\delta w = \delta v - \delta u`. Only :math:`S` is factorised: the
+entries of :math:`B_v` and :math:`B_w` span the barrier's whole range, and
+inverting either alone loses the step.
+
+**Certificates and the finish.** A centre gives the multipliers
+:math:`\Lambda = 1/(\tau K u)` (the barrier's dual point); its KKT residuals
+are measured as every constrained solver's are, at the point itself and with
+the blocks the barrier only holds off zero set to zero, whichever is better
+(a zero block's norm shrinks as :math:`1/\tau`, to
+:math:`\tau\alpha\|u_j\| \le` ``ZERO_BLOCK``, where a nonzero block tends
+to its size). The path also tells which rows are tight: a
+tight row's slack shrinks as :math:`1/\tau` while another's tends to a
+positive limit, so comparing two centres separates them cleanly where a
+threshold on one centre cannot (rows nearly dependent on the tight ones keep
+small slacks). From that structure the active-set finish
+(:mod:`~convexnn.solvers.active_set`) solves the reduced problem exactly, as
+soon as the residuals fall low enough to try.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..problems.constrained import ConstrainedProblem
+from .active_set import FinishSchedule
+from .config import SolverConfig
+from .phases import Phase, dense_bytes
+from .polish import optimal_intercept, polished_kkt
+from .results import ConstrainedResult
+
+#: Largest :math:`\tau\alpha\|u_j\|` of a block taken for zero at a centre.
+ZERO_BLOCK = 1e4
+#: Largest growth of :math:`\tau` over its start: beyond it the barrier's
+#: terms span more than float64 resolves, and the path ends.
+LAST_TAU = 1e14
+#: Newton steps of one centring at most.
+CENTRING_STEPS = 50
+#: Relative rounding of :math:`F_\tau`'s terms: a Newton decrement below it
+#: times their size is noise, and the centring stops.
+ROUNDING = 1e-14
+
+
+class InteriorPoint(Phase):
+    """The barrier method of this module.
+
+    Needs one output column, a loss with a diagonal Hessian, the difference
+    structure of the objective's operator and a known interior point of the
+    cones; applies while the dense system (``d̃ · P`` unknowns, with ``P`` the
+    patterns) has at most ``config.interior_point_max_coefficients`` rows.
+    """
+
+    name = "interior point"
+    needs = frozenset(
+        {"single_output", "diagonal_hessian", "difference", "constraint_interior"}
+    )
+
+    def applies(self, problem, config: SolverConfig) -> bool:
+        return _size(problem) <= config.interior_point_max_coefficients
+
+    def memory(self, problem, config: SolverConfig) -> float:
+        objective, m = problem.problem, _size(problem)
+        n = objective.operator.n_samples
+        # the dense B and the cones' rows; M and its factor
+        return dense_bytes(objective, n, 3 * m) + dense_bytes(objective, m, 2 * m)
+
+
+def _size(problem) -> int:
+    return problem.problem.operator.n_coefs // 2
+
+
+def interior_point(
+    problem: ConstrainedProblem,
+    *,
+    tol: float = 1e-6,
+    max_iter: int = 500,
+    verbose: int = 0,
+    config: SolverConfig = SolverConfig(),
+) -> ConstrainedResult:
+    r"""Solve ``problem`` by the barrier method to KKT residuals ``≤ tol``.
+
+    Parameters
+    ----------
+    problem : ConstrainedProblem
+        Must meet the needs of :class:`InteriorPoint`.
+    tol : float
+        Target for the three relative KKT residuals.
+    max_iter : int
+        Maximum number of Newton steps, all centrings together.
+    verbose : int
+        Print the residuals at each centre when positive.
+    config : SolverConfig
+        ``config.interior_point_growth`` is the factor of :math:`\tau` from
+        one centre to the next; the active-set finish is tuned as for ADMM.
+
+    Returns
+    -------
+    ConstrainedResult
+        ``n_iter`` counts Newton steps, ``n_outer`` centres; ``rho`` is the
+        last :math:`\tau`.
+    """
+    path = _CentralPath(problem)
+    tau = start = path.initial_tau()
+    n_iter = n_outer = 0
+    best, schedule = None, FinishSchedule(problem, tol, config)
+    while n_iter < max_iter and tau <= LAST_TAU * start:
+        n_iter += path.centre(tau, min(CENTRING_STEPS, max_iter - n_iter))
+        n_outer += 1
+        multipliers = path.multipliers(tau)
+        kkt = min(
+            (polished_kkt(problem, x, multipliers) for x in path.points(tau)),
+            key=lambda residuals: residuals.largest,
+        )
+        if verbose:
+            print(f"centre {n_outer:3d}  newton {n_iter:4d}  tau {tau:.2e}  {kkt}")
+        if best is not None and kkt.largest >= best[0].largest:
+            if kkt.complementarity <= tol:
+                break  # only the stationarity is left, and rounding stops it
+        else:
+            best = kkt, multipliers
+        if kkt.largest <= tol:
+            break
+        tight = path.tight_rows(config.interior_point_growth)
+        finished = schedule.attempt(kkt, multipliers, tight)
+        if finished is not None:
+            best = finished
+            break
+        tau *= config.interior_point_growth
+    kkt, multipliers = best
+    converged = kkt.largest <= tol
+    return ConstrainedResult(kkt.x, multipliers, kkt, n_iter, n_outer, converged, tau)
+
+
+class _CentralPath:
+    r"""The barrier problem's data and its current point, in float64 whatever
+    the problem's precision (the barrier's terms span more than float32
+    resolves); the points and multipliers it hands back are in the problem's.
+
+    ``u`` holds the ``(2P, d̃)`` blocks ``[v; w]`` and ``b`` the intercept;
+    ``B`` the dense ``(n, P d̃)`` matrix of the base operator; ``rows`` the
+    ``(2P, n', d̃)`` cone rows :math:`K_j` of the ``n'`` nonzero data rows
+    (the constraints of a zero row always hold).
+    """
+
+    def __init__(self, problem: ConstrainedProblem):
+        objective, cone = problem.problem, problem.constraint
+        self.problem, self.alpha = problem, objective.alpha
+        self.dtype = objective.operator.dtype  # of what the path hands back
+        self.loss = objective.loss.astype(torch.float64)
+        self.fit_intercept = objective.fit_intercept
+        base = objective.operator.base
+        B = base.columns(torch.arange(base.n_coefs, device=base.device))
+        self.B = B.to(torch.float64)
+        self.data_rows = cone.X.abs().sum(1) > 0
+        everything = torch.arange(cone.n_blocks, device=cone.device)
+        rows = cone.block_rows(everything)[:, self.data_rows]
+        self.rows = rows.to(torch.float64)
+        self.n_blocks, self.n_features = cone.n_blocks, cone.n_features
+        self.half = self.n_blocks // 2
+        interior = cone.interior.to(torch.float64)
+        scale = (self.rows @ interior.unsqueeze(2)).squeeze(2).median(1).values
+        self.u = interior / scale.unsqueeze(1)  # v = w: zero outputs
+        self.b = torch.zeros_like(self.loss.Y[0])
+        if self.fit_intercept:
+            self.b = optimal_intercept(self.loss, torch.zeros_like(self.loss.Y), self.b)
+        self._unit_hessian = None  # B^T Q B / tau for a quadratic loss
+        self._previous_slacks = None  # at the last centre
+
+    def outputs(self, u: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        net = (u[: self.half] - u[self.half :]).reshape(-1, 1)
+        return self.B @ net + b
+
+    def slacks(self, u: torch.Tensor) -> torch.Tensor:
+        r""":math:`K_ju_j` for every block, ``(2P, n')``."""
+        return (self.rows @ u.unsqueeze(2)).squeeze(2)
+
+    def initial_tau(self) -> float:
+        r""":math:`\tau` at which the objective's weight balances the
+        barrier's: the number of rows over the objective at the start."""
+        Z = self.outputs(self.u, self.b)
+        value = self.loss.value(Z) + self.alpha * float(self.u.norm(dim=1).sum())
+        return self.rows.shape[0] * self.rows.shape[1] / max(value, 1e-300)
+
+    def _psi(self, tau: float, u: torch.Tensor) -> torch.Tensor:
+        r""":math:`\psi_\tau(\|u_j\|)` for every block."""
+        ta, r = tau * self.alpha, u.norm(dim=1)
+        t = (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
+        return ta * t - torch.log(t**2 - r**2)
+
+    def change(self, tau: float, du: torch.Tensor, db: torch.Tensor) -> float:
+        r""":math:`F_\tau(u + \delta u, b + \delta b) - F_\tau(u, b)`, summed
+        term by term, infinite when the step leaves the cones."""
+        s, ds = self.slacks(self.u), self.slacks(du)
+        if not bool((s + ds > 0).all()):
+            return math.inf
+        u, Y = self.u + du, self.loss.Y
+        before = self.loss.sample_losses(self.outputs(self.u, self.b), Y)
+        after = self.loss.sample_losses(self.outputs(u, self.b + db), Y)
+        data = tau * float((after - before).sum()) / self.loss.n_samples
+        cone = float((self._psi(tau, u) - self._psi(tau, self.u)).sum())
+        return data + cone - float(torch.log1p(ds / s).sum())
+
+    def centre(self, tau: float, budget: int) -> int:
+        r"""Damped Newton steps on :math:`F_\tau` until the Newton decrement
+        is at rounding level or the line search finds no decrease; returns
+        the steps taken."""
+        # F's rounding level: its terms are about tau f and one per row
+        rows = self.rows.shape[0] * self.rows.shape[1]
+        level = 1e-9 + ROUNDING * (
+            tau * self.loss.value(self.outputs(self.u, self.b)) + rows
+        )
+        for step in range(1, budget + 1):
+            du, db, decrement = self._newton_step(tau)
+            if decrement <= level:
+                return step
+            size = self._largest_step(du)
+            while size > 1e-10:
+                if self.change(tau, size * du, size * db) <= -0.25 * size * decrement:
+                    self.u, self.b = self.u + size * du, self.b + size * db
+                    break
+                size *= 0.5
+            else:
+                return step
+        return budget
+
+    def _largest_step(self, du: torch.Tensor) -> float:
+        """``0.99`` times the step to the cones' boundary, at most one."""
+        ds = self.slacks(du)
+        leaving = ds < 0
+        if not bool(leaving.any()):
+            return 1.0
+        s = self.slacks(self.u)
+        return min(1.0, 0.99 * float((-s[leaving] / ds[leaving]).min()))
+
+    def _block_terms(self, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Gradient ``(2P, d̃)`` and Hessian ``(2P, d̃, d̃)`` of each block's
+        barrier terms, :math:`\psi_\tau` and the logarithms of its rows."""
+        u, s = self.u, self.slacks(self.u)
+        ta, r = tau * self.alpha, u.norm(dim=1, keepdim=True)
+        t = (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
+        gradient = ta * u / t - torch.einsum("jnd,jn->jd", self.rows, 1 / s)
+        hessian = torch.einsum("jnd,jn,jne->jde", self.rows, s**-2, self.rows)
+        hessian += torch.eye(self.n_features).to(u) * (ta / t).unsqueeze(2)
+        outer = (ta**2 / (t**2 * (ta * t - 1))).unsqueeze(2)
+        hessian -= outer * u.unsqueeze(2) * u.unsqueeze(1)
+        return gradient, hessian
+
+    def _newton_step(self, tau: float):
+        r"""The Newton direction of :math:`F_\tau` at the current point (the
+        module docstring) and the decrement :math:`-\nabla F^\top\delta`."""
+        half = self.half
+        Z = self.outputs(self.u, self.b)
+        G = tau * self.loss.gradient(Z)  # (n, 1)
+        q = tau * self.loss.hessian_diagonal(Z)
+        gradient, hessian = self._block_terms(tau)
+        loss_gradient = (self.B.T @ G).view(half, -1)
+        rv = -(gradient[:half] + loss_gradient)
+        rw = -(gradient[half:] - loss_gradient)
+        Bv, Bw = hessian[:half], hessian[half:]
+        factor = torch.linalg.cholesky(Bv + Bw)
+        C_inverse = Bv @ torch.cholesky_solve(Bw, factor)
+        C_inverse = 0.5 * (C_inverse + C_inverse.transpose(1, 2))
+        S_rv = torch.cholesky_solve(rv.unsqueeze(2), factor).squeeze(2)
+        S_rw = torch.cholesky_solve(rw.unsqueeze(2), factor).squeeze(2)
+        rhs = (_apply(Bw, S_rv) - _apply(Bv, S_rw)).reshape(-1, 1)
+        M = self._loss_hessian(q, tau) + torch.block_diag(*C_inverse)
+        if self.fit_intercept:
+            Bq = self.B.T @ q
+            M = torch.cat(
+                [torch.cat([M, Bq], 1), torch.cat([Bq.T, q.sum().view(1, 1)], 1)]
+            )
+            rhs = torch.cat([rhs, -G.sum().view(1, 1)])
+        solution = torch.linalg.solve(M, rhs)
+        du = solution[: half * self.n_features].view(half, -1)
+        db = solution[half * self.n_features :, 0]
+        dv = torch.cholesky_solve((rv + rw + _apply(Bw, du)).unsqueeze(2), factor)
+        step = torch.cat([dv.squeeze(2), dv.squeeze(2) - du])
+        decrement = float((torch.cat([rv, rw]) * step).sum())
+        if self.fit_intercept:
+            decrement -= float(G.sum() * db.sum())
+        return step, db, decrement
+
+    def _loss_hessian(self, q: torch.Tensor, tau: float) -> torch.Tensor:
+        r""":math:`B^\top QB` (``q`` the diagonal of ``Q``), formed once for a
+        quadratic loss, whose ``Q`` is :math:`\tau` times a constant."""
+        if not self.loss.quadratic:
+            return self.B.T @ (q * self.B)
+        if self._unit_hessian is None:
+            self._unit_hessian = self.B.T @ ((q / tau) * self.B)
+        return tau * self._unit_hessian
+
+    def points(self, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The current point in the layout of the objective's coefficients,
+        as it is and with the blocks the barrier only holds off zero set to
+        zero (early on the path, when no block is yet near its limit, the
+        first is the better fit; later the second)."""
+        small = tau * self.alpha * self.u.norm(dim=1, keepdim=True) <= ZERO_BLOCK
+        coefs = self.u.reshape(-1, 1), torch.where(small, 0.0, self.u).reshape(-1, 1)
+        if self.fit_intercept:
+            coefs = tuple(torch.cat([coef, self.b.view(1, 1)]) for coef in coefs)
+        return tuple(coef.to(self.dtype) for coef in coefs)
+
+    def multipliers(self, tau: float) -> torch.Tensor:
+        r""":math:`\Lambda = 1/(\tau Ku)` in the constraint's layout (row
+        ``n·B + j`` for sample ``n`` of block ``j``), zero on the zero data
+        rows."""
+        return self._layout(1 / (tau * self.slacks(self.u)))
+
+    def tight_rows(self, growth: float) -> torch.Tensor:
+        r"""The rows whose slack fell by at least a third of the growth factor
+        of :math:`\tau` since the last centre (none at the first), in the
+        constraint's layout."""
+        slacks = self.slacks(self.u)
+        tight = torch.zeros_like(slacks, dtype=torch.bool)
+        if self._previous_slacks is not None:
+            tight = slacks <= 3 / growth * self._previous_slacks
+        self._previous_slacks = slacks
+        return self._layout(tight)
+
+    def _layout(self, values: torch.Tensor) -> torch.Tensor:
+        """``(2P, n')`` block-major values in the constraint's row layout."""
+        full = values.new_zeros(self.n_blocks, len(self.data_rows))
+        full[:, self.data_rows] = values
+        full = full.T.reshape(-1, 1)
+        return full if full.dtype == torch.bool else full.to(self.dtype)
+
+
+def _apply(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """``matrices[j] @ vectors[j]`` for every block ``j``."""
+    return (matrices @ vectors.unsqueeze(2)).squeeze(2)

@@ -1,0 +1,133 @@
+"""The barrier method for convex ReLU: its Newton step, its certificate, and
+where it hands over."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from convexnn import ConvexReLUClassifier, ConvexReLURegressor
+from convexnn.patterns import (
+    activation_patterns,
+    enumerate_patterns,
+    lift,
+    resolve_gates,
+)
+from convexnn.problems import LOSSES
+from convexnn.problems.cone import convex_relu_problem
+from convexnn.solvers import SolverConfig, admm, solve_constrained
+from convexnn.solvers.interior_point import InteriorPoint, _CentralPath, interior_point
+from convexnn.solvers.phases import runnable
+
+CONFIG = SolverConfig()
+
+
+def cone_problem(loss="squared", n=40, d=3, n_patterns=6, alpha=0.05, seed=0, **kw):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X_lifted = lift(X, kw.pop("hidden_bias", True))
+    gates = resolve_gates(None, X_lifted, n_patterns, seed)
+    masks = torch.tensor(activation_patterns(X_lifted, gates)).double()
+    y = rng.standard_normal(n)
+    Y = {"squared": y[:, None], "logistic": (y > 0).astype(float)[:, None]}[loss]
+    loss = LOSSES[loss](torch.tensor(Y))
+    return convex_relu_problem(
+        torch.tensor(X_lifted), masks, loss, alpha, True, gates=torch.tensor(gates)
+    )
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_the_newton_step_solves_the_barrier_newton_system(loss):
+    # against the Hessian and gradient of F_tau by automatic differentiation
+    problem = cone_problem(loss)
+    path = _CentralPath(problem)
+    rng = np.random.default_rng(1)
+    path.u = path.u + 0.01 * torch.tensor(rng.standard_normal(path.u.shape))
+    path.b = path.b + 0.1
+    tau = 37.0
+
+    def barrier(flat):
+        u, b = flat[:-1].view_as(path.u), flat[-1:]
+        ta, r = tau * path.alpha, u.norm(dim=1)
+        t = (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
+        cone = (ta * t - torch.log(t**2 - r**2)).sum()
+        return tau * path.loss(path.outputs(u, b)) + cone - path.slacks(u).log().sum()
+
+    flat = torch.cat([path.u.reshape(-1), path.b])
+    gradient = torch.func.grad(barrier)(flat)
+    exact = torch.linalg.solve(torch.func.hessian(barrier)(flat), -gradient)
+    step, db, decrement = path._newton_step(tau)
+    torch.testing.assert_close(torch.cat([step.reshape(-1), db]), exact)
+    assert decrement == pytest.approx(float(-gradient @ exact), rel=1e-10)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_it_reaches_the_admm_optimum_with_exact_residuals(loss):
+    # the active-set finish from the path's structure: at 1e-7, the smallest
+    # tolerance it is tried at, the path alone stops short
+    problem = cone_problem(loss)
+    result = interior_point(problem, tol=1e-7)
+    reference = admm(problem, tol=1e-9, max_iter=100_000)
+    assert result.converged and reference.converged
+    assert result.kkt.largest <= 1e-7
+    assert result.kkt.objective == pytest.approx(reference.kkt.objective, rel=1e-7)
+    assert bool((result.multipliers >= 0).all())
+
+
+def test_repeated_rows_and_zero_rows_are_no_obstacle():
+    # duplicated samples give duplicated constraint rows; a zero sample
+    # without a hidden bias gives rows that always hold
+    rng = np.random.default_rng(2)
+    X = np.repeat(rng.standard_normal((15, 2)), 3, axis=0)
+    X[0] = 0.0
+    y = rng.standard_normal(len(X))
+    model = ConvexReLURegressor(
+        0.02,
+        n_patterns=10,
+        hidden_bias=False,
+        solver="interior_point",
+        tol=1e-7,
+        random_state=0,
+    )
+    model.fit(X, y)
+    assert model.converged_ and model.solver_ == "interior_point"
+    reference = ConvexReLURegressor(**{**model.get_params(), "solver": "admm"})
+    reference.set_params(max_iter=100_000).fit(X, y)
+    assert model.objective_ == pytest.approx(reference.objective_, rel=1e-7)
+
+
+def test_auto_hands_over_where_the_path_stops_short():
+    # all 4-point patterns at tol 1e-8: rounding ends the barrier's path at
+    # a stationarity near 1e-6, and ADMM (the next method) takes over
+    X = np.array([[0.126, -0.132], [0.640, 0.105], [-0.536, 0.362], [1.304, 0.947]])
+    y = np.array([-0.804, -0.157, -1.809, 0.410])
+    gates = enumerate_patterns(lift(X, True))
+    params = {"gates": gates, "tol": 1e-8, "max_iter": 100_000, "device": "cpu"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = ConvexReLURegressor(0.003, solver="interior_point", **params)
+        alone.fit(X, y)
+    auto = ConvexReLURegressor(0.003, **params).fit(X, y)
+    assert not alone.converged_
+    assert auto.converged_ and auto.solver_ == "admm"
+
+
+def test_it_applies_only_where_its_needs_are_met():
+    assert runnable(InteriorPoint(), cone_problem(), CONFIG)
+    problem = cone_problem()
+    problem.constraint.interior = None  # no interior point known
+    assert not runnable(InteriorPoint(), problem, CONFIG)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 2)), rng.integers(0, 3, 30)
+    model = ConvexReLUClassifier(0.05, n_patterns=6, tol=1e-4, random_state=0)
+    assert model.fit(X, y).solver_ == "admm"  # three outputs
+    with pytest.raises(ValueError, match=r"interior point phase needs .*single_output"):
+        ConvexReLUClassifier(0.05, n_patterns=6, solver="interior_point").fit(X, y)
+
+
+def test_a_problem_beyond_its_size_limit_goes_to_admm():
+    problem = cone_problem()
+    small = SolverConfig(interior_point_max_coefficients=10)
+    method, result = solve_constrained(problem, tol=1e-6, config=small)
+    assert method == "admm" and result.converged
