@@ -23,17 +23,24 @@ from convexnn.solvers.phases import runnable
 CONFIG = SolverConfig()
 
 
-def cone_problem(loss="squared", n=40, d=3, n_patterns=6, alpha=0.05, seed=0, **kw):
+def cone_problem(
+    loss="squared", n=40, d=3, n_patterns=6, alpha=0.05, seed=0, fit_intercept=True
+):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
-    X_lifted = lift(X, kw.pop("hidden_bias", True))
+    X_lifted = lift(X, True)
     gates = resolve_gates(None, X_lifted, n_patterns, seed)
     masks = torch.tensor(activation_patterns(X_lifted, gates)).double()
     y = rng.standard_normal(n)
     Y = {"squared": y[:, None], "logistic": (y > 0).astype(float)[:, None]}[loss]
     loss = LOSSES[loss](torch.tensor(Y))
     return convex_relu_problem(
-        torch.tensor(X_lifted), masks, loss, alpha, True, gates=torch.tensor(gates)
+        torch.tensor(X_lifted),
+        masks,
+        loss,
+        alpha,
+        fit_intercept,
+        gates=torch.tensor(gates),
     )
 
 
@@ -62,11 +69,12 @@ def test_the_newton_step_solves_the_barrier_newton_system(loss):
     assert decrement == pytest.approx(float(-gradient @ exact), rel=1e-10)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
-def test_it_reaches_the_admm_optimum_with_exact_residuals(loss):
+def test_it_reaches_the_admm_optimum_with_exact_residuals(loss, fit_intercept):
     # the active-set finish from the path's structure: at 1e-7, the smallest
     # tolerance it is tried at, the path alone stops short
-    problem = cone_problem(loss)
+    problem = cone_problem(loss, fit_intercept=fit_intercept)
     result = interior_point(problem, tol=1e-7)
     reference = admm(problem, tol=1e-9, max_iter=100_000)
     assert result.converged and reference.converged

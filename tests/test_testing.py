@@ -306,8 +306,11 @@ def test_certified_recomputes_the_gap_of_a_stopped_gated_fit(regression):
 
 @pytest.mark.parametrize("measure", KKT_RESIDUALS)
 def test_certified_recomputes_the_residuals_of_a_stopped_relu_fit(regression, measure):
+    # ADMM stopped early: its iterates violate the constraints (the barrier
+    # method's never do)
+    params = {"n_patterns": 8, "solver": "admm", "device": "cpu", "random_state": 0}
     stopped = unconverged(
-        ConvexReLURegressor(ALPHA, n_patterns=8, device="cpu", random_state=0),
+        ConvexReLURegressor(ALPHA, **params),
         *regression,
         max_iter=3,  # ADMM's first two iterates are feasible, with Λ = 0
     )

@@ -232,7 +232,9 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol, config):
                 group_size, dtype=blocks.dtype, device=blocks.device
             )
             continue
-        _, singular, Vh = torch.linalg.svd(selected, full_matrices=True)
+        # the null space needs the full Vh only when there are fewer rows
+        wide = len(selected) < group_size
+        _, singular, Vh = torch.linalg.svd(selected, full_matrices=wide)
         # nearly dependent tight rows leave singular values at the level of
         # the block's own residual on them: those directions stay free, so
         # that the block keeps its direction (an empty null space would zero

@@ -60,9 +60,9 @@ to its size). The path also tells which rows are tight: a
 tight row's slack shrinks as :math:`1/\tau` while another's tends to a
 positive limit, so comparing two centres separates them cleanly where a
 threshold on one centre cannot (rows nearly dependent on the tight ones keep
-small slacks). From that structure the active-set finish
-(:mod:`~convexnn.solvers.active_set`) solves the reduced problem exactly, as
-soon as the residuals fall low enough to try.
+small slacks). Once the tight rows are the same at two centres running, the
+active-set finish (:mod:`~convexnn.solvers.active_set`) solves the reduced
+problem of that structure exactly.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ import math
 import torch
 
 from ..problems.constrained import ConstrainedProblem
-from .active_set import FinishSchedule
+from .active_set import finish
 from .config import SolverConfig
 from .phases import Phase, dense_bytes
 from .polish import optimal_intercept, polished_kkt
@@ -151,7 +151,7 @@ def interior_point(
     path = _CentralPath(problem)
     tau = start = path.initial_tau()
     n_iter = n_outer = 0
-    best, schedule = None, FinishSchedule(problem, tol, config)
+    best = previous_tight = None
     while n_iter < max_iter and tau <= LAST_TAU * start:
         n_iter += path.centre(tau, min(CENTRING_STEPS, max_iter - n_iter))
         n_outer += 1
@@ -169,11 +169,15 @@ def interior_point(
             best = kkt, multipliers
         if kkt.largest <= tol:
             break
+        # the finish is tried once the tight rows are the same two centres
+        # running: the structure has settled
         tight = path.tight_rows(config.interior_point_growth)
-        finished = schedule.attempt(kkt, multipliers, tight)
-        if finished is not None:
-            best = finished
-            break
+        if previous_tight is not None and torch.equal(tight, previous_tight):
+            finished = finish(problem, kkt.x, multipliers, tol, config, tight)
+            if finished is not None:
+                best = finished
+                break
+        previous_tight = tight
         tau *= config.interior_point_growth
     kkt, multipliers = best
     converged = kkt.largest <= tol
@@ -322,6 +326,8 @@ class _CentralPath:
         solution = torch.linalg.solve(M, rhs)
         du = solution[: half * self.n_features].view(half, -1)
         db = solution[half * self.n_features :, 0]
+        if not self.fit_intercept:
+            db = torch.zeros_like(self.b)
         dv = torch.cholesky_solve((rv + rw + _apply(Bw, du)).unsqueeze(2), factor)
         step = torch.cat([dv.squeeze(2), dv.squeeze(2) - du])
         decrement = float((torch.cat([rv, rw]) * step).sum())
