@@ -56,13 +56,14 @@ are measured as every constrained solver's are, at the point itself and with
 the blocks the barrier only holds off zero set to zero, whichever is better
 (a zero block's norm shrinks as :math:`1/\tau`, to
 :math:`\tau\alpha\|u_j\| \le` ``ZERO_BLOCK``, where a nonzero block tends
-to its size). The path also tells which rows are tight: a
-tight row's slack shrinks as :math:`1/\tau` while another's tends to a
-positive limit, so comparing two centres separates them cleanly where a
-threshold on one centre cannot (rows nearly dependent on the tight ones keep
-small slacks). Once the tight rows are the same at two centres running, the
-active-set finish (:mod:`~convexnn.solvers.active_set`) solves the reduced
-problem of that structure exactly.
+to its size). The path also tells which rows are tight: a tight row's slack
+shrinks as :math:`1/\tau` (as :math:`1/\sqrt\tau` where its multiplier tends to
+zero too) while another's tends to a positive limit, so comparing two centres
+separates them cleanly where a threshold on one centre cannot (rows nearly
+dependent on the tight ones keep small slacks). Once the tight rows of the
+nonzero blocks are the same at two centres running, the active-set finish
+(:mod:`~convexnn.solvers.active_set`) solves the reduced problem of that
+structure exactly.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ import torch
 from ..problems.constrained import ConstrainedProblem
 from .active_set import finish
 from .config import SolverConfig
-from .phases import Phase, dense_bytes
+from .phases import Phase
 from .polish import optimal_intercept, polished_kkt
 from .results import ConstrainedResult
 
@@ -110,8 +111,8 @@ class InteriorPoint(Phase):
     def memory(self, problem, config: SolverConfig) -> float:
         objective, m = problem.problem, _size(problem)
         n = objective.operator.n_samples
-        # the dense B and the cones' rows; M and its factor
-        return dense_bytes(objective, n, 3 * m) + dense_bytes(objective, m, 2 * m)
+        # B, M and its factor in float64, and the chunks of the block Hessians
+        return 8.0 * (n * m + 2 * m * m + 2**24)
 
 
 def _size(problem) -> int:
@@ -169,11 +170,14 @@ def interior_point(
             best = kkt, multipliers
         if kkt.largest <= tol:
             break
-        # the finish is tried once the tight rows are the same two centres
-        # running: the structure has settled
-        tight = path.tight_rows(config.interior_point_growth)
-        if previous_tight is not None and torch.equal(tight, previous_tight):
-            finished = finish(problem, kkt.x, multipliers, tol, config, tight)
+        # the finish is tried once the tight rows of the nonzero blocks are the
+        # same two centres running: the structure has settled
+        tight, active = path.tight_rows(config.interior_point_growth), path.active(tau)
+        if previous_tight is not None and torch.equal(
+            tight[active], previous_tight[active]
+        ):
+            rows = path.layout(tight)
+            finished = finish(problem, kkt.x, multipliers, tol, config, rows)
             if finished is not None:
                 best = finished
                 break
@@ -190,9 +194,10 @@ class _CentralPath:
     resolves); the points and multipliers it hands back are in the problem's.
 
     ``u`` holds the ``(2P, d̃)`` blocks ``[v; w]`` and ``b`` the intercept;
-    ``B`` the dense ``(n, P d̃)`` matrix of the base operator; ``rows`` the
-    ``(2P, n', d̃)`` cone rows :math:`K_j` of the ``n'`` nonzero data rows
-    (the constraints of a zero row always hold).
+    ``B`` the dense ``(n, P d̃)`` matrix of the base operator; ``X`` the
+    ``n'`` nonzero data rows (the constraints of a zero row always hold) and
+    ``signs`` the ``(2P, n')`` signs of the cones, whose rows are
+    :math:`K_j = \operatorname{diag}(\mathrm{signs}_j)\tilde X`.
     """
 
     def __init__(self, problem: ConstrainedProblem):
@@ -205,13 +210,14 @@ class _CentralPath:
         B = base.columns(torch.arange(base.n_coefs, device=base.device))
         self.B = B.to(torch.float64)
         self.data_rows = cone.X.abs().sum(1) > 0
-        everything = torch.arange(cone.n_blocks, device=cone.device)
-        rows = cone.block_rows(everything)[:, self.data_rows]
-        self.rows = rows.to(torch.float64)
+        # K_j u_j = s_j ⊙ (X̃ u_j): the rows are never formed, block by block
+        self.X = cone.X[self.data_rows].to(torch.float64)
+        self.signs = cone.signs[self.data_rows].T.to(torch.float64)  # (2P, n')
         self.n_blocks, self.n_features = cone.n_blocks, cone.n_features
+        self.n_rows = self.signs.numel()
         self.half = self.n_blocks // 2
         interior = cone.interior.to(torch.float64)
-        scale = (self.rows @ interior.unsqueeze(2)).squeeze(2).median(1).values
+        scale = self.slacks(interior).median(1).values
         self.u = interior / scale.unsqueeze(1)  # v = w: zero outputs
         self.b = torch.zeros_like(self.loss.Y[0])
         if self.fit_intercept:
@@ -225,14 +231,28 @@ class _CentralPath:
 
     def slacks(self, u: torch.Tensor) -> torch.Tensor:
         r""":math:`K_ju_j` for every block, ``(2P, n')``."""
-        return (self.rows @ u.unsqueeze(2)).squeeze(2)
+        return (u @ self.X.T).mul_(self.signs)
+
+    def _row_sums(self, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r""":math:`K_j^\top w_j` and :math:`K_j^\top\operatorname{diag}(w_j^2)K_j`
+        for the weights ``w`` ``(2P, n')`` of every block's rows (the signs
+        square to one), the second a matrix product over chunks of blocks."""
+        sums = (weights * self.signs) @ self.X
+        squares = weights**2
+        n, d = self.X.shape
+        chunk = max(1, 2**24 // (n * d))
+        grams = [
+            torch.einsum("jn,nd,ne->jde", part, self.X, self.X)
+            for part in squares.split(chunk)
+        ]
+        return sums, torch.cat(grams)
 
     def initial_tau(self) -> float:
         r""":math:`\tau` at which the objective's weight balances the
         barrier's: the number of rows over the objective at the start."""
         Z = self.outputs(self.u, self.b)
         value = self.loss.value(Z) + self.alpha * float(self.u.norm(dim=1).sum())
-        return self.rows.shape[0] * self.rows.shape[1] / max(value, 1e-300)
+        return self.n_rows / max(value, 1e-300)
 
     def _psi(self, tau: float, u: torch.Tensor) -> torch.Tensor:
         r""":math:`\psi_\tau(\|u_j\|)` for every block."""
@@ -258,7 +278,7 @@ class _CentralPath:
         is at rounding level or the line search finds no decrease; returns
         the steps taken."""
         # F's rounding level: its terms are about tau f and one per row
-        rows = self.rows.shape[0] * self.rows.shape[1]
+        rows = self.n_rows
         level = 1e-9 + ROUNDING * (
             tau * self.loss.value(self.outputs(self.u, self.b)) + rows
         )
@@ -291,8 +311,8 @@ class _CentralPath:
         u, s = self.u, self.slacks(self.u)
         ta, r = tau * self.alpha, u.norm(dim=1, keepdim=True)
         t = (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
-        gradient = ta * u / t - torch.einsum("jnd,jn->jd", self.rows, 1 / s)
-        hessian = torch.einsum("jnd,jn,jne->jde", self.rows, s**-2, self.rows)
+        sums, hessian = self._row_sums(1 / s)
+        gradient = ta * u / t - sums
         hessian += torch.eye(self.n_features).to(u) * (ta / t).unsqueeze(2)
         outer = (ta**2 / (t**2 * (ta * t - 1))).unsqueeze(2)
         hessian -= outer * u.unsqueeze(2) * u.unsqueeze(1)
@@ -344,13 +364,18 @@ class _CentralPath:
             self._unit_hessian = self.B.T @ ((q / tau) * self.B)
         return tau * self._unit_hessian
 
+    def active(self, tau: float) -> torch.Tensor:
+        r"""The blocks the barrier does not only hold off zero:
+        :math:`\tau\alpha\|u_j\| >` ``ZERO_BLOCK``."""
+        return tau * self.alpha * self.u.norm(dim=1) > ZERO_BLOCK
+
     def points(self, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The current point in the layout of the objective's coefficients,
         as it is and with the blocks the barrier only holds off zero set to
         zero (early on the path, when no block is yet near its limit, the
         first is the better fit; later the second)."""
-        small = tau * self.alpha * self.u.norm(dim=1, keepdim=True) <= ZERO_BLOCK
-        coefs = self.u.reshape(-1, 1), torch.where(small, 0.0, self.u).reshape(-1, 1)
+        active = self.active(tau).unsqueeze(1)
+        coefs = self.u.reshape(-1, 1), torch.where(active, self.u, 0.0).reshape(-1, 1)
         if self.fit_intercept:
             coefs = tuple(torch.cat([coef, self.b.view(1, 1)]) for coef in coefs)
         return tuple(coef.to(self.dtype) for coef in coefs)
@@ -359,20 +384,22 @@ class _CentralPath:
         r""":math:`\Lambda = 1/(\tau Ku)` in the constraint's layout (row
         ``n·B + j`` for sample ``n`` of block ``j``), zero on the zero data
         rows."""
-        return self._layout(1 / (tau * self.slacks(self.u)))
+        return self.layout(1 / (tau * self.slacks(self.u)))
 
     def tight_rows(self, growth: float) -> torch.Tensor:
-        r"""The rows whose slack fell by at least a third of the growth factor
-        of :math:`\tau` since the last centre (none at the first), in the
-        constraint's layout."""
+        r"""The rows ``(2P, n')`` whose slack fell by at least the fourth root
+        of the growth factor :math:`\mu` of :math:`\tau` since the last
+        centre (none at the first): a tight row's falls by :math:`\mu`, a
+        degenerate one's (its multiplier tends to zero too) by
+        :math:`\sqrt\mu`, another's by a factor tending to one."""
         slacks = self.slacks(self.u)
         tight = torch.zeros_like(slacks, dtype=torch.bool)
         if self._previous_slacks is not None:
-            tight = slacks <= 3 / growth * self._previous_slacks
+            tight = slacks <= growth**-0.25 * self._previous_slacks
         self._previous_slacks = slacks
-        return self._layout(tight)
+        return tight
 
-    def _layout(self, values: torch.Tensor) -> torch.Tensor:
+    def layout(self, values: torch.Tensor) -> torch.Tensor:
         """``(2P, n')`` block-major values in the constraint's row layout."""
         full = values.new_zeros(self.n_blocks, len(self.data_rows))
         full[:, self.data_rows] = values
