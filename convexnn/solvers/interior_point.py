@@ -81,6 +81,9 @@ from .results import ConstrainedResult
 
 #: Largest :math:`\tau\alpha\|u_j\|` of a block taken for zero at a centre.
 ZERO_BLOCK = 1e4
+#: Largest slack of a tight row relative to its block's largest: rows still
+#: falling towards a positive limit are not counted tight on their way down.
+SMALL_SLACK = 1e-3
 #: Largest growth of :math:`\tau` over its start: beyond it the barrier's
 #: terms span more than float64 resolves, and the path ends.
 LAST_TAU = 1e14
@@ -153,6 +156,7 @@ def interior_point(
     tau = start = path.initial_tau()
     n_iter = n_outer = 0
     best = previous_tight = None
+    below = config.active_set_start_below
     while n_iter < max_iter and tau <= LAST_TAU * start:
         n_iter += path.centre(tau, min(CENTRING_STEPS, max_iter - n_iter))
         n_outer += 1
@@ -171,11 +175,15 @@ def interior_point(
         if kkt.largest <= tol:
             break
         # the finish is tried once the tight rows of the nonzero blocks are the
-        # same two centres running: the structure has settled
+        # same two centres running (the structure has settled), and on the
+        # schedule of the other constrained solvers (a third of the residuals
+        # of the last try)
         tight, active = path.tight_rows(config.interior_point_growth), path.active(tau)
-        if previous_tight is not None and torch.equal(
+        settled = previous_tight is not None and torch.equal(
             tight[active], previous_tight[active]
-        ):
+        )
+        if settled or kkt.largest <= below:
+            below = kkt.largest / 3
             rows = path.layout(tight)
             finished = finish(problem, kkt.x, multipliers, tol, config, rows)
             if finished is not None:
@@ -395,7 +403,10 @@ class _CentralPath:
         slacks = self.slacks(self.u)
         tight = torch.zeros_like(slacks, dtype=torch.bool)
         if self._previous_slacks is not None:
-            tight = slacks <= growth**-0.25 * self._previous_slacks
+            falling = slacks <= growth**-0.25 * self._previous_slacks
+            # a row still falling towards a positive limit is not small yet
+            small = slacks <= SMALL_SLACK * slacks.amax(1, keepdim=True)
+            tight = falling & small
         self._previous_slacks = slacks
         return tight
 
