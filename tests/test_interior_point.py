@@ -134,8 +134,12 @@ def test_it_applies_only_where_its_needs_are_met():
         ConvexReLUClassifier(0.05, n_patterns=6, solver="interior_point").fit(X, y)
 
 
-def test_a_problem_beyond_its_size_limit_goes_to_admm():
+@pytest.mark.parametrize(
+    "limit",
+    [{"interior_point_max_coefficients": 10}, {"interior_point_max_flops": 1e3}],
+)
+def test_a_problem_beyond_its_size_or_work_limit_goes_to_admm(limit):
     problem = cone_problem()
-    small = SolverConfig(interior_point_max_coefficients=10)
-    method, result = solve_constrained(problem, tol=1e-6, config=small)
+    assert 0 < InteriorPoint().cost(problem, CONFIG) <= CONFIG.interior_point_max_flops
+    method, result = solve_constrained(problem, tol=1e-6, config=SolverConfig(**limit))
     assert method == "admm" and result.converged

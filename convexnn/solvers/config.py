@@ -164,6 +164,10 @@ class SolverConfig:
         (:mod:`~convexnn.solvers.interior_point`), in unknowns (``d̃`` times
         the patterns): its matrix costs ``n`` times its size squared to form
         and its size cubed over three to factor, at every Newton step.
+    interior_point_max_flops : float
+        Largest estimated work of a barrier-method solve, in floating-point
+        operations (:meth:`~convexnn.solvers.interior_point.InteriorPoint.cost`):
+        beyond it ADMM, whose steps are cheaper, is tried first.
     interior_point_growth : float
         Factor of the barrier parameter from one centre of the barrier method
         to the next: larger takes fewer centres, each with more Newton steps.
@@ -302,6 +306,7 @@ class SolverConfig:
     kernel_newton_refinement_rate: float = 0.1
 
     interior_point_max_coefficients: int = 3000
+    interior_point_max_flops: float = 1e11
     interior_point_growth: float = 10.0
 
     admm_max_samples: int = 50_000
