@@ -171,7 +171,15 @@ def refine(
         tight_rows = constraint.per_block(tight)[active, :, 0]
     for _ in range(max_rounds):
         new_x = _reduced_solve(
-            objective, blocks, active, rows, tight_rows, x, reduced_tol, config
+            objective,
+            blocks,
+            active,
+            rows,
+            tight_rows,
+            x,
+            reduced_tol,
+            config,
+            resolved=tight is not None,
         )
         if new_x is None:
             return None
@@ -218,10 +226,14 @@ def _values(objective, rows, active, x):
     return (rows @ blocks.unsqueeze(2)).squeeze(2)
 
 
-def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol, config):
+def _reduced_solve(
+    objective, blocks, active, rows, tight_rows, x, tol, config, resolved=False
+):
     """Step 1: the group lasso in the null spaces of the tight rows (``None``
     when it does not converge within ``config.active_set_reduced_max_iter``
-    iterations)."""
+    iterations). With ``resolved`` (``x`` solves its tight rows to rounding,
+    as an interior-point centre does), directions the block's own residual
+    cannot resolve stay in the null space."""
     group_size = blocks.shape[1]
     bases = blocks.new_zeros(len(active), group_size, group_size)
     directions = blocks[active] / blocks[active].norm(dim=1, keepdim=True)
@@ -235,13 +247,15 @@ def _reduced_solve(objective, blocks, active, rows, tight_rows, x, tol, config):
         # the null space needs the full Vh only when there are fewer rows
         wide = len(selected) < group_size
         _, singular, Vh = torch.linalg.svd(selected, full_matrices=wide)
-        # nearly dependent tight rows leave singular values at the level of
-        # the block's own residual on them: those directions stay free, so
-        # that the block keeps its direction (an empty null space would zero
-        # it); rows it clearly violates still bind
-        residual = float((selected @ directions[position]).norm())
         largest = float(singular[0])
-        floor = max(1e-10 * largest, min(10 * residual, 1e-3 * largest))
+        floor = 1e-10 * largest
+        if resolved:
+            # nearly dependent tight rows leave singular values at the level
+            # of the block's own residual on them: those directions stay free,
+            # so that the block keeps its direction (an empty null space would
+            # zero it); rows it clearly violates still bind
+            residual = float((selected @ directions[position]).norm())
+            floor = max(floor, min(10 * residual, 1e-3 * largest))
         rank = int((singular > floor).sum())
         bases[position, :, : group_size - rank] = Vh[rank:].T
     padded = blocks.new_zeros(blocks.shape[0], group_size, group_size)
