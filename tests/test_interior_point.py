@@ -17,7 +17,8 @@ from convexnn.patterns import (
 from convexnn.problems import LOSSES
 from convexnn.problems.cone import convex_relu_problem
 from convexnn.solvers import SolverConfig, admm, solve_constrained
-from convexnn.solvers.interior_point import InteriorPoint, _CentralPath, interior_point
+from convexnn.solvers._central_path import CentralPath
+from convexnn.solvers.interior_point import InteriorPoint, interior_point
 from convexnn.solvers.phases import runnable
 
 CONFIG = SolverConfig()
@@ -48,7 +49,7 @@ def cone_problem(
 def test_the_newton_step_solves_the_barrier_newton_system(loss):
     # against the Hessian and gradient of F_tau by automatic differentiation
     problem = cone_problem(loss)
-    path = _CentralPath(problem)
+    path = CentralPath(problem)
     rng = np.random.default_rng(1)
     path.u = path.u + 0.01 * torch.tensor(rng.standard_normal(path.u.shape))
     path.b = path.b + 0.1

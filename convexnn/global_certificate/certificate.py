@@ -193,6 +193,37 @@ def certify_patterns(
         gates = searched if enumerated is None else np.concatenate([gates, searched])
     gates = unique_patterns(X_lifted, np.concatenate([fitted_gates, gates]))
 
+    return _certificate(
+        X_lifted,
+        gates,
+        fitted_gates,
+        Theta,
+        Y,
+        loss,
+        alpha,
+        primal,
+        exact,
+        formulation,
+        group_norm,
+    )
+
+
+def _certificate(
+    X_lifted,
+    gates,
+    fitted_gates,
+    Theta,
+    Y,
+    loss,
+    alpha,
+    primal,
+    exact,
+    formulation,
+    group_norm,
+) -> GlobalCertificate:
+    """The certificate of the dual point ``Theta`` over the searched ``gates``
+    and over the fit's own: the largest dual ratios, the violating new
+    patterns worst first, and the lower bounds of the scaled dual point."""
     if formulation == "gated":
         ratios = gated_ratios(X_lifted, gates, Theta, alpha, group_norm)
         own = gated_ratios(X_lifted, fitted_gates, Theta, alpha, group_norm)

@@ -170,17 +170,9 @@ def refine(
     else:
         tight_rows = constraint.per_block(tight)[active, :, 0]
     for _ in range(max_rounds):
-        new_x = _reduced_solve(
-            objective,
-            blocks,
-            active,
-            rows,
-            tight_rows,
-            x,
-            reduced_tol,
-            config,
-            resolved=tight is not None,
-        )
+        structure = blocks, active, rows, tight_rows
+        resolved = tight is not None
+        new_x = _reduced_solve(objective, *structure, x, reduced_tol, config, resolved)
         if new_x is None:
             return None
         # blocks the reduced solve drops leave the active set (they may enter
