@@ -164,10 +164,10 @@ NETWORK_PARAMETERS = {
 def without_autograd(fit):
     """Run an estimator's ``_fit`` under :func:`torch.inference_mode`.
 
-    The solvers never differentiate, and skipping autograd's bookkeeping takes
-    about a tenth off every small tensor operation (a 200-iteration gated
-    solve on breast cancer: 76 → 67 ms). No inference tensor escapes: fitted
-    attributes are NumPy arrays.
+    The solvers never differentiate, and skipping autograd's bookkeeping
+    speeds up every small tensor operation (measured in
+    ``doc/benchmarks.rst``). No inference tensor escapes: fitted attributes
+    are NumPy arrays.
     """
     return torch.inference_mode()(fit)
 

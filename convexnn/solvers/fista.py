@@ -25,8 +25,8 @@ too, :math:`\mathcal A y = \mathcal A x_k
   for any ``L``.
 * **Momentum and restart.** The extrapolation is the "greedy" FISTA step
   :math:`y = x^+ + (x^+ - x_k)` of Liang, Luo & Schönlieb (2022), which beats
-  the classical :math:`t_k` sequence on these problems (10–25% fewer
-  iterations in ``benchmarks/``), made safe by the adaptive restart of
+  the classical :math:`t_k` sequence on these problems (fewer iterations on
+  the problems of ``benchmarks/``), made safe by the adaptive restart of
   O'Donoghue & Candès (2015): momentum is dropped for one step whenever it
   points uphill, :math:`\langle y - x^+, x^+ - x_k\rangle > 0`.
 * **Stopping.** At checkpoints
