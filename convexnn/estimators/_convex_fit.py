@@ -17,9 +17,9 @@ from ..global_certificate.mixin import GlobalCertificateMixin
 from ..networks import ReLUNetwork
 from ..patterns import activation_patterns, lift, resolve_gates
 from ..problems import LOSSES
-from ..problems.cone import convex_relu_problem, gated_relaxation
+from ..problems.cone import convex_relu_problem
 from ..pruning import prune_cone_coefficients
-from ..solvers import solve, solve_constrained
+from ..solvers import solve_constrained
 from ._base import NetworkOutputsMixin, validate_predict_input
 from ._fitting import user_stacklevel, warn_not_converged, without_autograd
 from ._gated_fit import GATED_PARAMETERS
@@ -92,7 +92,6 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
             max_iter=self.max_iter,
             verbose=self.verbose,
         )
-        lower_bound = self._relaxation_bound(X_tensor, masks, data_loss)
 
         coef, intercept = problem.problem.split(result.x)
         n_patterns, n_features = gates.shape
@@ -110,7 +109,9 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         self.solver_ = solver
         self.n_iter_ = result.n_iter
         self.objective_ = result.kkt.objective
-        self.lower_bound_ = lower_bound
+        # an infeasible point of a stopped fit may lie below the optimum and
+        # its bound: the smaller of the two is a bound all the same
+        self.lower_bound_ = min(result.kkt.dual, result.kkt.objective)
         self.constraint_violation_ = result.kkt.violation
         self.stationarity_ = result.kkt.stationarity
         self.complementarity_ = result.kkt.complementarity
@@ -130,19 +131,6 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
                     UserWarning,
                     stacklevel=user_stacklevel(),
                 )
-
-    def _relaxation_bound(self, X_tensor, masks, loss) -> float:
-        """Certified lower bound from the gated ReLU relaxation (§4).
-
-        Any feasible ``(v, w)`` gives gated blocks ``u_i = v_i − w_i`` with
-        ``‖u_i‖ ≤ ‖v_i‖ + ‖w_i‖``, so the gated optimum over the same patterns
-        is below the convex ReLU optimum; the dual objective of its
-        certificate is below the gated optimum.
-        """
-        relaxation = gated_relaxation(
-            X_tensor, masks, loss, self.alpha, self.fit_intercept
-        )
-        return solve(relaxation, tol=self.tol, max_iter=self.max_iter).certificate.dual
 
     def _prune(self, X_lifted: np.ndarray):
         before = self.coef_

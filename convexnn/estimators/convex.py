@@ -130,10 +130,10 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
     objective_ : float
         The objective above at the returned solution.
     lower_bound_ : float
-        A certified lower bound on the optimum: the dual objective of the
-        gated ReLU relaxation over the same patterns (which drops the cone
-        constraints). ``objective_ − lower_bound_`` bounds how much the
-        constraints cost.
+        A certified lower bound on the optimum over these patterns: the
+        Lagrange dual objective of the solver's own multipliers, scaled to
+        dual feasibility (no second solve), and never above ``objective_``. At
+        a converged fit ``objective_ − lower_bound_`` is the duality gap.
     constraint_violation_ : float
         ``max (−(2D_i − I)X̃v_i)_+ / max |X̃v_i|`` over all blocks.
     stationarity_ : float
@@ -285,10 +285,10 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
     objective_ : float
         The objective above at the returned solution.
     lower_bound_ : float
-        A certified lower bound on the optimum: the dual objective of the
-        gated ReLU relaxation over the same patterns (which drops the cone
-        constraints). ``objective_ − lower_bound_`` bounds how much the
-        constraints cost.
+        A certified lower bound on the optimum over these patterns: the
+        Lagrange dual objective of the solver's own multipliers, scaled to
+        dual feasibility (no second solve), and never above ``objective_``. At
+        a converged fit ``objective_ − lower_bound_`` is the duality gap.
     constraint_violation_ : float
         ``max (−(2D_i − I)X̃v_i)_+ / max |X̃v_i|`` over all blocks.
     stationarity_ : float
