@@ -7,7 +7,7 @@ peak memory is its own):
   intercept, no hidden bias, ``alpha=0.02385`` (the gated benchmark's alpha):
   fit time of each solver to KKT residuals ≤ ``--tol`` within ``--max-iter``
   iterations, the residuals it reached, its objective and the certified lower
-  bound from the gated relaxation;
+  bound from the solver's multipliers;
 * **CVXPY + Clarabel** on the same program (by default the whole breast
   cancer problem; ``--cvxpy-samples``, ``--cvxpy-gates`` pick a smaller one):
   its time against convexnn's ADMM fit, the ratio, and the agreement of the

@@ -171,27 +171,3 @@ def convex_relu_problem(
         if not bool((slack[X.abs().sum(1) > 0] > 0).all()):
             interior = None  # a sample on a gate's hyperplane: not interior
     return ConstrainedProblem(objective, ConeOperator(X, signs, interior))
-
-
-def gated_relaxation(
-    X: torch.Tensor,
-    masks: torch.Tensor,
-    loss: Loss,
-    alpha: float,
-    fit_intercept: bool = True,
-) -> Problem:
-    """The gated ReLU problem over the same patterns, a relaxation of
-    :func:`convex_relu_problem`.
-
-    Any feasible ``(v, w)`` gives gated blocks ``u_i = v_i − w_i`` with
-    ``‖u_i‖ ≤ ‖v_i‖ + ‖w_i‖``, so this problem's optimum (and any lower bound
-    on it) is below the convex ReLU optimum. Parameters as
-    :func:`convex_relu_problem`; the coefficients are ``[u_1 … u_P]``.
-    """
-    return Problem(
-        GatedOperator(X, masks),
-        loss,
-        OutputwiseGroupLasso(X.shape[1]),
-        alpha,
-        fit_intercept,
-    )

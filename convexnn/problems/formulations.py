@@ -8,7 +8,7 @@ r"""One constructor per formulation: the problems the estimators solve.
 * :func:`reflection_problem`, the Lasso over a 1-D dictionary (parallel deep
   narrow networks), squared loss.
 
-The convex ReLU program and its gated relaxation are built in
+The convex ReLU program is built in
 :mod:`convexnn.problems.cone`.
 """
 

@@ -89,7 +89,7 @@ class CentralPath:
     def _psi(self, tau: float, u: torch.Tensor) -> torch.Tensor:
         r""":math:`\psi_\tau(\|u_j\|)` for every block."""
         ta, r = tau * self.alpha, u.norm(dim=1)
-        t = (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
+        t = _epigraph(ta, r)
         return ta * t - torch.log(t**2 - r**2)
 
     def change(self, tau: float, du: torch.Tensor, db: torch.Tensor) -> float:
@@ -142,7 +142,7 @@ class CentralPath:
         barrier terms, :math:`\psi_\tau` and the logarithms of its rows."""
         u, s = self.u, self.slacks(self.u)
         ta, r = tau * self.alpha, u.norm(dim=1, keepdim=True)
-        t = (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
+        t = _epigraph(ta, r)
         sums, hessian = self._row_sums(1 / s)
         gradient = ta * u / t - sums
         hessian += torch.eye(self.n_features).to(u) * (ta / t).unsqueeze(2)
@@ -240,6 +240,12 @@ class CentralPath:
         full[:, self.data_rows] = values
         full = full.T.reshape(-1, 1)
         return full if full.dtype == torch.bool else full.to(self.dtype)
+
+
+def _epigraph(ta: float, r: torch.Tensor) -> torch.Tensor:
+    r"""The minimiser :math:`t(r) = (1 + \sqrt{1 + \tau^2\alpha^2r^2})/(\tau\alpha)`
+    of :math:`\tau\alpha t - \log(t^2 - r^2)` (``ta`` is :math:`\tau\alpha`)."""
+    return (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
 
 
 def _apply(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,8 @@ def finish(
 class FinishSchedule:
     """When the constrained solvers try :func:`finish`: once their largest KKT
     residual is ``≤ config.active_set_start_below``, then whenever it has
-    fallen to a third of its value at the last failed try."""
+    fallen to a third of its value at the last failed try, or whenever the
+    caller knows the structure has settled."""
 
     def __init__(self, problem: ConstrainedProblem, tol: float, config: SolverConfig):
         self.problem, self.tol, self.config = problem, tol, config
@@ -89,9 +90,12 @@ class FinishSchedule:
         kkt: KKTResiduals,
         multipliers: torch.Tensor,
         tight: torch.Tensor | None = None,
+        settled: bool = False,
     ) -> tuple[KKTResiduals, torch.Tensor] | None:
-        """:func:`finish` from ``kkt.x`` when the schedule says so, else ``None``."""
-        if kkt.largest > self.below:
+        """:func:`finish` from ``kkt.x`` (with the ``tight`` rows, when known)
+        when the schedule says so or the structure has ``settled``, else
+        ``None``."""
+        if kkt.largest > self.below and not settled:
             return None
         self.below = kkt.largest / 3
         return finish(self.problem, kkt.x, multipliers, self.tol, self.config, tight)

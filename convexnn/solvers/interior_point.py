@@ -73,7 +73,7 @@ import torch
 
 from ..problems.constrained import ConstrainedProblem
 from ._central_path import CentralPath
-from .active_set import finish
+from .active_set import FinishSchedule
 from .config import SolverConfig
 from .phases import Phase
 from .polish import polished_kkt
@@ -165,7 +165,7 @@ def interior_point(
     tau = start = path.initial_tau()
     n_iter = n_outer = 0
     best = previous_tight = None
-    below = config.active_set_start_below
+    schedule = FinishSchedule(problem, tol, config)
     while n_iter < max_iter and tau <= LAST_TAU * start:
         n_iter += path.centre(tau, min(CENTRING_STEPS, max_iter - n_iter))
         n_outer += 1
@@ -183,21 +183,17 @@ def interior_point(
             best = kkt, multipliers
         if kkt.largest <= tol:
             break
-        # the finish is tried once the tight rows of the nonzero blocks are the
-        # same two centres running (the structure has settled), and on the
-        # schedule of the other constrained solvers (a third of the residuals
-        # of the last try)
+        # the finish is tried on the constrained solvers' schedule, and
+        # whenever the tight rows of the nonzero blocks are the same two
+        # centres running: the structure has settled
         tight, active = path.tight_rows(config.interior_point_growth), path.active(tau)
         settled = previous_tight is not None and torch.equal(
             tight[active], previous_tight[active]
         )
-        if settled or kkt.largest <= below:
-            below = kkt.largest / 3
-            rows = path.layout(tight)
-            finished = finish(problem, kkt.x, multipliers, tol, config, rows)
-            if finished is not None:
-                best = finished
-                break
+        finished = schedule.attempt(kkt, multipliers, path.layout(tight), settled)
+        if finished is not None:
+            best = finished
+            break
         previous_tight = tight
         tau *= config.interior_point_growth
     kkt, multipliers = best
