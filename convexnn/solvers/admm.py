@@ -47,7 +47,8 @@ is multiplied by the square root of their ratio (clipped to
 factor. The KKT residuals (:func:`~convexnn.solvers.polish.polished_kkt`)
 are measured at :math:`(y, b)` with the multipliers
 :math:`\Lambda = -\rho\mu_s \ge 0`; the loop stops when all three are
-``≤ tol``.
+``≤ tol`` (or at the first check past ``config.deadline``) and returns the
+checked point whose largest residual is smallest.
 """
 
 from __future__ import annotations
@@ -342,7 +343,8 @@ def admm(
     kkt = polished_kkt(problem, point, -rho * state.mu_s)
     inner_tol = config.admm_cg_loosest_tol
     n_iter, schedule = 0, FinishSchedule(problem, tol, config)
-    while kkt.largest > tol and n_iter < max_iter:
+    best = kkt, (-rho * state.mu_s).clamp(min=0)
+    while kkt.largest > tol and n_iter < max_iter and not config.out_of_time():
         for _ in range(min(config.admm_check_every, max_iter - n_iter)):
             n_iter += 1
             state.step(problem, system, rho, lipschitz, inner_tol, max_cg, config)
@@ -350,6 +352,8 @@ def admm(
         kkt = polished_kkt(
             problem, objective.pack(state.y, state.intercept), multipliers
         )
+        if kkt.largest < best[0].largest:
+            best = kkt, multipliers
         primal, dual = state.residuals(K)
         inner_tol = max(
             cg_tol,
@@ -359,7 +363,7 @@ def admm(
             print(f"iter {n_iter:6d}  rho {rho:.2e}  {kkt}")
         finished = schedule.attempt(kkt, multipliers)
         if finished is not None:
-            kkt, multipliers = finished
+            best = finished
             break
         balance = config.admm_balance
         if primal > balance * dual or dual > balance * primal:
@@ -368,7 +372,6 @@ def admm(
                 rho *= factor
                 state.mu_y, state.mu_s = state.mu_y / factor, state.mu_s / factor
                 system.set_weight(lipschitz / rho)
-    else:
-        multipliers = (-rho * state.mu_s).clamp(min=0)
+    kkt, multipliers = best
     converged = kkt.largest <= tol
     return ConstrainedResult(kkt.x, multipliers, kkt, n_iter, n_iter, converged, rho)

@@ -34,7 +34,9 @@ feasible dual point as it stands; only the gap closes more slowly. Then
 * the loop stops when the KKT residuals
   (:func:`~convexnn.solvers.polish.polished_kkt`) — relative stationarity,
   relative violation and relative complementary slackness — are all
-  ``≤ tol``.
+  ``≤ tol``, or after the step during which ``config.deadline`` passed (its
+  inner solve stops at that point too); it returns the measured point whose
+  largest residual is smallest.
 
 An unpenalised intercept is minimised out of the data loss
 (:class:`~convexnn.solvers._lagrangian_parts.ProfiledInterceptLoss`), so the
@@ -130,7 +132,8 @@ def augmented_lagrangian(
         problem, _with_intercept(objective, data_loss, coef), multipliers
     )
     schedule = FinishSchedule(problem, tol, config)
-    while kkt.largest > tol and n_iter < max_iter:
+    best = kkt, multipliers
+    while kkt.largest > tol and n_iter < max_iter and not config.out_of_time():
         term = AugmentedLagrangianTerm(multipliers, rho)
         loss = SeparableLoss([data_loss, term])
         inner = Problem(operator, loss, objective.penalty, objective.alpha, False)
@@ -153,9 +156,11 @@ def augmented_lagrangian(
         )
         if verbose:
             print(f"step {n_outer:3d}  inner {result.n_iter:5d}  rho {rho:.2e}  {kkt}")
+        if kkt.largest < best[0].largest:
+            best = kkt, multipliers
         finished = schedule.attempt(kkt, multipliers)
         if finished is not None:
-            kkt, multipliers = finished
+            best = finished
             break
         decrease = config.augmented_lagrangian_violation_decrease
         if kkt.violation > max(tol, decrease * previous_violation):
@@ -164,6 +169,7 @@ def augmented_lagrangian(
         previous_violation = kkt.violation
         shrink = config.augmented_lagrangian_inner_tol_decrease
         inner_tol = max(inner_tol * shrink, smallest_inner_tol)
+    kkt, multipliers = best
     converged = kkt.largest <= tol
     return ConstrainedResult(kkt.x, multipliers, kkt, n_iter, n_outer, converged, rho)
 

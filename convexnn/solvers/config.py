@@ -6,12 +6,15 @@ Each solver entry point (:func:`~convexnn.solvers.fista`,
 ...) takes a ``config`` (default ``SolverConfig()``) and hands it to the
 methods it calls, so one object decides every knob of one solve. A field is
 named after what it tunes and the method it belongs to; two methods share a
-field only where it means the same thing to both.
+field only where it means the same thing to both. One field is not a tuning
+constant but a limit: ``deadline``, the wall-clock time at which every loop
+stops at its next checkpoint (:meth:`SolverConfig.with_time_limit` sets it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -263,6 +266,14 @@ class SolverConfig:
         Largest ``n_samples × n_candidates²`` the solution selection handles by
         an SVD of the dense columns; beyond it, by an eigendecomposition of
         their Gram matrix.
+    deadline : float or None
+        A :func:`time.monotonic` reading after which every solver loop stops
+        at its next checkpoint (a proximal-gradient certificate, a
+        working-set round, an ADMM check, a barrier centre, an augmented
+        Lagrangian step) and returns the best certified point so far,
+        unconverged, with its honest certificate; nested solves share it.
+        ``None``, the default, sets no limit. Set it with
+        :meth:`with_time_limit`.
 
     Examples
     --------
@@ -339,3 +350,19 @@ class SolverConfig:
     optimal_set_null_rtol: float = 1e-10
     optimal_set_max_candidates: int = 400
     optimal_set_dense_limit: float = 2e9
+
+    deadline: float | None = None
+
+    def with_time_limit(self, max_time: float | None) -> SolverConfig:
+        """This config with a deadline ``max_time`` seconds from now (or its
+        own, if sooner); ``None`` leaves it unchanged."""
+        if max_time is None:
+            return self
+        deadline = time.monotonic() + max_time
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
+        return replace(self, deadline=deadline)
+
+    def out_of_time(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.deadline is not None and time.monotonic() >= self.deadline

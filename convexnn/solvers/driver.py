@@ -144,9 +144,9 @@ def solve_constrained(
     method : {"auto", "interior_point", "admm", "augmented_lagrangian"}
         The method; ``"auto"`` takes the first of :data:`CONSTRAINED_METHODS`
         that can run (:func:`~convexnn.solvers.phases.runnable`), and the next
-        one where the first stops short of ``tol`` (the result with the
-        smaller KKT residuals is returned). A method asked for by name that
-        cannot run is a ``ValueError`` saying why.
+        one where the first stops short of ``tol`` before ``config.deadline``
+        (the result with the smaller KKT residuals is returned). A method
+        asked for by name that cannot run is a ``ValueError`` saying why.
     tol, max_iter, verbose, config
         As in :func:`~convexnn.solvers.admm` and
         :func:`~convexnn.solvers.augmented_lagrangian`.
@@ -179,6 +179,6 @@ def solve_constrained(
         )
         if best is None or result.kkt.largest < best[1].kkt.largest:
             best = name, result
-        if result.converged:
+        if result.converged or config.out_of_time():
             break
     return best

@@ -33,10 +33,13 @@ too, :math:`\mathcal A y = \mathcal A x_k
   :func:`~convexnn.solvers.polish.polished_certificate` polishes the iterate
   and bounds the optimum from below. The solver keeps the best point and the
   best lower bound seen, and stops when their relative gap is
-  ≤ ``tol``. A certificate costs a few products, so checkpoints follow the
-  gap's observed linear rate: the next one comes halfway to where that rate
-  predicts the gap reaches ``tol``, never sooner than ``check_every`` and never
-  later than ``10 · check_every`` iterations.
+  ≤ ``tol``, or unconverged at the first checkpoint past
+  ``config.deadline`` (the start's certificate, for a solve that begins
+  past it), with that best point. A certificate costs a few
+  products, so checkpoints follow the gap's observed linear rate: the next
+  one comes halfway to where that rate predicts the gap reaches ``tol``,
+  never sooner than ``check_every`` and never later than
+  ``10 · check_every`` iterations.
 * **Phases.** Faster methods take over where the problem allows, each a
   :class:`~convexnn.solvers.phases.LoopPhase` whose needs are checked once
   before the first iteration (:func:`~convexnn.solvers.phases.runnable`):
@@ -129,7 +132,9 @@ def fista(
     verbose : int
         Print the gap at every check when positive.
     config : SolverConfig
-        Tuning of the Newton methods and of the single-precision phase.
+        Tuning of the Newton methods and of the single-precision phase; past
+        ``config.deadline`` the loop stops at its next checkpoint (before the
+        phases' hooks).
 
     Returns
     -------
@@ -143,6 +148,8 @@ def fista(
     if run.best.relative_gap <= tol:
         run.set_step(run.working.lipschitz() if lipschitz is None else lipschitz)
         return run.result(caller, converged=True)
+    if config.out_of_time():  # begun past the deadline: the start, certified
+        return run.result(caller, converged=False)
     loop_phases = _loop_phases(problem, config, newton, kernel, caller, first)
     if lipschitz is not None:
         run.set_step(lipschitz)
@@ -167,11 +174,14 @@ def fista(
             next_check = run.n_iter
         if run.n_iter == next_check or run.n_iter == max_iter:
             progress = run.checkpoint(checked, max_iter, verbose)
-            if run.best.relative_gap > tol:
+            out_of_time = config.out_of_time()
+            if run.best.relative_gap > tol and not out_of_time:
                 for phase in loop_phases:
                     phase.at_checkpoint(run, progress)
             if run.best.relative_gap <= tol:
                 return run.result(caller, converged=True)
+            if out_of_time:
+                break
             next_check = run.n_iter + _next_interval(
                 progress.previous_gap,
                 run.best.relative_gap,

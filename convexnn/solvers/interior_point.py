@@ -154,6 +154,8 @@ def interior_point(
     config : SolverConfig
         ``config.interior_point_growth`` is the factor of :math:`\tau` from
         one centre to the next; the active-set finish is tuned as for ADMM.
+        Past ``config.deadline`` the method stops after the current centre,
+        with the best one measured so far.
 
     Returns
     -------
@@ -193,6 +195,8 @@ def interior_point(
         finished = schedule.attempt(kkt, multipliers, path.layout(tight), settled)
         if finished is not None:
             best = finished
+            break
+        if config.out_of_time():
             break
         previous_tight = tight
         tau *= config.interior_point_growth

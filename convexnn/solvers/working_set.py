@@ -45,6 +45,9 @@ than they save), :class:`Screening` needs bounds on the blocks' norms, and
 :class:`GramForm` a squared loss with an :math:`\ell_1` penalty. A problem
 that allows neither working sets nor Gram-form subproblems goes to FISTA
 directly.
+
+Past ``config.deadline`` the rounds stop at the next certificate, which comes
+at once (the FISTA solve of a round stops at its own next checkpoint).
 """
 
 from __future__ import annotations
@@ -110,9 +113,10 @@ def solve_in_rounds(
     lines = problem.operator.lines(problem.penalty.group_size)
     rounds = _Rounds(problem, x0, hint, lines, gram, lipschitz, config)
     while True:
-        if rounds.violations is None:
+        if rounds.violations is None or config.out_of_time():
             rounds.certify(verbose)
-            if rounds.best.relative_gap <= tol or rounds.n_iter >= max_iter:
+            done = rounds.best.relative_gap <= tol or rounds.n_iter >= max_iter
+            if done or config.out_of_time():
                 break
             rounds.screen()
         if not rounds.next_working_set():
