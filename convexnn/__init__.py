@@ -2,9 +2,13 @@
 
 from .estimators import (
     ConvexReLUClassifier,
+    ConvexReLUClassifierCV,
     ConvexReLURegressor,
+    ConvexReLURegressorCV,
     GatedReLUClassifier,
+    GatedReLUClassifierCV,
     GatedReLURegressor,
+    GatedReLURegressorCV,
     LLMLassoClassifier,
     LLMLassoRegressor,
     ReflectionLassoRegressor,
@@ -16,9 +20,13 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ConvexReLUClassifier",
+    "ConvexReLUClassifierCV",
     "ConvexReLURegressor",
+    "ConvexReLURegressorCV",
     "GatedReLUClassifier",
+    "GatedReLUClassifierCV",
     "GatedReLURegressor",
+    "GatedReLURegressorCV",
     "LLMLassoClassifier",
     "LLMLassoRegressor",
     "ReflectionLassoRegressor",

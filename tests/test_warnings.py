@@ -9,9 +9,13 @@ from sklearn.preprocessing import StandardScaler
 
 from convexnn import (
     ConvexReLUClassifier,
+    ConvexReLUClassifierCV,
     ConvexReLURegressor,
+    ConvexReLURegressorCV,
     GatedReLUClassifier,
+    GatedReLUClassifierCV,
     GatedReLURegressor,
+    GatedReLURegressorCV,
     LLMLassoClassifier,
     LLMLassoRegressor,
     ReflectionLassoRegressor,
@@ -28,6 +32,9 @@ from convexnn.estimators._fitting import looks_unscaled
 from convexnn.scoring import PrecomputedScorer
 
 NETWORK = {"alpha": 1e-3, "max_iter": 1, "tol": 1e-12, "random_state": 0}
+# the cross-validation solves and the refit warn
+NETWORK_CV = {"n_patterns": 5, "n_alphas": 3, "cv": 2, **NETWORK}
+del NETWORK_CV["alpha"]
 ESTIMATORS = {
     GatedReLURegressor: {**NETWORK, "n_patterns": 5},
     GatedReLUClassifier: {**NETWORK, "n_patterns": 5},
@@ -37,6 +44,10 @@ ESTIMATORS = {
     NonconvexGatedReLUClassifier: {**NETWORK, "n_patterns": 5},
     NonconvexReLURegressor: {**NETWORK, "n_neurons": 5},
     NonconvexReLUClassifier: {**NETWORK, "n_neurons": 5},
+    GatedReLURegressorCV: NETWORK_CV,
+    GatedReLUClassifierCV: NETWORK_CV,
+    ConvexReLURegressorCV: NETWORK_CV,
+    ConvexReLUClassifierCV: NETWORK_CV,
     WeightedLasso: {"alpha": 1e-4, "max_iter": 1, "tol": 1e-12},
     # random_state=0: the cross-validation solves and the final fit both warn
     WeightedLassoCV: {

@@ -1,16 +1,22 @@
 """The public scikit-learn estimators."""
 
 from .convex import ConvexReLUClassifier, ConvexReLURegressor
+from .convex_cv import ConvexReLUClassifierCV, ConvexReLURegressorCV
 from .gated import GatedReLUClassifier, GatedReLURegressor
+from .gated_cv import GatedReLUClassifierCV, GatedReLURegressorCV
 from .lasso import WeightedLasso, WeightedLassoCV
 from .llm_lasso import LLMLassoClassifier, LLMLassoRegressor
 from .reflection import ReflectionLassoRegressor
 
 __all__ = [
     "ConvexReLUClassifier",
+    "ConvexReLUClassifierCV",
     "ConvexReLURegressor",
+    "ConvexReLURegressorCV",
     "GatedReLUClassifier",
+    "GatedReLUClassifierCV",
     "GatedReLURegressor",
+    "GatedReLURegressorCV",
     "LLMLassoClassifier",
     "LLMLassoRegressor",
     "ReflectionLassoRegressor",

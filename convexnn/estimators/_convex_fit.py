@@ -18,19 +18,107 @@ from ..networks import ReLUNetwork
 from ..patterns import activation_patterns, lift, resolve_gates
 from ..problems import LOSSES
 from ..problems.cone import convex_relu_problem
+from ..problems.constrained import ConstrainedProblem
 from ..pruning import prune_cone_coefficients
-from ..solvers import solve_constrained
+from ..solvers import ConstrainedResult, solve_constrained
 from ._base import NetworkOutputsMixin, validate_predict_input
-from ._fitting import user_stacklevel, warn_not_converged, without_autograd
+from ._fitting import (
+    TIME_PARAMETERS,
+    fit_config,
+    user_stacklevel,
+    warn_not_converged,
+    without_autograd,
+)
 from ._gated_fit import GATED_PARAMETERS
 
+SOLVERS = ("auto", "interior_point", "admm", "augmented_lagrangian")
+"""The values of the convex ReLU estimators' ``solver``."""
 
-class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator):
+
+def convex_fit_problem(
+    estimator, X_lifted: np.ndarray, Y: np.ndarray, loss: str, gates, backend, alpha
+) -> ConstrainedProblem:
+    """The cone-constrained program of ``estimator``'s ``fit_intercept`` over
+    the patterns of ``gates``, on the lifted data and encoded targets."""
+    masks = backend.tensor(activation_patterns(X_lifted, gates))
+    return convex_relu_problem(
+        backend.tensor(X_lifted),
+        masks,
+        LOSSES[loss](backend.tensor(Y)),
+        alpha,
+        estimator.fit_intercept,
+        gates=backend.tensor(gates),
+    )
+
+
+class _ConvexReLUModel(NetworkOutputsMixin, BaseEstimator):
+    """A fitted convex ReLU model: its solution's attributes and network,
+    shared by the estimators at one alpha and the cross-validated ones."""
+
+    def _set_solution(
+        self,
+        problem: ConstrainedProblem,
+        solver: str,
+        result: ConstrainedResult,
+        gates: np.ndarray,
+    ):
+        """Store ``result``, the solve of ``problem`` over ``gates`` by
+        ``solver``, and warn when it did not converge."""
+        coef, intercept = problem.problem.split(result.x)
+        n_patterns, n_features = gates.shape
+        n_outputs = problem.problem.n_outputs
+        multipliers = problem.constraint.per_block(result.multipliers)
+        self.gates_ = np.asarray(gates, dtype=np.float64)
+        self.coef_ = to_numpy(coef).reshape(2, n_patterns, n_features, n_outputs)
+        self.intercept_ = (
+            np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
+        )
+        self.multipliers_ = to_numpy(multipliers).reshape(2, n_patterns, -1, n_outputs)
+        self.n_patterns_ = n_patterns
+        self.solver_ = solver
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.kkt.objective
+        # an infeasible point of a stopped fit may lie below the optimum and
+        # its bound: the smaller of the two is a bound all the same
+        self.lower_bound_ = min(result.kkt.dual, result.kkt.objective)
+        self.constraint_violation_ = result.kkt.violation
+        self.stationarity_ = result.kkt.stationarity
+        self.complementarity_ = result.kkt.complementarity
+        self.converged_ = result.converged
+        self.n_neurons_removed_ = 0
+        if not result.converged:
+            warn_not_converged(self, f"KKT residuals: {result.kkt}")
+        self._count_neurons()
+
+    def _count_neurons(self):
+        self.n_active_neurons_ = int((np.linalg.norm(self.coef_, axis=2) > 0).sum())
+
+    def to_torch(self) -> ReLUNetwork:
+        """The fitted model as an ordinary two-layer ReLU network (float64, CPU).
+
+        Each nonzero ``v_i`` (output ``k``) is the neuron
+        ``(v_i/√‖v_i‖, +√‖v_i‖ e_k)``, each nonzero ``w_i`` the neuron
+        ``(w_i/√‖w_i‖, −√‖w_i‖ e_k)``. Where the cone constraints hold (on the
+        training data, up to ``constraint_violation_``) the network predicts
+        what the convex model predicts, and ``alpha · weight_decay()`` is the
+        penalty in ``objective_``.
+
+        Returns
+        -------
+        ReLUNetwork
+            The equivalent network.
+        """
+        check_is_fitted(self)
+        return ReLUNetwork.from_cone_coefficients(
+            self.coef_, self.intercept_, self.hidden_bias
+        )
+
+
+class _BaseConvexReLU(GlobalCertificateMixin, _ConvexReLUModel):
     _parameter_constraints = {
         **GATED_PARAMETERS,
-        "solver": [
-            StrOptions({"auto", "interior_point", "admm", "augmented_lagrangian"})
-        ],
+        **TIME_PARAMETERS,
+        "solver": [StrOptions(set(SOLVERS))],
         "max_neurons": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -46,6 +134,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         hidden_bias=True,
         max_iter=10_000,
         tol=1e-6,
+        max_time=None,
         max_neurons=None,
         device="auto",
         dtype=None,
@@ -62,6 +151,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         self.hidden_bias = hidden_bias
         self.max_iter = max_iter
         self.tol = tol
+        self.max_time = max_time
         self.max_neurons = max_neurons
         self.device = device
         self.dtype = dtype
@@ -74,16 +164,8 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)
         gates = resolve_gates(self.gates, X_lifted, self.n_patterns, self.random_state)
-        X_tensor, Y_tensor = backend.tensor(X_lifted), backend.tensor(Y)
-        masks = backend.tensor(activation_patterns(X_lifted, gates))
-        data_loss = LOSSES[loss](Y_tensor)
-        problem = convex_relu_problem(
-            X_tensor,
-            masks,
-            data_loss,
-            self.alpha,
-            self.fit_intercept,
-            gates=backend.tensor(gates),
+        problem = convex_fit_problem(
+            self, X_lifted, Y, loss, gates, backend, self.alpha
         )
         solver, result = solve_constrained(
             problem,
@@ -91,35 +173,9 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
+            config=fit_config(),
         )
-
-        coef, intercept = problem.problem.split(result.x)
-        n_patterns, n_features = gates.shape
-        n_outputs = Y.shape[1]
-        multipliers = problem.constraint.per_block(result.multipliers)
-        self.gates_ = np.asarray(gates, dtype=np.float64)
-        self.coef_ = to_numpy(coef).reshape(2, n_patterns, n_features, n_outputs)
-        self.intercept_ = (
-            np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
-        )
-        self.multipliers_ = to_numpy(multipliers).reshape(
-            2, n_patterns, len(X), n_outputs
-        )
-        self.n_patterns_ = n_patterns
-        self.solver_ = solver
-        self.n_iter_ = result.n_iter
-        self.objective_ = result.kkt.objective
-        # an infeasible point of a stopped fit may lie below the optimum and
-        # its bound: the smaller of the two is a bound all the same
-        self.lower_bound_ = min(result.kkt.dual, result.kkt.objective)
-        self.constraint_violation_ = result.kkt.violation
-        self.stationarity_ = result.kkt.stationarity
-        self.complementarity_ = result.kkt.complementarity
-        self.converged_ = result.converged
-        self.n_neurons_removed_ = 0
-        if not result.converged:
-            warn_not_converged(self, f"KKT residuals: {result.kkt}")
-        self._count_neurons()
+        self._set_solution(problem, solver, result, gates)
         if self.max_neurons is not None:
             self._prune(X_lifted)
             if self.n_active_neurons_ > self.max_neurons:
@@ -142,9 +198,6 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         self.objective_ -= self.alpha * decrease
         self.n_neurons_removed_ += removed
         self._count_neurons()
-
-    def _count_neurons(self):
-        self.n_active_neurons_ = int((np.linalg.norm(self.coef_, axis=2) > 0).sum())
 
     def prune(self, X):
         """Remove neurons whose training outputs are linearly dependent.
@@ -172,23 +225,3 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         X = validate_predict_input(self, X)
         self._prune(lift(X, self.hidden_bias))
         return self
-
-    def to_torch(self) -> ReLUNetwork:
-        """The fitted model as an ordinary two-layer ReLU network (float64, CPU).
-
-        Each nonzero ``v_i`` (output ``k``) is the neuron
-        ``(v_i/√‖v_i‖, +√‖v_i‖ e_k)``, each nonzero ``w_i`` the neuron
-        ``(w_i/√‖w_i‖, −√‖w_i‖ e_k)``. Where the cone constraints hold (on the
-        training data, up to ``constraint_violation_``) the network predicts
-        what the convex model predicts, and ``alpha · weight_decay()`` is the
-        penalty in ``objective_``.
-
-        Returns
-        -------
-        ReLUNetwork
-            The equivalent network.
-        """
-        check_is_fitted(self)
-        return ReLUNetwork.from_cone_coefficients(
-            self.coef_, self.intercept_, self.hidden_bias
-        )

@@ -1,7 +1,7 @@
 """The machinery around every fit: warnings aimed at the user's code, advice
 when ``X`` looks unscaled, the parameter constraints shared by all estimators,
-the thread count chosen for a fit's size, and the snapshot that undoes a failed
-fit."""
+the thread count chosen for a fit's size, the wall-clock budget of a fit, and
+the snapshot that undoes a failed fit."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._backend import choose_n_threads, intra_op_threads
 from .._sklearn_compat import Interval, StrOptions
+from ..solvers.config import SolverConfig
 
 
 def _package_dir(module_file: str) -> str:
@@ -95,10 +96,29 @@ def looks_unscaled(X: np.ndarray) -> bool:
 _FIT_DATA_UNSCALED: ContextVar[bool] = ContextVar("fit_data_unscaled", default=False)
 """Whether the training ``X`` of the fit in progress looks unscaled."""
 
+_FIT_CONFIG: ContextVar[SolverConfig] = ContextVar("fit_config", default=SolverConfig())
+"""The solver settings of the fit in progress: the defaults, with the
+deadline of the estimator's ``max_time``."""
+
+
+def fit_config() -> SolverConfig:
+    """The :class:`~convexnn.solvers.SolverConfig` every solve of the fit in
+    progress runs with: its ``deadline`` is ``max_time`` seconds after the
+    fit began, shared by every solve of the fit (each fold and alpha of a
+    cross-validation, and the refit)."""
+    return _FIT_CONFIG.get()
+
+
+def out_of_time() -> bool:
+    """Whether the fit in progress has spent its ``max_time``."""
+    return _FIT_CONFIG.get().out_of_time()
+
 
 def convergence_advice() -> str:
     """What a convergence warning advises, for the fit in progress."""
     advice = "increase max_iter or loosen tol"
+    if out_of_time():
+        advice = "increase max_time or loosen tol"
     if _FIT_DATA_UNSCALED.get():
         advice += (
             "; X looks unscaled (column means far from 0 or standard deviations "
@@ -108,14 +128,35 @@ def convergence_advice() -> str:
     return advice + "."
 
 
+def stopping_point(estimator) -> str:
+    """Where the unconverged fit in progress stopped: when its ``max_time``
+    ran out, or else at ``max_iter``."""
+    if out_of_time():
+        return f"when max_time={estimator.max_time} seconds ran out"
+    return f"after max_iter={estimator.max_iter} iterations"
+
+
 def warn_not_converged(estimator, state: str):
-    """Warn that a fit stopped at ``max_iter``; ``state`` says where it stood.
+    """Warn that a fit stopped at ``max_iter`` or ``max_time``; ``state`` says
+    where it stood.
 
     The warning points at the user's call (:func:`user_stacklevel`).
     """
     warnings.warn(
-        f"{type(estimator).__name__} stopped after max_iter={estimator.max_iter} "
-        f"iterations with {state} (tol={estimator.tol}); {convergence_advice()}",
+        f"{type(estimator).__name__} stopped {stopping_point(estimator)} with "
+        f"{state} (tol={estimator.tol}); {convergence_advice()}",
+        ConvergenceWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
+def warn_cv_not_converged(estimator, n_unconverged: int, n_solves: int):
+    """Warn that ``n_unconverged`` of a cross-validation's ``n_solves`` solves
+    stopped short of ``tol``, pointing at the user's call."""
+    warnings.warn(
+        f"{n_unconverged} of {n_solves} cross-validation solves stopped "
+        f"{stopping_point(estimator)} before reaching tol={estimator.tol}; "
+        f"{convergence_advice()}",
         ConvergenceWarning,
         stacklevel=user_stacklevel(),
     )
@@ -151,6 +192,9 @@ SOLVER_PARAMETERS = {
 }
 """Parameters of every estimator's fit: intercept, stopping, device, threads and
 output."""
+
+TIME_PARAMETERS = {"max_time": [Interval(Real, 0, None, closed="neither"), None]}
+"""The wall-clock budget of the estimators whose fits the solvers run."""
 
 NETWORK_PARAMETERS = {
     **SOLVER_PARAMETERS,
@@ -207,15 +251,19 @@ def fitting(estimator, X: np.ndarray, Y: np.ndarray):
       mentions standardising only when ``X`` :func:`looks_unscaled` and the
       estimator's class allows it (``_advise_scaling``: False for models where
       scaling changes what is fitted, such as the one-feature reflection
-      dictionaries).
+      dictionaries);
+    * the solver settings (:func:`fit_config`), whose deadline is the
+      estimator's ``max_time`` (when it has one) from now.
     """
     n_threads = choose_n_threads(
         getattr(estimator, "n_threads", None), fit_work(estimator, X, Y)
     )
     unscaled = getattr(estimator, "_advise_scaling", True) and looks_unscaled(X)
-    token = _FIT_DATA_UNSCALED.set(unscaled)
+    config = SolverConfig().with_time_limit(getattr(estimator, "max_time", None))
+    tokens = _FIT_DATA_UNSCALED.set(unscaled), _FIT_CONFIG.set(config)
     try:
         with intra_op_threads(n_threads):
             yield
     finally:
-        _FIT_DATA_UNSCALED.reset(token)
+        _FIT_DATA_UNSCALED.reset(tokens[0])
+        _FIT_CONFIG.reset(tokens[1])

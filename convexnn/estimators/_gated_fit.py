@@ -15,9 +15,15 @@ from .._sklearn_compat import Interval, StrOptions
 from ..global_certificate.mixin import GlobalCertificateMixin
 from ..networks import GatedReLUNetwork, count_neurons
 from ..patterns import lift, resolve_gates
-from ..problems import LOSSES, GatedOperator, gated_problem
-from ..solvers import solve
-from ._fitting import NETWORK_PARAMETERS, warn_not_converged, without_autograd
+from ..problems import LOSSES, GatedOperator, Problem, gated_problem
+from ..solvers import SolverResult, solve
+from ._fitting import (
+    NETWORK_PARAMETERS,
+    TIME_PARAMETERS,
+    fit_config,
+    warn_not_converged,
+    without_autograd,
+)
 
 GATED_PARAMETERS = {
     **NETWORK_PARAMETERS,
@@ -27,96 +33,36 @@ GATED_PARAMETERS = {
 """Parameters shared by the convex gated estimators and their nonconvex baselines."""
 
 
-class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
-    _parameter_constraints = {
-        **GATED_PARAMETERS,
-        "group_norm": [StrOptions({"nuclear", "frobenius"})],
-        "warm_start": ["boolean"],
-    }
+def gated_fit_problem(
+    estimator, X_lifted: np.ndarray, Y: np.ndarray, loss: str, gates, backend, alpha
+) -> Problem:
+    """The group-lasso problem of ``estimator``'s settings (``group_norm``,
+    ``fit_intercept``) over ``gates``, on the lifted data and encoded targets."""
+    return gated_problem(
+        backend.tensor(X_lifted),
+        backend.tensor(gates),
+        LOSSES[loss](backend.tensor(Y)),
+        alpha,
+        group_norm=estimator.group_norm,
+        fit_intercept=estimator.fit_intercept,
+    )
 
-    def __init__(
-        self,
-        alpha=1e-3,
-        *,
-        n_patterns=100,
-        gates=None,
-        loss="squared",
-        group_norm="nuclear",
-        fit_intercept=True,
-        hidden_bias=True,
-        max_iter=10_000,
-        tol=1e-6,
-        warm_start=False,
-        device="auto",
-        dtype=None,
-        n_threads=None,
-        random_state=None,
-        verbose=0,
-    ):
-        self.alpha = alpha
-        self.n_patterns = n_patterns
-        self.gates = gates
-        self.loss = loss
-        self.group_norm = group_norm
-        self.fit_intercept = fit_intercept
-        self.hidden_bias = hidden_bias
-        self.max_iter = max_iter
-        self.tol = tol
-        self.warm_start = warm_start
-        self.device = device
-        self.dtype = dtype
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.verbose = verbose
 
-    def _warm_start_from(self, X_lifted: np.ndarray, n_outputs: int):
-        """Previous ``(gates, coef, intercept)`` when warm starting is possible."""
-        if not (self.warm_start and hasattr(self, "coef_")):
-            return None
-        if self.gates is not None and not np.array_equal(
-            np.asarray(self.gates, dtype=np.float64), self.gates_
-        ):
-            return None  # new gates given: a new problem
-        if (
-            self.gates_.shape[1] != X_lifted.shape[1]
-            or self.coef_.shape[2] != n_outputs
-        ):
-            return None
-        return self.gates_, self.coef_, self.intercept_
+class _GatedReLUModel(BaseEstimator):
+    """A fitted gated ReLU model: its solution's attributes, outputs and
+    network, shared by the estimators at one alpha and the cross-validated
+    ones."""
 
-    @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
-        backend = Backend.from_params(self.device, self.dtype)
-        X_lifted = lift(X, self.hidden_bias)
-        previous = self._warm_start_from(X_lifted, Y.shape[1])
-        if previous is not None:
-            gates = previous[0]
-        else:
-            gates = resolve_gates(
-                self.gates, X_lifted, self.n_patterns, self.random_state
-            )
-        n_features = X_lifted.shape[1]
-        problem = gated_problem(
-            backend.tensor(X_lifted),
-            backend.tensor(gates),
-            LOSSES[loss](backend.tensor(Y)),
-            self.alpha,
-            group_norm=self.group_norm,
-            fit_intercept=self.fit_intercept,
-        )
-        x0 = None
-        if previous is not None:
-            x0 = problem.pack(backend.tensor(previous[1]), backend.tensor(previous[2]))
-        result = solve(
-            problem, x0, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
-        )
+    def _set_solution(self, problem: Problem, result: SolverResult, gates):
+        """Store ``result``, the solve of ``problem`` over ``gates``, and warn
+        when it did not converge."""
         coef, intercept = problem.split(result.x)
-        coef = to_numpy(coef).reshape(len(gates), n_features, Y.shape[1])
-
+        n_outputs = problem.n_outputs
+        coef = to_numpy(coef).reshape(len(gates), gates.shape[1], n_outputs)
         self.gates_ = np.asarray(gates, dtype=np.float64)
         self.coef_ = coef
         self.intercept_ = (
-            np.zeros(Y.shape[1]) if intercept is None else to_numpy(intercept)
+            np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
         )
         self.n_patterns_ = len(gates)
         self.n_iter_ = result.n_iter
@@ -152,3 +98,89 @@ class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
         return GatedReLUNetwork.from_gated_coefficients(
             self.gates_, self.coef_, self.intercept_, self.hidden_bias
         )
+
+
+class _BaseGatedReLU(GlobalCertificateMixin, _GatedReLUModel):
+    _parameter_constraints = {
+        **GATED_PARAMETERS,
+        **TIME_PARAMETERS,
+        "group_norm": [StrOptions({"nuclear", "frobenius"})],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        n_patterns=100,
+        gates=None,
+        loss="squared",
+        group_norm="nuclear",
+        fit_intercept=True,
+        hidden_bias=True,
+        max_iter=10_000,
+        tol=1e-6,
+        max_time=None,
+        warm_start=False,
+        device="auto",
+        dtype=None,
+        n_threads=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.n_patterns = n_patterns
+        self.gates = gates
+        self.loss = loss
+        self.group_norm = group_norm
+        self.fit_intercept = fit_intercept
+        self.hidden_bias = hidden_bias
+        self.max_iter = max_iter
+        self.tol = tol
+        self.max_time = max_time
+        self.warm_start = warm_start
+        self.device = device
+        self.dtype = dtype
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _warm_start_from(self, X_lifted: np.ndarray, n_outputs: int):
+        """Previous ``(gates, coef, intercept)`` when warm starting is possible."""
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        if self.gates is not None and not np.array_equal(
+            np.asarray(self.gates, dtype=np.float64), self.gates_
+        ):
+            return None  # new gates given: a new problem
+        if (
+            self.gates_.shape[1] != X_lifted.shape[1]
+            or self.coef_.shape[2] != n_outputs
+        ):
+            return None
+        return self.gates_, self.coef_, self.intercept_
+
+    @without_autograd
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+        backend = Backend.from_params(self.device, self.dtype)
+        X_lifted = lift(X, self.hidden_bias)
+        previous = self._warm_start_from(X_lifted, Y.shape[1])
+        if previous is not None:
+            gates = previous[0]
+        else:
+            gates = resolve_gates(
+                self.gates, X_lifted, self.n_patterns, self.random_state
+            )
+        problem = gated_fit_problem(self, X_lifted, Y, loss, gates, backend, self.alpha)
+        x0 = None
+        if previous is not None:
+            x0 = problem.pack(backend.tensor(previous[1]), backend.tensor(previous[2]))
+        result = solve(
+            problem,
+            x0,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+            config=fit_config(),
+        )
+        self._set_solution(problem, result, gates)

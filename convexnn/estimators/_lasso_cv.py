@@ -1,30 +1,49 @@
-r"""Cross-validation of weighted-Lasso paths over several penalty-factor candidates.
+r"""Cross-validation along regularisation paths, over one or several candidates.
 
-Every candidate (a vector of penalty factors: one per trust value of
-LLM-Lasso, or the user's factors of :class:`WeightedLassoCV`) is fitted along
-its own ``alpha`` grid on the training part of every fold, and each solution
-is scored on the held-out part. All candidates see the *same* folds, so their
-curves differ only by the factors. The fits are independent tasks, one per
-(candidate, fold), run by joblib in threads (the solver's tensor kernels
-release the GIL, and threads share CUDA tensors where processes could not).
+A *candidate* is one model family whose ``alpha`` path is cross-validated:
+a vector of penalty factors (one per trust value of LLM-Lasso, or the user's
+factors of :class:`WeightedLassoCV`), or the gates of a network shared by
+every fold. Every candidate is fitted along its own ``alpha`` grid on the
+training part of every fold, each solve warm-started from the one before,
+and each solution is scored on the held-out part. All candidates see the
+*same* folds, so their curves differ only by the candidate. The fits are
+independent tasks, one per (candidate, fold), run by joblib in threads (the
+solver's tensor kernels release the GIL, and threads share CUDA tensors where
+processes could not). What a fold's path is, and how it is solved, is the
+caller's: :func:`cross_validate_paths` asks for it through ``fit_path``.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.special import logsumexp
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import check_scoring, r2_score
 
-from .._backend import Backend
-from ._fitting import convergence_advice, user_stacklevel
-from ._lasso_path import LassoData, PathSolution
+from .._sklearn_compat import check_shuffled_cv
+from ._fitting import warn_cv_not_converged
 
-ScoreFn = Callable[[PathSolution, np.ndarray, np.ndarray], np.ndarray]
+
+class Path(Protocol):
+    """Solutions along an ``alpha`` grid, as a fold's fit returns them."""
+
+    alphas: np.ndarray
+    converged: np.ndarray
+    """Shape ``(n_alphas,)``: whether each solve reached ``tol``."""
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """Model outputs on ``X`` at every alpha, ``(n_alphas, n, n_outputs)``."""
+
+    def n_selected(self) -> np.ndarray:
+        """Size of each solution: its nonzero features, or blocks."""
+
+
+ScoreFn = Callable[[Path, np.ndarray, np.ndarray], np.ndarray]
 """``score(path, X_test, Y_test) -> (n_alphas,)`` scores, greater is better."""
 
 
@@ -32,13 +51,29 @@ def negative_error(loss: str) -> ScoreFn:
     """The default score: minus the mean squared error (squared loss) or minus
     the mean cross-entropy, the log-loss (logistic and multinomial losses)."""
 
-    def score(path: PathSolution, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def score(path: Path, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         Z = path.outputs(X)  # (n_alphas, n, c)
         if loss == "squared":
             return -((Z - Y) ** 2).mean(axis=(1, 2))
         if loss == "logistic":
             return -(np.logaddexp(0.0, Z) - Y * Z).mean(axis=(1, 2))
         return -(logsumexp(Z, axis=2) - (Y * Z).sum(axis=2)).mean(axis=1)
+
+    return score
+
+
+def estimator_score(classifier: bool) -> ScoreFn:
+    """The score of the estimators' ``score`` method, from a path's outputs:
+    the accuracy for a classifier (one output: positive outputs are class 1;
+    several: the largest output's class), :math:`R^2` averaged over the
+    outputs for a regressor."""
+
+    def score(path: Path, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        Z = path.outputs(X)  # (n_alphas, n, c)
+        if classifier:
+            predicted = Z[:, :, 0] > 0 if Z.shape[2] == 1 else Z.argmax(axis=2)
+            return (predicted == class_indices(Y)).mean(axis=1)
+        return np.array([r2_score(Y, outputs) for outputs in Z])
 
     return score
 
@@ -52,7 +87,10 @@ class CVPaths:
     scores: np.ndarray
     """Shape ``(n_candidates, n_alphas, n_folds)``, greater is better."""
     n_selected: np.ndarray
-    """Shape ``(n_candidates, n_alphas, n_folds)``: nonzero features per fit."""
+    """Shape ``(n_candidates, n_alphas, n_folds)``: the size of each solution
+    (nonzero features, or blocks)."""
+    n_unconverged: int = 0
+    """How many of the solves stopped short of ``tol``."""
 
     @property
     def mean_scores(self) -> np.ndarray:
@@ -76,20 +114,31 @@ class CVPaths:
     def mean_n_selected(self) -> np.ndarray:
         return self.n_selected.mean(axis=2)
 
+    def results(self, **per_candidate: np.ndarray) -> dict:
+        """``cv_results_``: one entry per (candidate, alpha), candidate-major,
+        with the given per-candidate columns repeated along each grid."""
+        _, n_alphas, n_folds = self.scores.shape
+        results = {
+            name: np.repeat(np.asarray(values), n_alphas)
+            for name, values in per_candidate.items()
+        }
+        results["alpha"] = self.alphas.ravel()
+        results["mean_test_score"] = self.mean_scores.ravel()
+        results["std_test_score"] = self.std_scores.ravel()
+        for fold in range(n_folds):
+            results[f"split{fold}_test_score"] = self.scores[:, :, fold].ravel()
+        results["mean_n_selected"] = self.mean_n_selected.ravel()
+        return results
+
 
 def cross_validate_paths(
     X: np.ndarray,
     Y: np.ndarray,
-    loss: str,
-    candidates: Sequence[np.ndarray],
+    fit_path: Callable[[int, np.ndarray], Path],
     alphas: np.ndarray,
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
     score: ScoreFn,
-    fit_intercept: bool,
-    backend: Backend,
-    tol: float,
-    max_iter: int,
     n_jobs: int | None,
 ) -> CVPaths:
     """Fit and score every candidate's path on every fold.
@@ -98,58 +147,124 @@ def cross_validate_paths(
     ----------
     X, Y : ndarray
         Training data and encoded targets ``(n_samples, n_outputs)``.
-    loss : str
-        Name of the loss in :data:`~convexnn.problems.LOSSES`.
-    candidates : sequence of ndarray of shape (n_features,)
-        Penalty factors of each candidate.
+    fit_path : callable
+        ``fit_path(candidate, train)``: the path of candidate ``candidate``
+        along its grid, fitted on the samples ``train``.
     alphas : ndarray of shape (n_candidates, n_alphas)
         Each candidate's decreasing ``alpha`` grid.
     folds : sequence of (train, test) index arrays
     score : ScoreFn
         Scores a path's solutions on held-out data.
-    fit_intercept, backend, tol, max_iter
-        Solver settings.
     n_jobs : int or None
         Parallel tasks (joblib threads), one task per (candidate, fold).
 
     Returns
     -------
     CVPaths
-        Warns once with :class:`~sklearn.exceptions.ConvergenceWarning` when
-        some solves stopped at ``max_iter``.
+        ``n_unconverged`` counts the solves that stopped short of ``tol``.
     """
-    tasks = [(c, f) for c in range(len(candidates)) for f in range(len(folds))]
+    tasks = [(c, f) for c in range(len(alphas)) for f in range(len(folds))]
 
     def run(c, f):
         train, test = folds[f]
-        data = LassoData.build(
-            X[train],
-            Y[train],
-            loss,
-            candidates[c],
-            fit_intercept=fit_intercept,
-            backend=backend,
-        )
-        path = data.solve(alphas[c], tol=tol, max_iter=max_iter)
+        path = fit_path(c, train)
         return score(path, X[test], Y[test]), path.n_selected(), path.converged
 
     results = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(run)(c, f) for c, f in tasks
     )
-    shape = (len(candidates), alphas.shape[1], len(folds))
+    shape = (len(alphas), alphas.shape[1], len(folds))
     scores, n_selected = np.empty(shape), np.empty(shape)
-    n_failed = 0
+    n_unconverged = 0
     for (c, f), (fold_scores, fold_selected, converged) in zip(
         tasks, results, strict=True
     ):
         scores[c, :, f] = fold_scores
         n_selected[c, :, f] = fold_selected
-        n_failed += int((~converged).sum())
-    if n_failed:
-        warnings.warn(
-            f"{n_failed} of {scores.size} cross-validation solves stopped at "
-            f"max_iter={max_iter} before reaching tol={tol}; {convergence_advice()}",
-            ConvergenceWarning,
-            stacklevel=user_stacklevel(),
+        n_unconverged += int((~converged).sum())
+    return CVPaths(
+        np.asarray(alphas, dtype=np.float64), scores, n_selected, n_unconverged
+    )
+
+
+def class_indices(Y: np.ndarray) -> np.ndarray:
+    """Integer class labels from encoded classification targets (one-hot, or
+    one column of ``{0, 1}`` or ``±1``)."""
+    return Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0).astype(int)
+
+
+class PathCVMixin:
+    """What the cross-validated estimators share: their ``alphas`` parameter,
+    the folds, the score, and the warning for unconverged solves.
+
+    Subclasses give ``_fold_model(path, index, n_outputs)``, a fitted copy of
+    the estimator at one solution of a path, for scorers that need one.
+    """
+
+    def _given_alphas(self) -> np.ndarray | None:
+        """The ``alphas`` parameter validated and sorted decreasingly, or
+        ``None`` for the default grid."""
+        if self.alphas is None:
+            return None
+        grid = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
+        if grid.size == 0 or not (grid > 0).all():
+            raise ValueError(f"alphas must be positive numbers; got {self.alphas!r}.")
+        return grid
+
+    def _folds(self, X: np.ndarray, Y: np.ndarray) -> list:
+        """The (train, test) splits, the same for every candidate; stratified
+        for a classifier given an int ``cv``."""
+        classes = class_indices(Y) if is_classifier(self) else None
+        splitter = check_shuffled_cv(
+            self.cv,
+            classes,
+            classifier=classes is not None,
+            random_state=self.random_state,
         )
-    return CVPaths(np.asarray(alphas, dtype=np.float64), scores, n_selected)
+        folds = list(splitter.split(X, classes))
+        if classes is not None:
+            n_classes = max(Y.shape[1], 2)
+            for k, (train, _) in enumerate(folds):
+                if len(np.unique(classes[train])) < n_classes:
+                    raise ValueError(
+                        f"cv: training fold {k} lacks some of the {n_classes} "
+                        "classes; use a StratifiedKFold or fewer splits."
+                    )
+        return folds
+
+    def _score_function(self, default: ScoreFn, loss: str) -> ScoreFn:
+        """``default`` without ``scoring``, else the scorer applied to a fitted
+        copy of the estimator at each solution (classifiers' labels are the
+        class indices)."""
+        if self.scoring is None:
+            return default
+        scorer = check_scoring(self, scoring=self.scoring)
+
+        def score(path: Path, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+            if is_classifier(self):
+                y = class_indices(Y)
+            else:
+                y = Y[:, 0] if Y.shape[1] == 1 else Y
+            models = (
+                self._fold_model(path, index, X.shape[1], Y.shape[1], loss)
+                for index in range(len(path.alphas))
+            )
+            return np.array([scorer(model, X, y) for model in models])
+
+        return score
+
+    def _bare_copy(self, n_features: int, n_outputs: int, loss: str):
+        """A copy of this estimator that predicts once its solution attributes
+        are set: it has those ``fit`` sets around ``_fit``."""
+        model = clone(self)
+        model.n_features_in_ = n_features
+        if is_classifier(self):
+            model.classes_ = np.arange(max(n_outputs, 2))
+            model.loss_ = loss
+        else:
+            model._single_output = n_outputs == 1
+        return model
+
+    def _warn_unconverged(self, cv: CVPaths) -> None:
+        if cv.n_unconverged:
+            warn_cv_not_converged(self, cv.n_unconverged, cv.scores.size)

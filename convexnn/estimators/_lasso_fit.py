@@ -9,14 +9,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.metrics import get_scorer_names
 
 from .._backend import Backend
 from .._features import values_by_feature
-from .._sklearn_compat import Interval, StrOptions, check_shuffled_cv
+from .._sklearn_compat import Interval, StrOptions
 from ._cv_selection import select
-from ._fitting import warn_not_converged
-from ._lasso_cv import CVPaths, ScoreFn, cross_validate_paths, negative_error
+from ._fitting import fit_config, warn_not_converged
+from ._lasso_cv import CVPaths, PathCVMixin, cross_validate_paths, negative_error
 from ._lasso_path import LassoData, PathSolution
 
 
@@ -100,42 +100,16 @@ class CVFit:
     attributes: dict
     """Fitted attributes of the refit at the chosen pair."""
 
-    def results(self, **per_candidate: np.ndarray) -> dict:
-        """``cv_results_``: one entry per (candidate, alpha), candidate-major,
-        with the given per-candidate columns repeated along each grid."""
-        cv = self.cv
-        _, n_alphas, n_folds = cv.scores.shape
-        results = {
-            name: np.repeat(np.asarray(values), n_alphas)
-            for name, values in per_candidate.items()
-        }
-        results["alpha"] = cv.alphas.ravel()
-        results["mean_test_score"] = cv.mean_scores.ravel()
-        results["std_test_score"] = cv.std_scores.ravel()
-        for fold in range(n_folds):
-            results[f"split{fold}_test_score"] = cv.scores[:, :, fold].ravel()
-        results["mean_n_selected"] = cv.mean_n_selected.ravel()
-        return results
 
-
-class _LassoCVBase(_WeightedLassoBase):
+class _LassoCVBase(PathCVMixin, _WeightedLassoBase):
     """Cross-validation of weighted-Lasso paths, then a refit on all data."""
-
-    def _given_alphas(self) -> np.ndarray | None:
-        """The ``alphas`` parameter validated and sorted decreasingly, or
-        ``None`` for the default grid."""
-        if self.alphas is None:
-            return None
-        grid = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
-        if grid.size == 0 or not (grid > 0).all():
-            raise ValueError(f"alphas must be positive numbers; got {self.alphas!r}.")
-        return grid
 
     def _cross_validated_fit(
         self, X: np.ndarray, Y: np.ndarray, loss: str, candidates: list[np.ndarray]
     ) -> CVFit:
-        backend = self._backend()
+        backend, config = self._backend(), fit_config()
         settings = {"fit_intercept": self.fit_intercept, "backend": backend}
+        solver = {"tol": self.tol, "max_iter": self.max_iter, "config": config}
         full = [LassoData.build(X, Y, loss, f, **settings) for f in candidates]
         grid = self._given_alphas()
         if grid is None:
@@ -144,81 +118,37 @@ class _LassoCVBase(_WeightedLassoBase):
             )
         else:
             alphas = np.tile(grid, (len(candidates), 1))
+
+        def fit_path(candidate: int, train: np.ndarray) -> PathSolution:
+            data = LassoData.build(
+                X[train], Y[train], loss, candidates[candidate], **settings
+            )
+            return data.solve(alphas[candidate], **solver)
+
         cv = cross_validate_paths(
             X,
             Y,
-            loss,
-            candidates,
+            fit_path,
             alphas,
-            self._folds(X, Y, loss),
-            score=self._score_function(loss),
-            tol=self.tol,
-            max_iter=self.max_iter,
+            self._folds(X, Y),
+            score=self._score_function(negative_error(loss), loss),
             n_jobs=self.n_jobs,
-            **settings,
         )
+        self._warn_unconverged(cv)
         candidate, index = select(cv, self.selection)
         path = full[candidate].solve(
-            alphas[candidate, : index + 1],
-            tol=self.tol,
-            max_iter=self.max_iter,
-            verbose=self.verbose,
+            alphas[candidate, : index + 1], verbose=self.verbose, **solver
         )
         attributes = self._solution_attributes(path, index)
         attributes["alpha_"] = float(alphas[candidate, index])
         attributes["alphas_"] = alphas[candidate]
         return CVFit(cv, candidate, attributes["alpha_"], attributes)
 
-    def _folds(self, X, Y, loss):
-        """The (train, test) splits, the same for every candidate."""
-        labels = None if loss == "squared" else _labels(Y)
-        splitter = check_shuffled_cv(
-            self.cv,
-            labels,
-            classifier=labels is not None,
-            random_state=self.random_state,
-        )
-        folds = list(splitter.split(X, labels))
-        if labels is not None:
-            n_classes = max(Y.shape[1], 2)
-            for k, (train, _) in enumerate(folds):
-                if len(np.unique(labels[train])) < n_classes:
-                    raise ValueError(
-                        f"cv: training fold {k} lacks some of the {n_classes} "
-                        "classes; use a StratifiedKFold or fewer splits."
-                    )
-        return folds
-
-    def _score_function(self, loss: str) -> ScoreFn:
-        if self.scoring is None:
-            return negative_error(loss)
-        scorer = check_scoring(self, scoring=self.scoring)
-
-        def score(path: PathSolution, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-            y = _labels(Y) if is_classifier(self) else Y[:, 0] if Y.shape[1] == 1 else Y
-            return np.array(
-                [
-                    scorer(self._fold_model(path, index, Y.shape[1]), X, y)
-                    for index in range(len(path.alphas))
-                ]
-            )
-
-        return score
-
-    def _fold_model(self, path: PathSolution, index: int, n_outputs: int):
-        """A bare fitted copy of this estimator at one solution, for scorers."""
-        model = type(self)()
+    def _fold_model(
+        self, path: PathSolution, index: int, n_features: int, n_outputs: int, loss
+    ):
+        """A fitted copy of this estimator at one solution, for scorers."""
+        model = self._bare_copy(n_features, n_outputs, loss)
         for name, value in self._solution_attributes(path, index).items():
             setattr(model, name, value)
-        model.n_features_in_ = path.coefs.shape[1]
-        if is_classifier(self):
-            model.classes_ = np.arange(max(n_outputs, 2))
-            model.loss_ = "logistic" if n_outputs == 1 else "multinomial"
-        else:
-            model._single_output = n_outputs == 1
         return model
-
-
-def _labels(Y: np.ndarray) -> np.ndarray:
-    """Integer class labels from encoded classification targets."""
-    return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(int)

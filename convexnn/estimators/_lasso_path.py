@@ -29,6 +29,7 @@ import numpy as np
 from .._backend import Backend, to_numpy
 from ..problems import LOSSES, Problem, lasso_problem
 from ..solvers import alpha_grid, alpha_max, solve_path
+from ..solvers.config import SolverConfig
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,25 @@ class LassoData:
         return alpha_grid(self.alpha_max() or 1.0, n_alphas, min_ratio)
 
     def solve(
-        self, alphas: np.ndarray, *, tol: float, max_iter: int, verbose: int = 0
+        self,
+        alphas: np.ndarray,
+        *,
+        tol: float,
+        max_iter: int,
+        verbose: int = 0,
+        config: SolverConfig = SolverConfig(),
     ) -> PathSolution:
         """Solve along ``alphas`` (decreasing), each warm-started from the last."""
         n_outputs = self.problem.n_outputs
         coefs = np.zeros((len(alphas), self.n_features, n_outputs))
         intercepts = np.zeros((len(alphas), n_outputs))
         results = solve_path(
-            self.problem, alphas, tol=tol, max_iter=max_iter, verbose=verbose
+            self.problem,
+            alphas,
+            tol=tol,
+            max_iter=max_iter,
+            verbose=verbose,
+            config=config,
         )
         for i, result in enumerate(results):
             coef, intercept = self.problem.split(result.x)

@@ -11,7 +11,7 @@ import numpy as np
 from .._sklearn_compat import HasMethods, StrOptions
 from ..penalty_factors import TRANSFORMS, penalty_factors, trust_candidates
 from ._cv_selection import SELECTIONS, curve_areas
-from ._fitting import SOLVER_PARAMETERS
+from ._fitting import SOLVER_PARAMETERS, TIME_PARAMETERS
 from ._lasso_fit import CV_PARAMETERS, _LassoCVBase, feature_names
 
 
@@ -55,6 +55,7 @@ class _BaseLLMLasso(_LassoCVBase):
         **CV_PARAMETERS,
         "selection": [StrOptions(set(SELECTIONS))],
         **SOLVER_PARAMETERS,
+        **TIME_PARAMETERS,
     }
 
     def __init__(
@@ -75,6 +76,7 @@ class _BaseLLMLasso(_LassoCVBase):
         fit_intercept=True,
         tol=1e-6,
         max_iter=10_000,
+        max_time=None,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -96,6 +98,7 @@ class _BaseLLMLasso(_LassoCVBase):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.max_time = max_time
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -130,7 +133,7 @@ class _BaseLLMLasso(_LassoCVBase):
         attributes["feature_scores_"] = scores
         attributes["trust_"] = trusts[fit.candidate]
         attributes["penalty_factors_"] = candidates[fit.candidate]
-        attributes["cv_results_"] = fit.results(
+        attributes["cv_results_"] = fit.cv.results(
             trust=np.array(trusts, dtype=object if None in trusts else np.float64),
             area=areas,
         )

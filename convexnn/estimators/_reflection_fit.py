@@ -13,7 +13,7 @@ from ..dictionaries import build_dictionary, check_family, continuous_family
 from ..problems import Certificate, reflection_problem
 from ..solvers import solve
 from ..solvers.optimal_set import select_solution
-from ._fitting import warn_not_converged, without_autograd
+from ._fitting import fit_config, warn_not_converged, without_autograd
 
 DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
 """Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
@@ -44,7 +44,11 @@ class _ReflectionLassoFit(BaseEstimator):
             fit_intercept=self.fit_intercept,
         )
         result = solve(
-            problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+            problem,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+            config=fit_config(),
         )
         certificate, solution = result.certificate, "solver"
         if len(features):

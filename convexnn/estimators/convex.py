@@ -86,6 +86,13 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
         Target of the three relative KKT residuals (stationarity, constraint
         violation, complementary slackness). In float32 the residuals stop
         near 1e-5: use ``dtype="float64"`` for a smaller ``tol``.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds. When it runs out the solver
+        stops at its next check (an ADMM check, a barrier centre, an
+        augmented Lagrangian step) and keeps the checked point with the
+        smallest residuals (``converged_=False``, its honest KKT residuals
+        and ``lower_bound_``, and a
+        :class:`~sklearn.exceptions.ConvergenceWarning`). None: no limit.
     max_neurons : int, default=None
         When set, prune the fitted network (:meth:`prune`) after fitting. A
         :class:`UserWarning` says so if more than ``max_neurons`` neurons
@@ -142,7 +149,8 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
     complementarity_ : float
         ``Σ Λ |(2D_i − I)X̃v_i|`` divided by ``objective_``.
     converged_ : bool
-        Whether the three residuals reached ``tol`` within ``max_iter``.
+        Whether the three residuals reached ``tol`` within ``max_iter`` and
+        ``max_time``.
     n_active_neurons_ : int
         Neurons of the equivalent network (:meth:`to_torch`).
     n_neurons_removed_ : int
@@ -241,6 +249,13 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         Target of the three relative KKT residuals (stationarity, constraint
         violation, complementary slackness). In float32 the residuals stop
         near 1e-5: use ``dtype="float64"`` for a smaller ``tol``.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds. When it runs out the solver
+        stops at its next check (an ADMM check, a barrier centre, an
+        augmented Lagrangian step) and keeps the checked point with the
+        smallest residuals (``converged_=False``, its honest KKT residuals
+        and ``lower_bound_``, and a
+        :class:`~sklearn.exceptions.ConvergenceWarning`). None: no limit.
     max_neurons : int, default=None
         When set, prune the fitted network (:meth:`prune`) after fitting. A
         :class:`UserWarning` says so if more than ``max_neurons`` neurons
@@ -297,7 +312,8 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
     complementarity_ : float
         ``Σ Λ |(2D_i − I)X̃v_i|`` divided by ``objective_``.
     converged_ : bool
-        Whether the three residuals reached ``tol`` within ``max_iter``.
+        Whether the three residuals reached ``tol`` within ``max_iter`` and
+        ``max_time``.
     n_active_neurons_ : int
         Neurons of the equivalent network (:meth:`to_torch`).
     n_neurons_removed_ : int
@@ -349,6 +365,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         hidden_bias=True,
         max_iter=10_000,
         tol=1e-6,
+        max_time=None,
         max_neurons=None,
         device="auto",
         dtype=None,
@@ -366,6 +383,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
             hidden_bias=hidden_bias,
             max_iter=max_iter,
             tol=tol,
+            max_time=max_time,
             max_neurons=max_neurons,
             device=device,
             dtype=dtype,

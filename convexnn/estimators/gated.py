@@ -64,6 +64,11 @@ class GatedReLURegressor(RegressorOutputMixin, _BaseGatedReLU):
         Maximum number of solver iterations.
     tol : float, default=1e-6
         Target relative duality gap.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds. When it runs out the solver
+        stops at its next checkpoint and keeps its best certified point
+        (``converged_=False``, ``dual_gap_`` its honest gap, and a
+        :class:`~sklearn.exceptions.ConvergenceWarning`). None: no limit.
     warm_start : bool, default=False
         Reuse the previous gates and solution as the starting point. A fit
         with new ``gates``, another number of features or of outputs starts
@@ -106,7 +111,8 @@ class GatedReLURegressor(RegressorOutputMixin, _BaseGatedReLU):
         below float64 rounding (``2.2e-16``), so a smaller ``tol`` cannot be
         reached.
     converged_ : bool
-        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+        Whether ``dual_gap_ <= tol`` was reached within ``max_iter`` and
+        ``max_time``.
     n_active_neurons_ : int
         Neurons of the equivalent network (:meth:`to_torch`).
     n_features_in_ : int
@@ -186,6 +192,11 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         Maximum number of solver iterations.
     tol : float, default=1e-6
         Target relative duality gap.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds. When it runs out the solver
+        stops at its next checkpoint and keeps its best certified point
+        (``converged_=False``, ``dual_gap_`` its honest gap, and a
+        :class:`~sklearn.exceptions.ConvergenceWarning`). None: no limit.
     warm_start : bool, default=False
         Reuse the previous gates and solution as the starting point. A fit
         with new ``gates``, another number of features or of outputs starts
@@ -228,7 +239,8 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         below float64 rounding (``2.2e-16``), so a smaller ``tol`` cannot be
         reached.
     converged_ : bool
-        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+        Whether ``dual_gap_ <= tol`` was reached within ``max_iter`` and
+        ``max_time``.
     n_active_neurons_ : int
         Neurons of the equivalent network (:meth:`to_torch`).
     n_features_in_ : int
@@ -279,6 +291,7 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         hidden_bias=True,
         max_iter=10_000,
         tol=1e-6,
+        max_time=None,
         warm_start=False,
         device="auto",
         dtype=None,
@@ -296,6 +309,7 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
             hidden_bias=hidden_bias,
             max_iter=max_iter,
             tol=tol,
+            max_time=max_time,
             warm_start=warm_start,
             device=device,
             dtype=dtype,

@@ -27,7 +27,12 @@ import numpy as np
 
 from .._sklearn_compat import Interval, StrOptions
 from ._base import RegressorOutputMixin
-from ._fitting import SOLVER_PARAMETERS, without_autograd
+from ._fitting import (
+    SOLVER_PARAMETERS,
+    TIME_PARAMETERS,
+    fit_config,
+    without_autograd,
+)
 from ._lasso_fit import (
     CV_PARAMETERS,
     _LassoCVBase,
@@ -64,6 +69,11 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         Target relative duality gap ``(primal − dual) / primal`` of each solve.
     max_iter : int, default=10000
         Maximum number of solver iterations per alpha.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds. When it runs out the solver
+        stops at its next checkpoint and keeps its best certified point
+        (``converged_=False``, ``dual_gap_`` its honest gap, and a
+        :class:`~sklearn.exceptions.ConvergenceWarning`). None: no limit.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -91,7 +101,8 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
     dual_gap_ : float
         Relative duality gap certifying the final fit.
     converged_ : bool
-        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+        Whether ``dual_gap_ <= tol`` was reached within ``max_iter`` and
+        ``max_time``.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
@@ -122,6 +133,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "penalty_factors": ["array-like", dict, None],
         **SOLVER_PARAMETERS,
+        **TIME_PARAMETERS,
     }
 
     def __init__(
@@ -132,6 +144,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         fit_intercept=True,
         tol=1e-6,
         max_iter=10_000,
+        max_time=None,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -142,6 +155,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.max_time = max_time
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -160,7 +174,11 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
             backend=self._backend(),
         )
         path = data.solve(
-            [self.alpha], tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+            [self.alpha],
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+            config=fit_config(),
         )
         attributes = self._solution_attributes(path, 0)
         attributes["penalty_factors_"] = factors
@@ -218,6 +236,13 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         Target relative duality gap ``(primal − dual) / primal`` of each solve.
     max_iter : int, default=10000
         Maximum number of solver iterations per alpha.
+    max_time : float, default=None
+        Wall-clock budget of the whole ``fit`` in seconds, shared by every
+        solve (all folds and alphas, then the refit). When it runs out each
+        solve stops at its next checkpoint with its best certified point, and
+        later ones stop at their first: the fit completes quickly, with
+        ``converged_=False`` where the refit fell short and a
+        :class:`~sklearn.exceptions.ConvergenceWarning`. None: no limit.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -257,7 +282,8 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
     dual_gap_ : float
         Relative duality gap certifying the final fit.
     converged_ : bool
-        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+        Whether ``dual_gap_ <= tol`` was reached within ``max_iter`` and
+        ``max_time``.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
@@ -293,6 +319,7 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         **CV_PARAMETERS,
         "selection": [StrOptions({"min", "1se"})],
         **SOLVER_PARAMETERS,
+        **TIME_PARAMETERS,
     }
 
     def __init__(
@@ -309,6 +336,7 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         fit_intercept=True,
         tol=1e-6,
         max_iter=10_000,
+        max_time=None,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -326,6 +354,7 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.max_time = max_time
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -339,5 +368,5 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         fit = self._cross_validated_fit(X, Y, loss, [factors])
         attributes = dict(fit.attributes)
         attributes["penalty_factors_"] = factors
-        attributes["cv_results_"] = fit.results()
+        attributes["cv_results_"] = fit.cv.results()
         self._set_fitted(attributes, names)

@@ -108,6 +108,9 @@ class LLMLassoRegressor(RegressorOutputMixin, _BaseLLMLasso):
         Target relative duality gap ``(primal − dual) / primal`` of each solve.
     max_iter : int, default=10000
         Maximum number of solver iterations per alpha.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds, for all its solves together,
+        as in :class:`WeightedLassoCV`. None: no limit.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -153,7 +156,7 @@ class LLMLassoRegressor(RegressorOutputMixin, _BaseLLMLasso):
     dual_gap_ : float
         Relative duality gap certifying the final fit.
     converged_ : bool
-        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+        Whether ``dual_gap_ <= tol`` was reached in ``max_iter``, ``max_time``.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
@@ -267,6 +270,9 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
         Target relative duality gap ``(primal − dual) / primal`` of each solve.
     max_iter : int, default=10000
         Maximum number of solver iterations per alpha.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds, for all its solves together,
+        as in :class:`WeightedLassoCV`. None: no limit.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -312,7 +318,7 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
     dual_gap_ : float
         Relative duality gap certifying the final fit.
     converged_ : bool
-        Whether ``dual_gap_ <= tol`` was reached within ``max_iter``.
+        Whether ``dual_gap_ <= tol`` was reached in ``max_iter``, ``max_time``.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of str
@@ -370,6 +376,7 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
         fit_intercept=True,
         tol=1e-6,
         max_iter=10_000,
+        max_time=None,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -392,6 +399,7 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
             fit_intercept=fit_intercept,
             tol=tol,
             max_iter=max_iter,
+            max_time=max_time,
             device=device,
             dtype=dtype,
             n_threads=n_threads,

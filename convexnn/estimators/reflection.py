@@ -25,7 +25,7 @@ from ..dictionaries import ACTIVATIONS, STEP_ACTIVATIONS
 from ..networks import DeepNarrowNetwork
 from ..solvers.optimal_set import SELECTIONS
 from ._base import RegressorOutputMixin
-from ._fitting import SOLVER_PARAMETERS
+from ._fitting import SOLVER_PARAMETERS, TIME_PARAMETERS
 from ._reflection_fit import (
     DEFAULT_GRID_SIZES,
     _as_column,
@@ -171,6 +171,12 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         together.
     tol : float, default=1e-6
         Target relative duality gap.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds. When it runs out the solver
+        stops after its current working-set round and keeps its best
+        certified point (``converged_=False``, ``dual_gap_`` its honest gap,
+        and a :class:`~sklearn.exceptions.ConvergenceWarning`). None: no
+        limit.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs.
     dtype : {"float32", "float64"}, default=None
@@ -217,7 +223,8 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
     n_iter_ : int
         Solver iterations.
     converged_ : bool
-        Whether ``dual_gap_ <= tol``.
+        Whether ``dual_gap_ <= tol`` was reached within ``max_iter`` and
+        ``max_time``.
     n_features_in_ : int
         Always 1.
     feature_names_in_ : ndarray of str
@@ -248,6 +255,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
 
     _parameter_constraints: ClassVar[dict] = {
         **SOLVER_PARAMETERS,
+        **TIME_PARAMETERS,
         "depth": [Interval(Integral, 2, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "alpha": [Interval(Real, 0, None, closed="neither")],
@@ -269,6 +277,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         solution="min_norm",
         max_iter=10_000,
         tol=1e-6,
+        max_time=None,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -282,6 +291,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         self.solution = solution
         self.max_iter = max_iter
         self.tol = tol
+        self.max_time = max_time
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads

@@ -108,6 +108,11 @@ class ConstrainedProblem:
         constraint = self.constraint.capabilities(group_size)
         return self.problem.capabilities | {"constraint_" + name for name in constraint}
 
+    def with_alpha(self, alpha: float) -> ConstrainedProblem:
+        """The same constraints and objective (sharing their data) at another
+        regularisation strength."""
+        return ConstrainedProblem(self.problem.with_alpha(alpha), self.constraint)
+
     def multipliers_like(self) -> torch.Tensor:
         """Zero multipliers, shape ``(n_constraints, n_outputs)``."""
         return torch.zeros(

@@ -10,7 +10,7 @@ from .augmented_lagrangian import augmented_lagrangian
 from .config import SolverConfig
 from .driver import CONSTRAINED_METHODS, solve, solve_constrained
 from .fista import fista
-from .path import alpha_grid, alpha_max, solve_path
+from .path import alpha_grid, alpha_max, solve_constrained_path, solve_path
 from .results import ConstrainedResult, SolverResult
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "fista",
     "solve",
     "solve_constrained",
+    "solve_constrained_path",
     "solve_path",
 ]

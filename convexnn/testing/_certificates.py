@@ -18,6 +18,7 @@ from .._backend import Backend
 from ._formulas import (
     convex_objective,
     convex_outputs,
+    fitted_alpha,
     formula_kind,
     lifted_masks,
     loss_conjugate,
@@ -145,7 +146,7 @@ def duality_gap(estimator, X: ArrayLike, y: ArrayLike) -> tuple[float, str]:
     if Theta is None:
         return np.inf, note + "; no dual point in the conjugate's domain"
     dual_norm = _dual_norm(estimator, X, Theta)
-    alpha = float(estimator.alpha)
+    alpha = fitted_alpha(estimator)
     scale = 1.0 if dual_norm <= alpha else alpha / dual_norm
     dual = -loss_conjugate(scale * Theta, Y, loss)
     gap = max(primal - dual, ROUNDING * abs(primal))
@@ -183,7 +184,7 @@ def kkt_residuals(estimator, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
         "nd,np,jpnc->jpdc", X_lifted, signs, multipliers, optimize=True
     )
     directions = directions + np.stack([-gradient_part, gradient_part])
-    alpha = float(estimator.alpha)
+    alpha = fitted_alpha(estimator)
     norms = np.linalg.norm(coef, axis=2, keepdims=True)  # (2, P, 1, c)
     aligned = alpha * coef / np.where(norms > 0, norms, 1.0)
     distance = np.where(

@@ -39,6 +39,12 @@ def formula_kind(estimator) -> str:
     )
 
 
+def fitted_alpha(estimator) -> float:
+    """The ``alpha`` a fitted ``estimator`` solved for: its ``alpha_`` when
+    cross-validation chose it, else its ``alpha`` parameter."""
+    return float(getattr(estimator, "alpha_", None) or estimator.alpha)
+
+
 def training_targets(estimator: BaseEstimator, y: ArrayLike) -> tuple[np.ndarray, str]:
     """The targets ``Y`` (n, c) and the loss name a fitted ``estimator`` solved for.
 
@@ -183,4 +189,4 @@ def convex_objective(estimator: BaseEstimator, X: ArrayLike, y: ArrayLike) -> fl
     """
     Y, loss = training_targets(estimator, y)
     data_term = mean_loss(convex_outputs(estimator, X), Y, loss)
-    return data_term + estimator.alpha * convex_penalty(estimator)
+    return data_term + fitted_alpha(estimator) * convex_penalty(estimator)

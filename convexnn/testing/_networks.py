@@ -12,6 +12,7 @@ from ._certificates import assert_relatively_close
 from ._formulas import (
     convex_outputs,
     convex_penalty,
+    fitted_alpha,
     formula_kind,
     mean_loss,
     training_targets,
@@ -31,13 +32,13 @@ def network_objective(
     r"""Loss plus weight decay :math:`f(\text{network}(X), Y) + \alpha\,\text{wd}`.
 
     ``Y`` and the loss are those ``estimator`` (fitted) uses for ``y``; ``alpha``
-    is its ``alpha`` and ``wd`` the network's ``weight_decay()``.
+    is the one it was fitted at and ``wd`` the network's ``weight_decay()``.
     """
     Y, loss = training_targets(estimator, y)
     with torch.no_grad():
         weight_decay = float(network.weight_decay())
     return mean_loss(network_outputs(network, X), Y, loss) + (
-        estimator.alpha * weight_decay
+        fitted_alpha(estimator) * weight_decay
     )
 
 
@@ -106,7 +107,7 @@ def assert_network_reproduces(
     if y is None:
         return
     objective = network_objective(network, X, y, estimator)
-    target = estimator.objective_ + estimator.alpha * (
+    target = estimator.objective_ + fitted_alpha(estimator) * (
         _network_penalty(estimator) - convex_penalty(estimator)
     )
     assert_relatively_close(
