@@ -1,6 +1,6 @@
 r"""The fit shared by the cross-validated network estimators: one set of gates,
 warm-started ``alpha`` paths on every fold, the choice of ``alpha`` and the
-refit on all data.
+refit on all data (one solve at that alpha).
 
 The gates are sampled once, from the whole training set, and every fold and
 every alpha uses them. They fix the model class, the columns of the operator
@@ -209,8 +209,10 @@ class _NetworkCV(PathCVMixin):
         )
         self._warn_unconverged(cv)
         _, index = select_min(cv.mean_scores)
-        refit = self._solve(full, alphas[: index + 1], config, verbose=self.verbose)
-        self._set_refit(full, refit[-1], gates)
+        # one solve from scratch: a warm-started path down to alpha_ would cost
+        # more wherever alpha_ is past its first few alphas
+        refit = self._solve(full, alphas[index : index + 1], config, self.verbose)
+        self._set_refit(full, refit[0], gates)
         self.alpha_ = float(alphas[index])
         self.alphas_ = alphas
         self.cv_results_ = cv.results()

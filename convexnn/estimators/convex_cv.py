@@ -84,10 +84,9 @@ _SOLUTION = r"""
     n_patterns_ : int
         Number of gates.
     solver_ : str
-        The method that solved the refit at ``alpha_``: ``"active_set"``
-        where the active-set finish from the alpha before did.
+        The method that solved the refit (one solve at ``alpha_``).
     n_iter_ : int
-        Iterations of that method (0 for the active-set finish).
+        Iterations of that method.
     objective_ : float
         The objective of the refit at ``alpha_``.
     lower_bound_ : float

@@ -35,9 +35,10 @@ _PATH = r"""
     on the training part of every fold, each solve warm-started from the
     solution at the alpha before, scores every solution on the held-out part,
     and refits the ``alpha`` of the best mean score on all data (the
-    conventions of :class:`~sklearn.linear_model.LassoCV`). This costs much
-    less than :class:`~sklearn.model_selection.GridSearchCV` over independent
-    fits: neighbouring alphas have nearby solutions.
+    conventions of :class:`~sklearn.linear_model.LassoCV`). This costs less
+    than :class:`~sklearn.model_selection.GridSearchCV` over independent fits
+    with the same gates, the more so the finer the grid: neighbouring alphas
+    have nearby solutions.
 
     The gates are sampled once, from all the training data (seeded by
     ``random_state``), and every fold and alpha shares them: they fix the
@@ -77,7 +78,7 @@ _SOLUTION = r"""
     n_patterns_ : int
         Number of gates.
     n_iter_ : int
-        Solver iterations of the refit's last solve.
+        Solver iterations of the refit (one solve at ``alpha_``).
     objective_ : float
         The objective of the refit at ``alpha_``.
     dual_gap_ : float
