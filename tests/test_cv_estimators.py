@@ -148,3 +148,21 @@ def test_bad_alphas_are_rejected():
     X, y = regression()
     with pytest.raises(ValueError, match="alphas must be positive"):
         GatedReLURegressorCV(alphas=[0.1, -1.0], **GATED).fit(X, y)
+
+
+def test_folds_in_parallel_give_the_same_fit():
+    X, y = regression()
+    serial = GatedReLURegressorCV(n_alphas=4, cv=3, **GATED).fit(X, y)
+    parallel = GatedReLURegressorCV(n_alphas=4, cv=3, n_jobs=2, **GATED).fit(X, y)
+    np.testing.assert_allclose(parallel.scores_path_, serial.scores_path_)
+    np.testing.assert_array_equal(parallel.coef_, serial.coef_)
+
+
+def test_the_convex_grid_starts_at_an_upper_bound_of_where_blocks_vanish():
+    # the gated bound holds the cone-constrained blocks at zero too
+    X, y = regression(n=50)
+    model = ConvexReLURegressorCV(n_alphas=2, cv=2, **CONVEX).fit(X, y)
+    gated = GatedReLURegressorCV(n_alphas=2, cv=2, group_norm="frobenius", **CONVEX)
+    assert model.alphas_[0] == pytest.approx(gated.fit(X, y).alphas_[0])
+    at_max = ConvexReLURegressor(model.alphas_[0], gates=model.gates_).fit(X, y)
+    assert at_max.converged_ and not at_max.coef_.any()
