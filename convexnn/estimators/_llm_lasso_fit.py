@@ -112,6 +112,7 @@ class _BaseLLMLasso(_LassoCVBase):
         trusts = trust_candidates(self.penalty_transform, self.trust_grid)
         self._given_alphas()
         names = feature_names(self, X.shape[1])
+        _check_names_for(self.scorer, self, self.feature_descriptions)
         scores = check_feature_scores(
             self.scorer.score(
                 names,
@@ -135,3 +136,19 @@ class _BaseLLMLasso(_LassoCVBase):
             area=areas,
         )
         self._set_fitted(attributes, names)
+
+
+def _check_names_for(scorer, estimator, descriptions) -> None:
+    """A scorer that reads feature names needs ``X`` to have some (or the
+    features to be described): placeholder names tell it nothing."""
+    if not getattr(scorer, "reads_feature_names", False):
+        return
+    if hasattr(estimator, "feature_names_in_") or descriptions is not None:
+        return
+    raise ValueError(
+        f"{type(scorer).__name__} judges features by their names, but X has none: "
+        "it is a NumPy array, or a transformer before this estimator dropped the "
+        "DataFrame's column names. Pass X as a pandas DataFrame and, in a "
+        'Pipeline, call pipeline.set_output(transform="pandas") so that the '
+        "names reach the estimator; or give feature_descriptions."
+    )
