@@ -154,3 +154,21 @@ def test_a_problem_beyond_its_size_or_work_limit_goes_to_admm(limit):
     assert 0 < InteriorPoint().cost(problem, CONFIG) <= CONFIG.interior_point_max_flops
     method, result = solve_constrained(problem, tol=1e-6, config=SolverConfig(**limit))
     assert method == "admm" and result.converged
+
+
+def test_several_squared_outputs_are_solved_one_by_one():
+    # the squared loss sums over output columns: each column is its own
+    # problem, solved by the barrier method and its finish
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    Y = np.column_stack([X[:, 0] ** 2, np.abs(X[:, 1]) - X[:, 2]])
+    params = dict(alpha=0.02, n_patterns=8, tol=1e-7, random_state=0)
+    model = ConvexReLURegressor(**params).fit(X, Y)
+    assert model.converged_ and model.solver_ == "interior_point"
+    columns = [ConvexReLURegressor(**params).fit(X, y) for y in Y.T]
+    assert model.objective_ == pytest.approx(
+        sum(column.objective_ for column in columns), rel=1e-8
+    )
+    np.testing.assert_allclose(
+        model.coef_, np.concatenate([column.coef_ for column in columns], 3), atol=1e-6
+    )

@@ -190,6 +190,20 @@ class Problem:
                 )
         return self._certifying
 
+    def output(self, k: int) -> Problem:
+        """The problem of output column ``k`` alone (:meth:`Loss.output`): where
+        the loss is a sum over entries and the penalty one over output columns
+        (capabilities ``"diagonal_hessian"`` and ``"outputwise"``), the
+        problem is the sum of these over the columns, each with its own
+        coefficients."""
+        return Problem(
+            self.operator,
+            self.loss.output(k),
+            self.penalty,
+            self.alpha,
+            self.fit_intercept,
+        )
+
     def astype(self, dtype: torch.dtype) -> Problem | None:
         """The same problem with its data converted to ``dtype``, or ``None``
         when the operator does not convert (:meth:`LinearOperator.astype`)."""

@@ -108,6 +108,11 @@ class ConstrainedProblem:
         constraint = self.constraint.capabilities(group_size)
         return self.problem.capabilities | {"constraint_" + name for name in constraint}
 
+    def output(self, k: int) -> ConstrainedProblem:
+        """The problem of output column ``k`` alone (:meth:`Problem.output`),
+        under the same constraints, which act on each column alike."""
+        return ConstrainedProblem(self.problem.output(k), self.constraint)
+
     def multipliers_like(self) -> torch.Tensor:
         """Zero multipliers, shape ``(n_constraints, n_outputs)``."""
         return torch.zeros(

@@ -49,6 +49,12 @@ class Loss:
         """The same loss with its targets in ``dtype``."""
         return type(self)(self.Y.to(dtype))
 
+    def output(self, k: int) -> Loss:
+        """The loss of output column ``k`` alone: for a loss that is a sum over
+        the entries of ``Z`` (``diagonal_hessian``), the data term is the sum
+        of these over the columns."""
+        return type(self)(self.Y[:, k : k + 1])
+
     def __call__(self, Z: torch.Tensor) -> torch.Tensor:
         """Return :math:`f(Z)` as a differentiable tensor in ``Z``'s dtype."""
         return self.sample_losses(Z, self.Y.to(Z.dtype)).mean()

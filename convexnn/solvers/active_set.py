@@ -85,48 +85,23 @@ def finish(
 
 
 class FinishSchedule:
-    """When the constrained solvers try :func:`finish`: once their largest KKT
-    residual is ``≤ config.active_set_start_below``, then whenever it has
-    fallen to a third of its value at the last failed try, or whenever the
-    caller knows the structure has settled. A caller that knows the
-    structure better than the residuals tell may start ``below`` a smaller
-    residual and cap each try at ``max_rounds`` reduced solves."""
+    """When the first-order constrained solvers try :func:`finish`: once their
+    largest KKT residual is ``≤ config.active_set_start_below``, then
+    whenever it has fallen to a third of its value at the last failed try."""
 
-    def __init__(
-        self,
-        problem: ConstrainedProblem,
-        tol: float,
-        config: SolverConfig,
-        *,
-        below: float | None = None,
-        max_rounds: int = 40,
-    ):
+    def __init__(self, problem: ConstrainedProblem, tol: float, config: SolverConfig):
         self.problem, self.tol, self.config = problem, tol, config
-        self.below = config.active_set_start_below if below is None else below
-        self.max_rounds = max_rounds
+        self.below = config.active_set_start_below
 
     def attempt(
-        self,
-        kkt: KKTResiduals,
-        multipliers: torch.Tensor,
-        tight: torch.Tensor | None = None,
-        settled: bool = False,
+        self, kkt: KKTResiduals, multipliers: torch.Tensor
     ) -> tuple[KKTResiduals, torch.Tensor] | None:
-        """:func:`finish` from ``kkt.x`` (with the ``tight`` rows, when known)
-        when the schedule says so or the structure has ``settled``, else
+        """:func:`finish` from ``kkt.x`` when the schedule says so, else
         ``None``."""
-        if kkt.largest > self.below and not settled:
+        if kkt.largest > self.below:
             return None
         self.below = kkt.largest / 3
-        return finish(
-            self.problem,
-            kkt.x,
-            multipliers,
-            self.tol,
-            self.config,
-            tight,
-            self.max_rounds,
-        )
+        return finish(self.problem, kkt.x, multipliers, self.tol, self.config)
 
 
 def refine(

@@ -9,7 +9,10 @@ Newton and single-precision phases) on the whole problem otherwise.
 :class:`~convexnn.problems.constrained.ConstrainedProblem` by the barrier method
 (:mod:`~convexnn.solvers.interior_point`) where it applies and fits the memory
 budget, by ADMM where that does, by the augmented Lagrangian otherwise, or by
-the method asked for, after checking that it can run. Every choice is made
+the method asked for, after checking that it can run; a problem that is a sum
+of independent problems, one per output column (the squared loss with several
+outputs), is solved column by column, each with the methods that suit one
+output. Every choice is made
 once, before solving, from the phases' declared needs, sizes and memory
 (:mod:`~convexnn.solvers.phases`).
 """
@@ -27,6 +30,7 @@ from .fista import fista
 from .gram import GramLasso
 from .interior_point import InteriorPoint, interior_point
 from .phases import require, runnable
+from .polish import polished_kkt
 from .results import ConstrainedResult, SolverResult
 from .working_set import GramForm, WorkingSets, solve_in_rounds
 
@@ -157,6 +161,15 @@ def solve_constrained(
         The method that ran.
     result : ConstrainedResult
     """
+    if _separable(problem):
+        return _solve_by_output(
+            problem,
+            method=method,
+            tol=tol,
+            max_iter=max_iter,
+            verbose=verbose,
+            config=config,
+        )
     if method in CONSTRAINED_METHODS:
         require(CONSTRAINED_METHODS[method][0], problem, config)
         methods = [method]
@@ -182,3 +195,42 @@ def solve_constrained(
         if result.converged:
             break
     return best
+
+
+def _separable(problem: ConstrainedProblem) -> bool:
+    """Whether ``problem`` is a sum of independent problems, one per output
+    column: a loss that sums over entries, a penalty that sums over columns,
+    and constraints that act on each column alike (as the cone's do)."""
+    objective = problem.problem
+    needs = {"diagonal_hessian", "outputwise"}
+    return objective.n_outputs > 1 and needs <= objective.capabilities
+
+
+def _solve_by_output(
+    problem: ConstrainedProblem, *, tol, verbose, **options
+) -> tuple[str, ConstrainedResult]:
+    """Solve a separable problem output by output, each column with the
+    methods that suit one output (the interior-point method and its
+    active-set finish), and measure the whole point's KKT residuals."""
+    names, parts = [], []
+    for k in range(problem.problem.n_outputs):
+        if verbose:
+            print(f"output {k}")
+        name, part = solve_constrained(
+            problem.output(k), tol=tol, verbose=verbose, **options
+        )
+        names.append(name)
+        parts.append(part)
+    x = torch.cat([part.x for part in parts], 1)
+    multipliers = torch.cat([part.multipliers for part in parts], 1)
+    kkt = polished_kkt(problem, x, multipliers)
+    result = ConstrainedResult(
+        kkt.x,
+        multipliers,
+        kkt,
+        n_iter=sum(part.n_iter for part in parts),
+        n_outer=sum(part.n_outer for part in parts),
+        converged=kkt.largest <= tol,
+        rho=max(part.rho for part in parts),
+    )
+    return ", ".join(dict.fromkeys(names)), result

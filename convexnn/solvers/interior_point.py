@@ -62,18 +62,17 @@ tight: a tight row's slack shrinks as :math:`1/\tau` (as :math:`1/\sqrt\tau`
 where its multiplier tends to zero too) while another's tends to a positive
 limit, so comparing two centres separates them cleanly where a threshold on
 one centre cannot (rows nearly dependent on the tight ones keep small
-slacks). Once the tight rows of the nonzero blocks are the same at two centres
-running, the active-set finish (:mod:`~convexnn.solvers.active_set`) solves
-the reduced problem of that structure exactly.
+slacks). At every centre whose residuals are below ``FINISH_BELOW`` the
+active-set finish (:mod:`~convexnn.solvers.active_set`) solves the reduced
+problem of that structure exactly, for a few reduced solves at most: a wrong
+guess is better corrected by the next centre.
 """
 
 from __future__ import annotations
 
-import torch
-
 from ..problems.constrained import ConstrainedProblem
 from ._central_path import CentralPath
-from .active_set import FinishSchedule
+from .active_set import finish
 from .config import SolverConfig
 from .phases import Phase
 from .polish import polished_kkt
@@ -93,8 +92,7 @@ CENTRING_STEPS = 50
 #: the path has rarely told the tight rows apart yet.
 FINISH_BELOW = 3e-3
 #: Reduced solves of one try of the finish at most: from the structure the
-#: path tells, a try that succeeds takes one or two; a wrong guess is better
-#: corrected by the next centre than by more rounds.
+#: path tells, a try that succeeds takes one or two.
 FINISH_ROUNDS = 6
 
 
@@ -176,10 +174,7 @@ def interior_point(
     path = CentralPath(problem)
     tau = start = path.initial_tau()
     n_iter = n_outer = 0
-    best = previous_tight = None
-    schedule = FinishSchedule(
-        problem, tol, config, below=FINISH_BELOW, max_rounds=FINISH_ROUNDS
-    )
+    best = None
     while n_iter < max_iter and tau <= LAST_TAU * start:
         n_iter += path.centre(tau, min(CENTRING_STEPS, max_iter - n_iter))
         n_outer += 1
@@ -197,20 +192,17 @@ def interior_point(
             best = kkt, multipliers
         if kkt.largest <= tol:
             break
-        # the finish is tried on the constrained solvers' schedule, and
-        # whenever the tight rows of the nonzero blocks are the same two
-        # centres running: the structure has settled
-        tight, active = path.tight_rows(config.interior_point_growth), path.active(tau)
-        settled = (
-            previous_tight is not None
-            and kkt.largest <= FINISH_BELOW
-            and torch.equal(tight[active], previous_tight[active])
-        )
-        finished = schedule.attempt(kkt, multipliers, path.layout(tight), settled)
-        if finished is not None:
-            best = finished
-            break
-        previous_tight = tight
+        # the residuals need not fall from one centre to the next: the finish
+        # is tried at every centre below FINISH_BELOW, with the rows the path
+        # tells tight
+        tight = path.layout(path.tight_rows(config.interior_point_growth))
+        if kkt.largest <= FINISH_BELOW:
+            finished = finish(
+                problem, kkt.x, multipliers, tol, config, tight, FINISH_ROUNDS
+            )
+            if finished is not None:
+                best = finished
+                break
         tau *= config.interior_point_growth
     kkt, multipliers = best
     converged = kkt.largest <= tol
