@@ -1,9 +1,10 @@
 """Sphinx configuration.
 
 Build with warnings as errors (the documentation extra installs what it needs;
-the gallery runs every script in ``examples/``)::
+the gallery runs every script in ``examples/``), as the README says::
 
-    pip install -e ".[docs]" && python -m sphinx -W -b html doc doc/_build/html
+    pip install -e ".[docs]"
+    python -m sphinx -W --keep-going -b html doc doc/_build/html
 
 The build needs no network: links into the documentation of Python, NumPy,
 scikit-learn and PyTorch resolve through the inventories in ``inventories/``,
