@@ -63,8 +63,7 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
         gives one gate per activation pattern).
     loss : {"squared"}, default="squared"
         The mean squared loss.
-    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, \
-            default="auto"
+    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, default="auto"
         ``"interior_point"``: a barrier method with an exact active-set
         finish, for one output (a squared or logistic loss) while its dense
         Newton system (``d̃ ×`` the patterns unknowns) stays small.
@@ -218,8 +217,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         gives one gate per activation pattern).
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
-    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, \
-            default="auto"
+    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, default="auto"
         ``"interior_point"``: a barrier method with an exact active-set
         finish, for one output (a squared or logistic loss) while its dense
         Newton system (``d̃ ×`` the patterns unknowns) stays small.
