@@ -74,7 +74,9 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         (more threads only slow them down) and torch's current setting
         otherwise; the global setting is restored after the fit.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, relative
+        duality gap, elapsed time) when the solve ends; above 1, also at each
+        checkpoint of the solver.
 
     Attributes
     ----------
@@ -230,7 +232,10 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; above 1, also per
+        alpha of the folds' paths, and above 2 the solver's own lines.
 
     Attributes
     ----------

@@ -120,7 +120,10 @@ class LLMLassoRegressor(RegressorOutputMixin, _BaseLLMLasso):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; above 1, also per
+        alpha of the folds' paths, and above 2 the solver's own lines.
 
     Attributes
     ----------
@@ -279,7 +282,10 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled, stratified folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; above 1, also per
+        alpha of the folds' paths, and above 2 the solver's own lines.
 
     Attributes
     ----------

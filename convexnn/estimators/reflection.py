@@ -181,7 +181,9 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         (more threads only slow them down) and torch's current setting
         otherwise; the global setting is restored after the fit.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative duality gap, elapsed time); above 1,
+        also those of its inner solves.
 
     Attributes
     ----------

@@ -27,6 +27,7 @@ from .fista import fista
 from .gram import GramLasso
 from .interior_point import InteriorPoint, interior_point
 from .phases import require, runnable
+from .progress import timed
 from .results import ConstrainedResult, SolverResult
 from .working_set import GramForm, WorkingSets, solve_in_rounds
 
@@ -39,6 +40,7 @@ CONSTRAINED_METHODS = {
 }
 
 
+@timed
 def solve(
     problem: Problem,
     x0: torch.Tensor | None = None,
@@ -85,7 +87,10 @@ def solve(
         neighbours, where FISTA needs many iterations), and runs FISTA
         otherwise: on well-conditioned designs its cheaper iterations win.
     verbose : int
-        Print each round's gap when positive (and FISTA's when above 1).
+        Print a progress line (:func:`~convexnn.solvers.progress.report`)
+        at each working-set round, or at each certificate of FISTA when it
+        solves the whole problem, when positive; above 1, also at each
+        certificate of the rounds' FISTA solves.
     config : SolverConfig
         Tuning of the working sets (at least ``config.working_set_min_size``
         blocks, Gram form up to ``config.working_set_max_gram_size``, each
@@ -126,8 +131,11 @@ def solve(
     )
 
 
+@timed
 def solve_constrained(
     problem: ConstrainedProblem,
+    x0: torch.Tensor | None = None,
+    multipliers0: torch.Tensor | None = None,
     *,
     method: str = "auto",
     tol: float = 1e-6,
@@ -141,6 +149,13 @@ def solve_constrained(
     ----------
     problem : ConstrainedProblem
         The objective and its constraints.
+    x0, multipliers0 : tensor, optional
+        A warm start: a point in the layout of ``problem.problem.shape`` and
+        the constraints' multipliers (default zeros), typically the solution
+        at a nearby ``alpha``. Every method ends at once when the start, or
+        the active-set finish from it, meets ``tol``; otherwise ADMM and the
+        augmented Lagrangian start from it, and the interior-point method
+        from the cones' interior as usual.
     method : {"auto", "interior_point", "admm", "augmented_lagrangian"}
         The method; ``"auto"`` takes the first of :data:`CONSTRAINED_METHODS`
         that can run (:func:`~convexnn.solvers.phases.runnable`), and the next
@@ -175,7 +190,13 @@ def solve_constrained(
     for name in methods:
         run = CONSTRAINED_METHODS[name][1]
         result = run(
-            problem, tol=tol, max_iter=max_iter, verbose=verbose, config=config
+            problem,
+            x0,
+            multipliers0,
+            tol=tol,
+            max_iter=max_iter,
+            verbose=verbose,
+            config=config,
         )
         if best is None or result.kkt.largest < best[1].kkt.largest:
             best = name, result
