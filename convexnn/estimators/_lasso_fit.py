@@ -155,6 +155,7 @@ class _LassoCVBase(_WeightedLassoBase):
             tol=self.tol,
             max_iter=self.max_iter,
             n_jobs=self.n_jobs,
+            verbose=self.verbose,
             **settings,
         )
         candidate, index = select(cv, self.selection)

@@ -9,9 +9,9 @@ a path. Each prints one line, whatever the method, such as::
 
 with the method's iterations so far, the objective, the relative duality gap
 and what else the method measures, and the seconds since the outermost solve
-started (:func:`timed`: a solve inside another one, such as the inner solves
+started (:func:`clock`: a solve inside another one, such as the inner solves
 of the augmented Lagrangian or the solves along a path, counts from the outer
-one's start).
+one's start, and so does every solve of an estimator's ``fit``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
 
@@ -28,19 +29,27 @@ _STARTED: ContextVar[float | None] = ContextVar("solve_started", default=None)
 F = TypeVar("F", bound=Callable)
 
 
+@contextmanager
+def clock() -> Iterator[None]:
+    """Time the block: inside it, :func:`report` counts seconds from the start
+    of the outermost clock running (in this context: a thread has its own)."""
+    if _STARTED.get() is not None:
+        yield
+        return
+    token = _STARTED.set(time.perf_counter())
+    try:
+        yield
+    finally:
+        _STARTED.reset(token)
+
+
 def timed(solver: F) -> F:
-    """Time ``solver``'s calls: :func:`report` counts seconds from the start of
-    the outermost timed call in progress (in this thread)."""
+    """Run each call of ``solver`` under a :func:`clock`."""
 
     @functools.wraps(solver)
     def run(*args, **kwargs):
-        if _STARTED.get() is not None:
+        with clock():
             return solver(*args, **kwargs)
-        token = _STARTED.set(time.perf_counter())
-        try:
-            return solver(*args, **kwargs)
-        finally:
-            _STARTED.reset(token)
 
     return run
 
