@@ -2,7 +2,8 @@
 
 Every estimator exported by :mod:`convexnn` and :mod:`convexnn.baselines` is
 checked with :func:`numpydoc.validate.validate`, its class docstring and each
-public method, and its class docstring's Examples section is run as doctests.
+public method, and its class docstring's Examples section is run as doctests;
+so is every function :mod:`convexnn` exports.
 """
 
 import doctest
@@ -107,3 +108,28 @@ def test_class_docstring_examples_run(cls):
         for test in tests:
             runner.run(test)
     assert runner.failures == 0, f"{runner.failures} example(s) of {cls.__name__}"
+
+
+FUNCTIONS = [
+    getattr(convexnn, name)
+    for name in convexnn.__all__
+    if inspect.isfunction(getattr(convexnn, name))
+]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
+def test_function_docstring_is_valid_numpydoc(function):
+    pytest.importorskip("numpydoc")
+    assert errors(f"convexnn.{function.__name__}") == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
+def test_function_docstring_examples_run(function):
+    tests = doctest.DocTestFinder().find(function, function.__name__)
+    assert any(test.examples for test in tests), f"{function.__name__}: no examples"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        for test in tests:
+            runner.run(test)
+    assert runner.failures == 0, f"{runner.failures} example(s) of {function.__name__}"

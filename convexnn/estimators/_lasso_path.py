@@ -26,10 +26,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from .._backend import Backend, to_numpy
 from ..problems import LOSSES, Problem, lasso_problem
 from ..solvers import alpha_grid, alpha_max, solve_path
+
+
+def check_alphas(alphas: ArrayLike) -> np.ndarray:
+    """``alphas`` as a float64 array sorted in decreasing order, checked to
+    be positive numbers."""
+    grid = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
+    if grid.size == 0 or not (grid > 0).all():
+        raise ValueError(f"alphas must be positive numbers; got {alphas!r}.")
+    return grid
 
 
 @dataclass(frozen=True)
