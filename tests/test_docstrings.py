@@ -93,21 +93,27 @@ def test_methods_checked_include_the_estimator_api():
     )
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
-def test_class_docstring_examples_run(cls):
+def run_examples(documented) -> None:
+    """Run the Examples of ``documented``'s own docstring (not its members')."""
+    name = documented.__name__
     tests = [
         test
-        for test in doctest.DocTestFinder(recurse=False).find(cls, cls.__name__)
+        for test in doctest.DocTestFinder(recurse=False).find(documented, name)
         if test.examples
     ]
-    assert tests, f"{cls.__name__}'s docstring has no examples"
+    assert tests, f"{name}'s docstring has no examples"
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     with warnings.catch_warnings():
         # an example that stops short of its tolerance would teach the wrong fit
         warnings.simplefilter("error", ConvergenceWarning)
         for test in tests:
             runner.run(test)
-    assert runner.failures == 0, f"{runner.failures} example(s) of {cls.__name__}"
+    assert runner.failures == 0, f"{runner.failures} example(s) of {name}"
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+def test_class_docstring_examples_run(cls):
+    run_examples(cls)
 
 
 FUNCTIONS = [
@@ -125,11 +131,4 @@ def test_function_docstring_is_valid_numpydoc(function):
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
 def test_function_docstring_examples_run(function):
-    tests = doctest.DocTestFinder().find(function, function.__name__)
-    assert any(test.examples for test in tests), f"{function.__name__}: no examples"
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        for test in tests:
-            runner.run(test)
-    assert runner.failures == 0, f"{runner.failures} example(s) of {function.__name__}"
+    run_examples(function)

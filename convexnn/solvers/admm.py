@@ -58,8 +58,8 @@ from dataclasses import dataclass
 import torch
 
 from ..problems.constrained import ConstrainedProblem
-from .active_set import FinishSchedule
 from .config import SolverConfig
+from .finish_schedule import FinishSchedule
 from .linalg import NystromPreconditioner, conjugate_gradients
 from .phases import Phase, dense_bytes
 from .polish import polished_kkt
@@ -320,7 +320,7 @@ def admm(
         A warm start: the point in the layout of ``problem.problem.shape`` and
         the constraints' multipliers (default zeros). The solve ends there
         when it, or the active-set finish from it, meets ``tol``
-        (:meth:`~convexnn.solvers.active_set.FinishSchedule.warm_start`);
+        (:mod:`~convexnn.solvers.finish_schedule`);
         otherwise the iterates start from it, with the scaled multipliers
         that make it a fixed point of the steps when it is a solution.
     tol : float

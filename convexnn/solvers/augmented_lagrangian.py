@@ -53,8 +53,8 @@ from ._lagrangian_parts import (
     SeparableLoss,
     StackedOperator,
 )
-from .active_set import FinishSchedule
 from .config import SolverConfig
+from .finish_schedule import FinishSchedule
 from .fista import fista
 from .phases import Phase
 from .polish import polished_kkt
@@ -89,7 +89,7 @@ def augmented_lagrangian(
     x0 : tensor, optional
         Warm start in the layout of ``problem.problem.shape`` (default zeros).
         The solve ends there when it, or the active-set finish from it, meets
-        ``tol`` (:meth:`~convexnn.solvers.active_set.FinishSchedule.warm_start`),
+        ``tol`` (:mod:`~convexnn.solvers.finish_schedule`),
         and starts from it otherwise.
     multipliers0 : tensor, optional
         Initial multipliers (default zeros).

@@ -73,8 +73,8 @@ import torch
 
 from ..problems.constrained import ConstrainedProblem
 from ._central_path import CentralPath
-from .active_set import FinishSchedule
 from .config import SolverConfig
+from .finish_schedule import FinishSchedule
 from .phases import Phase
 from .polish import polished_kkt
 from .progress import report_kkt, timed
@@ -150,8 +150,8 @@ def interior_point(
     problem : ConstrainedProblem
         Must meet the needs of :class:`InteriorPoint`.
     x0, multipliers0 : tensor, optional
-        A warm start (:meth:`~convexnn.solvers.active_set.FinishSchedule.warm_start`):
-        the solve ends there when it, or the active-set finish from it, meets
+        A warm start (:mod:`~convexnn.solvers.finish_schedule`): the solve
+        ends there when it, or the active-set finish from it, meets
         ``tol``. The central path itself always starts inside the cones, which
         a solution on their boundary is not.
     tol : float
