@@ -253,8 +253,9 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
     verbose : int, default=0
         When positive, print a progress line (iterations, objective, largest
         relative duality gap, elapsed time) per cross-validation fold and
-        candidate, and one per alpha of the final path; above 1, also per
-        alpha of the folds' paths, and above 2 the solver's own lines.
+        candidate, and one per alpha of the final path; each level above 1
+        adds the lines one level deeper (the folds' alphas, then the solver's
+        own checkpoints).
 
     Attributes
     ----------
