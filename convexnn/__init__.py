@@ -10,6 +10,7 @@ from .estimators import (
     ReflectionLassoRegressor,
     WeightedLasso,
     WeightedLassoCV,
+    weighted_lasso_path,
 )
 
 __version__ = "0.1.0.dev0"
@@ -25,4 +26,5 @@ __all__ = [
     "WeightedLasso",
     "WeightedLassoCV",
     "__version__",
+    "weighted_lasso_path",
 ]

@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 from .._backend import Backend
 from .._sklearn_compat import Interval, StrOptions
 from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
+from ..estimators._warm_start import previous_solution
 from ..networks import ReLUNetwork
 from ..problems import LOSSES
 from ._base import AdamBaseline
@@ -47,6 +48,7 @@ class _BaseNonconvexReLU(AdamBaseline):
         learning_rate=1e-2,
         max_iter=2000,
         tol=1e-6,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -62,6 +64,7 @@ class _BaseNonconvexReLU(AdamBaseline):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
+        self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -76,13 +79,15 @@ class _BaseNonconvexReLU(AdamBaseline):
         rng = check_random_state(self.random_state)
         shape = (self.n_neurons, X.shape[1] + self.hidden_bias, Y.shape[1])
         X_tensor, data_loss = backend.tensor(X), LOSSES[loss](backend.tensor(Y))
+        # a warm start continues the previous weights in the first run
+        previous = previous_solution(self, self._weight_shapes(*shape))
+        first = None if previous is None else tuple(previous.values())
+        starts = [first] + [None] * (self.n_restarts - 1)
         runs = [
-            self._train(backend, X_tensor, data_loss, shape, rng)
-            for _ in range(self.n_restarts)
+            self._train(backend, X_tensor, data_loss, shape, rng, start)
+            for start in starts
         ]
         objectives = np.array([result.objective for _, result in runs])
-        if self.verbose:
-            print(f"restart objectives: {objectives}")
         self._keep(*runs[int(objectives.argmin())])
         self.restart_objectives_ = objectives
 
@@ -123,6 +128,11 @@ class NonconvexReLURegressor(RegressorOutputMixin, _BaseNonconvexReLU):
     tol : float, default=1e-6
         Stop a run when its objective has not improved by this relative amount
         for 50 steps.
+    warm_start : bool, default=False
+        Start the first run from the previous fit's weights instead of a
+        random draw (the other ``n_restarts − 1`` runs start at random), so
+        that a new fit continues training. A fit with another number of
+        neurons, features or outputs starts at random.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the training runs, as in the convex estimators; "auto" picks
         CUDA when available.
@@ -137,7 +147,8 @@ class NonconvexReLURegressor(RegressorOutputMixin, _BaseNonconvexReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations.
     verbose : int, default=0
-        Print the final objective of every restart.
+        When positive, print a progress line (steps, best objective, elapsed
+        time) every 100 Adam steps and at the end of each run.
 
     Attributes
     ----------
@@ -226,6 +237,11 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
     tol : float, default=1e-6
         Stop a run when its objective has not improved by this relative amount
         for 50 steps.
+    warm_start : bool, default=False
+        Start the first run from the previous fit's weights instead of a
+        random draw (the other ``n_restarts − 1`` runs start at random), so
+        that a new fit continues training. A fit with another number of
+        neurons, features or outputs starts at random.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the training runs, as in the convex estimators; "auto" picks
         CUDA when available.
@@ -240,7 +256,8 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations.
     verbose : int, default=0
-        Print the final objective of every restart.
+        When positive, print a progress line (steps, best objective, elapsed
+        time) every 100 Adam steps and at the end of each run.
 
     Attributes
     ----------
@@ -306,6 +323,7 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
         learning_rate=1e-2,
         max_iter=2000,
         tol=1e-6,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -322,6 +340,7 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
             learning_rate=learning_rate,
             max_iter=max_iter,
             tol=tol,
+            warm_start=warm_start,
             device=device,
             dtype=dtype,
             n_threads=n_threads,

@@ -1,5 +1,6 @@
 """The public scikit-learn estimators."""
 
+from ._weighted_lasso_path import weighted_lasso_path
 from .convex import ConvexReLUClassifier, ConvexReLURegressor
 from .gated import GatedReLUClassifier, GatedReLURegressor
 from .lasso import WeightedLasso, WeightedLassoCV
@@ -16,4 +17,5 @@ __all__ = [
     "ReflectionLassoRegressor",
     "WeightedLasso",
     "WeightedLassoCV",
+    "weighted_lasso_path",
 ]

@@ -15,7 +15,7 @@ from .._backend import Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
 from ..global_certificate.mixin import GlobalCertificateMixin
 from ..networks import ReLUNetwork
-from ..patterns import activation_patterns, lift, resolve_gates
+from ..patterns import activation_patterns, lift
 from ..problems import LOSSES
 from ..problems.cone import convex_relu_problem
 from ..pruning import prune_cone_coefficients
@@ -23,6 +23,12 @@ from ..solvers import solve_constrained
 from ._base import NetworkOutputsMixin, validate_predict_input
 from ._fitting import user_stacklevel, warn_not_converged, without_autograd
 from ._gated_fit import GATED_PARAMETERS
+from ._warm_start import (
+    WARM_START_PARAMETERS,
+    gates_to_fit,
+    previous_gated_solution,
+    previous_solution,
+)
 
 
 class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator):
@@ -32,6 +38,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
             StrOptions({"auto", "interior_point", "admm", "augmented_lagrangian"})
         ],
         "max_neurons": [Interval(Integral, 1, None, closed="left"), None],
+        **WARM_START_PARAMETERS,
     }
 
     def __init__(
@@ -47,6 +54,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         max_iter=10_000,
         tol=1e-6,
         max_neurons=None,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -63,6 +71,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         self.max_iter = max_iter
         self.tol = tol
         self.max_neurons = max_neurons
+        self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -73,7 +82,13 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)
-        gates = resolve_gates(self.gates, X_lifted, self.n_patterns, self.random_state)
+        n_features, n_outputs = X_lifted.shape[1], Y.shape[1]
+        previous = previous_gated_solution(
+            self,
+            n_features,
+            {"coef_": (2, None, n_features, n_outputs), "intercept_": (n_outputs,)},
+        )
+        gates = gates_to_fit(self, X_lifted, previous, self.random_state)
         X_tensor, Y_tensor = backend.tensor(X_lifted), backend.tensor(Y)
         masks = backend.tensor(activation_patterns(X_lifted, gates))
         data_loss = LOSSES[loss](Y_tensor)
@@ -87,36 +102,13 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         )
         solver, result = solve_constrained(
             problem,
+            *self._warm_start_point(problem, previous, backend),
             method=self.solver,
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
         )
-
-        coef, intercept = problem.problem.split(result.x)
-        n_patterns, n_features = gates.shape
-        n_outputs = Y.shape[1]
-        multipliers = problem.constraint.per_block(result.multipliers)
-        self.gates_ = np.asarray(gates, dtype=np.float64)
-        self.coef_ = to_numpy(coef).reshape(2, n_patterns, n_features, n_outputs)
-        self.intercept_ = (
-            np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
-        )
-        self.multipliers_ = to_numpy(multipliers).reshape(
-            2, n_patterns, len(X), n_outputs
-        )
-        self.n_patterns_ = n_patterns
-        self.solver_ = solver
-        self.n_iter_ = result.n_iter
-        self.objective_ = result.kkt.objective
-        # an infeasible point of a stopped fit may lie below the optimum and
-        # its bound: the smaller of the two is a bound all the same
-        self.lower_bound_ = min(result.kkt.dual, result.kkt.objective)
-        self.constraint_violation_ = result.kkt.violation
-        self.stationarity_ = result.kkt.stationarity
-        self.complementarity_ = result.kkt.complementarity
-        self.converged_ = result.converged
-        self.n_neurons_removed_ = 0
+        self._store_solution(problem, result, gates, solver)
         if not result.converged:
             warn_not_converged(self, f"KKT residuals: {result.kkt}")
         self._count_neurons()
@@ -131,6 +123,56 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
                     UserWarning,
                     stacklevel=user_stacklevel(),
                 )
+
+    def _warm_start_point(self, problem, previous: dict | None, backend: Backend):
+        """The previous solution in the solver's layout and, when they were
+        fitted on as many samples, its multipliers (else ``None``), scaled by
+        the ratio of the alphas: optimal multipliers grow with ``alpha``, and
+        the scaled ones start ADMM and the augmented Lagrangian closer to the
+        new ones (measured: several times fewer iterations after a jump of
+        ``alpha`` by 17, where the unscaled ones cost more than a cold
+        start)."""
+        if previous is None:
+            return None, None
+        objective, cone = problem.problem, problem.constraint
+        x0 = objective.pack(
+            backend.tensor(previous["coef_"]), backend.tensor(previous["intercept_"])
+        )
+        shape = (2, cone.n_blocks // 2, cone.n_data, objective.n_outputs)
+        fitted = previous_solution(self, {"multipliers_": shape})
+        if fitted is None:
+            return x0, None
+        multipliers = backend.tensor(fitted["multipliers_"]).reshape(-1, *shape[2:])
+        return x0, cone.from_blocks(multipliers) * (self.alpha / self._alpha)
+
+    def _store_solution(self, problem, result, gates: np.ndarray, solver: str):
+        """The fitted attributes of the solver's ``result``."""
+        coef, intercept = problem.problem.split(result.x)
+        n_patterns, n_features = gates.shape
+        n_outputs = problem.problem.n_outputs
+        n_samples = problem.constraint.n_data
+        multipliers = problem.constraint.per_block(result.multipliers)
+        self.gates_ = np.asarray(gates, dtype=np.float64)
+        self.coef_ = to_numpy(coef).reshape(2, n_patterns, n_features, n_outputs)
+        self.intercept_ = (
+            np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
+        )
+        self.multipliers_ = to_numpy(multipliers).reshape(
+            2, n_patterns, n_samples, n_outputs
+        )
+        self.n_patterns_ = n_patterns
+        self.solver_ = solver
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.kkt.objective
+        # an infeasible point of a stopped fit may lie below the optimum and
+        # its bound: the smaller of the two is a bound all the same
+        self.lower_bound_ = min(result.kkt.dual, result.kkt.objective)
+        self.constraint_violation_ = result.kkt.violation
+        self.stationarity_ = result.kkt.stationarity
+        self.complementarity_ = result.kkt.complementarity
+        self.converged_ = result.converged
+        self.n_neurons_removed_ = 0
+        self._alpha = problem.problem.alpha  # what the multipliers are for
 
     def _prune(self, X_lifted: np.ndarray):
         before = self.coef_

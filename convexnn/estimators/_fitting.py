@@ -23,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._backend import choose_n_threads, intra_op_threads
 from .._sklearn_compat import Interval, StrOptions
+from ..solvers.progress import clock
 
 
 def _package_dir(module_file: str) -> str:
@@ -207,7 +208,10 @@ def fitting(estimator, X: np.ndarray, Y: np.ndarray):
       mentions standardising only when ``X`` :func:`looks_unscaled` and the
       estimator's class allows it (``_advise_scaling``: False for models where
       scaling changes what is fitted, such as the one-feature reflection
-      dictionaries).
+      dictionaries);
+    * the clock of ``verbose`` progress lines
+      (:func:`convexnn.solvers.progress.clock`), which count seconds from the
+      start of the fit.
     """
     n_threads = choose_n_threads(
         getattr(estimator, "n_threads", None), fit_work(estimator, X, Y)
@@ -215,7 +219,7 @@ def fitting(estimator, X: np.ndarray, Y: np.ndarray):
     unscaled = getattr(estimator, "_advise_scaling", True) and looks_unscaled(X)
     token = _FIT_DATA_UNSCALED.set(unscaled)
     try:
-        with intra_op_threads(n_threads):
+        with intra_op_threads(n_threads), clock():
             yield
     finally:
         _FIT_DATA_UNSCALED.reset(token)

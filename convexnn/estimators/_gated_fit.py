@@ -14,10 +14,11 @@ from .._backend import CPU64, Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
 from ..global_certificate.mixin import GlobalCertificateMixin
 from ..networks import GatedReLUNetwork, count_neurons
-from ..patterns import lift, resolve_gates
+from ..patterns import lift
 from ..problems import LOSSES, GatedOperator, gated_problem
 from ..solvers import solve
 from ._fitting import NETWORK_PARAMETERS, warn_not_converged, without_autograd
+from ._warm_start import WARM_START_PARAMETERS, gates_to_fit, previous_gated_solution
 
 GATED_PARAMETERS = {
     **NETWORK_PARAMETERS,
@@ -31,7 +32,7 @@ class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
     _parameter_constraints = {
         **GATED_PARAMETERS,
         "group_norm": [StrOptions({"nuclear", "frobenius"})],
-        "warm_start": ["boolean"],
+        **WARM_START_PARAMETERS,
     }
 
     def __init__(
@@ -69,33 +70,17 @@ class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _warm_start_from(self, X_lifted: np.ndarray, n_outputs: int):
-        """Previous ``(gates, coef, intercept)`` when warm starting is possible."""
-        if not (self.warm_start and hasattr(self, "coef_")):
-            return None
-        if self.gates is not None and not np.array_equal(
-            np.asarray(self.gates, dtype=np.float64), self.gates_
-        ):
-            return None  # new gates given: a new problem
-        if (
-            self.gates_.shape[1] != X_lifted.shape[1]
-            or self.coef_.shape[2] != n_outputs
-        ):
-            return None
-        return self.gates_, self.coef_, self.intercept_
-
     @without_autograd
     def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)
-        previous = self._warm_start_from(X_lifted, Y.shape[1])
-        if previous is not None:
-            gates = previous[0]
-        else:
-            gates = resolve_gates(
-                self.gates, X_lifted, self.n_patterns, self.random_state
-            )
-        n_features = X_lifted.shape[1]
+        n_features, n_outputs = X_lifted.shape[1], Y.shape[1]
+        previous = previous_gated_solution(
+            self,
+            n_features,
+            {"coef_": (None, n_features, n_outputs), "intercept_": (n_outputs,)},
+        )
+        gates = gates_to_fit(self, X_lifted, previous, self.random_state)
         problem = gated_problem(
             backend.tensor(X_lifted),
             backend.tensor(gates),
@@ -106,7 +91,10 @@ class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
         )
         x0 = None
         if previous is not None:
-            x0 = problem.pack(backend.tensor(previous[1]), backend.tensor(previous[2]))
+            x0 = problem.pack(
+                backend.tensor(previous["coef_"]),
+                backend.tensor(previous["intercept_"]),
+            )
         result = solve(
             problem, x0, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
         )

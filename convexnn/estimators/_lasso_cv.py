@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from contextvars import copy_context
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from .._backend import Backend
+from ..solvers.progress import report, timed
 from ._fitting import convergence_advice, user_stacklevel
 from ._lasso_path import LassoData, PathSolution
 
@@ -77,6 +79,7 @@ class CVPaths:
         return self.n_selected.mean(axis=2)
 
 
+@timed
 def cross_validate_paths(
     X: np.ndarray,
     Y: np.ndarray,
@@ -91,6 +94,7 @@ def cross_validate_paths(
     tol: float,
     max_iter: int,
     n_jobs: int | None,
+    verbose: int = 0,
 ) -> CVPaths:
     """Fit and score every candidate's path on every fold.
 
@@ -111,6 +115,12 @@ def cross_validate_paths(
         Solver settings.
     n_jobs : int or None
         Parallel tasks (joblib threads), one task per (candidate, fold).
+    verbose : int
+        When positive, print a progress line
+        (:func:`~convexnn.solvers.progress.report`) per task when its path is
+        solved: its iterations, its objective at the last alpha, its largest
+        relative gap, and the time since cross-validation started; the paths
+        get ``verbose − 1`` (:func:`~convexnn.solvers.solve_path`).
 
     Returns
     -------
@@ -130,11 +140,24 @@ def cross_validate_paths(
             fit_intercept=fit_intercept,
             backend=backend,
         )
-        path = data.solve(alphas[c], tol=tol, max_iter=max_iter)
+        path = data.solve(
+            alphas[c], tol=tol, max_iter=max_iter, verbose=max(verbose - 1, 0)
+        )
+        if verbose:
+            report(
+                "cross-validation",
+                int(path.n_iter.sum()),
+                float(path.objectives[-1]),
+                float(path.gaps.max()),
+                candidate=f"{c + 1}/{len(candidates)}",
+                fold=f"{f + 1}/{len(folds)}",
+            )
         return score(path, X[test], Y[test]), path.n_selected(), path.converged
 
+    # each task runs in a copy of this context: in a worker thread too, its
+    # progress lines count time from the start of cross-validation
     results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(run)(c, f) for c, f in tasks
+        delayed(copy_context().run)(run, c, f) for c, f in tasks
     )
     shape = (len(candidates), alphas.shape[1], len(folds))
     scores, n_selected = np.empty(shape), np.empty(shape)

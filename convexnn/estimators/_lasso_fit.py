@@ -17,7 +17,7 @@ from .._sklearn_compat import Interval, StrOptions, check_shuffled_cv
 from ._cv_selection import select
 from ._fitting import warn_not_converged
 from ._lasso_cv import CVPaths, ScoreFn, cross_validate_paths, negative_error
-from ._lasso_path import LassoData, PathSolution
+from ._lasso_path import LassoData, PathSolution, check_alphas
 
 
 def feature_names(estimator, n_features: int) -> list[str]:
@@ -124,12 +124,7 @@ class _LassoCVBase(_WeightedLassoBase):
     def _given_alphas(self) -> np.ndarray | None:
         """The ``alphas`` parameter validated and sorted decreasingly, or
         ``None`` for the default grid."""
-        if self.alphas is None:
-            return None
-        grid = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
-        if grid.size == 0 or not (grid > 0).all():
-            raise ValueError(f"alphas must be positive numbers; got {self.alphas!r}.")
-        return grid
+        return None if self.alphas is None else check_alphas(self.alphas)
 
     def _cross_validated_fit(
         self, X: np.ndarray, Y: np.ndarray, loss: str, candidates: list[np.ndarray]
@@ -155,6 +150,7 @@ class _LassoCVBase(_WeightedLassoBase):
             tol=self.tol,
             max_iter=self.max_iter,
             n_jobs=self.n_jobs,
+            verbose=self.verbose,
             **settings,
         )
         candidate, index = select(cv, self.selection)

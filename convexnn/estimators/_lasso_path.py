@@ -25,10 +25,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from numpy.typing import ArrayLike
 
 from .._backend import Backend, to_numpy
 from ..problems import LOSSES, Problem, lasso_problem
 from ..solvers import alpha_grid, alpha_max, solve_path
+
+
+def check_alphas(alphas: ArrayLike) -> np.ndarray:
+    """``alphas`` as a float64 array sorted in decreasing order, checked to
+    be positive numbers."""
+    grid = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
+    if grid.size == 0 or not (grid > 0).all():
+        raise ValueError(f"alphas must be positive numbers; got {alphas!r}.")
+    return grid
 
 
 @dataclass(frozen=True)
@@ -78,15 +89,33 @@ class LassoData:
         """
         return alpha_grid(self.alpha_max() or 1.0, n_alphas, min_ratio)
 
+    def start(self, coef: np.ndarray, intercept: np.ndarray) -> torch.Tensor:
+        """A solution given as ``coef`` ``(n_outputs, n_features)`` and
+        ``intercept`` ``(n_outputs,)``, as a starting point in the solver's
+        coordinates (the kept features, the intercept of the centred ones)."""
+        coef = np.asarray(coef, dtype=np.float64).T[self.kept]
+        intercept = np.atleast_1d(intercept) + self.means @ coef
+        like = self.problem.zeros()
+        return self.problem.pack(
+            torch.as_tensor(coef).to(like), torch.as_tensor(intercept).to(like)
+        )
+
     def solve(
-        self, alphas: np.ndarray, *, tol: float, max_iter: int, verbose: int = 0
+        self,
+        alphas: np.ndarray,
+        *,
+        tol: float,
+        max_iter: int,
+        verbose: int = 0,
+        x0: torch.Tensor | None = None,
     ) -> PathSolution:
-        """Solve along ``alphas`` (decreasing), each warm-started from the last."""
+        """Solve along ``alphas`` (decreasing), each warm-started from the last,
+        the first from ``x0`` (:meth:`start`; default zeros)."""
         n_outputs = self.problem.n_outputs
         coefs = np.zeros((len(alphas), self.n_features, n_outputs))
         intercepts = np.zeros((len(alphas), n_outputs))
         results = solve_path(
-            self.problem, alphas, tol=tol, max_iter=max_iter, verbose=verbose
+            self.problem, alphas, x0=x0, tol=tol, max_iter=max_iter, verbose=verbose
         )
         for i, result in enumerate(results):
             coef, intercept = self.problem.split(result.x)

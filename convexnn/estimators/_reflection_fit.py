@@ -14,6 +14,7 @@ from ..problems import Certificate, reflection_problem
 from ..solvers import solve
 from ..solvers.optimal_set import select_solution
 from ._fitting import warn_not_converged, without_autograd
+from ._warm_start import previous_solution
 
 DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
 """Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
@@ -44,7 +45,11 @@ class _ReflectionLassoFit(BaseEstimator):
             fit_intercept=self.fit_intercept,
         )
         result = solve(
-            problem, tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+            problem,
+            self._warm_start_point(problem, backend),
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
         )
         certificate, solution = result.certificate, "solver"
         if len(features):
@@ -81,6 +86,29 @@ class _ReflectionLassoFit(BaseEstimator):
         self._dual = to_numpy(problem.loss.gradient(certificate.Z))
         if not self.converged_:
             warn_not_converged(self, f"a relative duality gap of {self.dual_gap_:.3g}")
+
+    def _warm_start_point(self, problem, backend: Backend):
+        """The previous solution over the whole dictionary, when the new one
+        has as many columns of the same family and as many outputs."""
+        n_outputs = problem.n_outputs
+        previous = previous_solution(
+            self, {"coef_": (None, n_outputs), "intercept_": (n_outputs,)}
+        )
+        if previous is None:
+            return None
+        family = (self.activation, self.depth, self.negative_slope)
+        fitted = self.dictionary_
+        if self.n_columns_ != problem.operator.n_coefs or family != (
+            fitted.activation,
+            fitted.depth,
+            fitted.negative_slope,
+        ):
+            return None
+        coef = np.zeros((self.n_columns_, n_outputs))
+        coef[self.support_] = previous["coef_"]
+        return problem.pack(
+            backend.tensor(coef), backend.tensor(previous["intercept_"])
+        )
 
     def _outputs(self, X: np.ndarray) -> np.ndarray:
         return self.dictionary_.evaluate(X[:, 0]) @ self.coef_ + self.intercept_

@@ -90,6 +90,16 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
         :class:`UserWarning` says so if more than ``max_neurons`` neurons
         remain (the reduction stops at linearly independent neurons, at most
         ``n_samples`` per output).
+    warm_start : bool, default=False
+        Start from the previous solution (its gates, coefficients and, fitted
+        on as many samples, multipliers): along a grid of ``alpha`` the active-set
+        finish from it often solves the new problem at once
+        (``n_iter_ == 0``), and otherwise ADMM and the augmented Lagrangian
+        start from it (the interior-point method starts inside the cones, as
+        usual). The optimum is unchanged. A fit with new ``gates``, another
+        number of features or of outputs starts cold; a changed
+        ``n_patterns`` or ``random_state`` takes effect with
+        ``warm_start=False``.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -105,7 +115,9 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative gap to the multipliers' dual bound,
+        the three KKT residuals, elapsed time).
 
     Attributes
     ----------
@@ -244,6 +256,16 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         :class:`UserWarning` says so if more than ``max_neurons`` neurons
         remain (the reduction stops at linearly independent neurons, at most
         ``n_samples`` per output).
+    warm_start : bool, default=False
+        Start from the previous solution (its gates, coefficients and, fitted
+        on as many samples, multipliers): along a grid of ``alpha`` the active-set
+        finish from it often solves the new problem at once
+        (``n_iter_ == 0``), and otherwise ADMM and the augmented Lagrangian
+        start from it (the interior-point method starts inside the cones, as
+        usual). The optimum is unchanged. A fit with new ``gates``, another
+        number of features or of outputs starts cold; a changed
+        ``n_patterns`` or ``random_state`` takes effect with
+        ``warm_start=False``.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -259,7 +281,9 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative gap to the multipliers' dual bound,
+        the three KKT residuals, elapsed time).
 
     Attributes
     ----------
@@ -348,6 +372,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         max_iter=10_000,
         tol=1e-6,
         max_neurons=None,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -365,6 +390,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
             max_iter=max_iter,
             tol=tol,
             max_neurons=max_neurons,
+            warm_start=warm_start,
             device=device,
             dtype=dtype,
             n_threads=n_threads,

@@ -84,7 +84,9 @@ class GatedReLURegressor(RegressorOutputMixin, _BaseGatedReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative duality gap, elapsed time); above 1,
+        also those of its inner solves.
 
     Attributes
     ----------
@@ -206,7 +208,9 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative duality gap, elapsed time); above 1,
+        also those of its inner solves.
 
     Attributes
     ----------

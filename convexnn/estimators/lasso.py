@@ -36,6 +36,7 @@ from ._lasso_fit import (
     feature_names,
 )
 from ._lasso_path import LassoData
+from ._warm_start import WARM_START_PARAMETERS, previous_solution
 
 
 class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
@@ -64,6 +65,11 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         Target relative duality gap ``(primal − dual) / primal`` of each solve.
     max_iter : int, default=10000
         Maximum number of solver iterations per alpha.
+    warm_start : bool, default=False
+        Start the solver from the previous ``coef_`` and ``intercept_`` (for
+        example along a grid of ``alpha``, or after new penalty factors); the
+        optimum is unchanged. A fit with another number of features or of
+        targets starts from zero.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -74,7 +80,9 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         (more threads only slow them down) and torch's current setting
         otherwise; the global setting is restored after the fit.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, relative
+        duality gap, elapsed time) when the solve ends; above 1, also at each
+        checkpoint of the solver.
 
     Attributes
     ----------
@@ -122,6 +130,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "penalty_factors": ["array-like", dict, None],
         **SOLVER_PARAMETERS,
+        **WARM_START_PARAMETERS,
     }
 
     def __init__(
@@ -132,6 +141,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         fit_intercept=True,
         tol=1e-6,
         max_iter=10_000,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -142,6 +152,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -159,8 +170,18 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
             fit_intercept=self.fit_intercept,
             backend=self._backend(),
         )
+        n_features, n_outputs = X.shape[1], Y.shape[1]
+        shape = (n_features,) if n_outputs == 1 else (n_outputs, n_features)
+        previous = previous_solution(self, {"coef_": shape})
+        x0 = None
+        if previous is not None:
+            x0 = data.start(np.atleast_2d(self.coef_), self.intercept_)
         path = data.solve(
-            [self.alpha], tol=self.tol, max_iter=self.max_iter, verbose=self.verbose
+            [self.alpha],
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+            x0=x0,
         )
         attributes = self._solution_attributes(path, 0)
         attributes["penalty_factors_"] = factors
@@ -230,7 +251,11 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; each level above 1
+        adds the lines one level deeper (the folds' alphas, then the solver's
+        own checkpoints).
 
     Attributes
     ----------

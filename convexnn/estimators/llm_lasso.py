@@ -120,7 +120,11 @@ class LLMLassoRegressor(RegressorOutputMixin, _BaseLLMLasso):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; each level above 1
+        adds the lines one level deeper (the folds' alphas, then the solver's
+        own checkpoints).
 
     Attributes
     ----------
@@ -279,7 +283,11 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled, stratified folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; each level above 1
+        adds the lines one level deeper (the folds' alphas, then the solver's
+        own checkpoints).
 
     Attributes
     ----------

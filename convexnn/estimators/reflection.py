@@ -32,6 +32,7 @@ from ._reflection_fit import (
     _ReflectionLassoFit,
     grid_correlation,
 )
+from ._warm_start import WARM_START_PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,11 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         together.
     tol : float, default=1e-6
         Target relative duality gap.
+    warm_start : bool, default=False
+        Start the solver from the previous solution (for example along a grid
+        of ``alpha``); the optimum is unchanged. A fit whose dictionary has
+        another size or family (``depth``, ``activation``,
+        ``negative_slope``), or another number of outputs, starts from zero.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs.
     dtype : {"float32", "float64"}, default=None
@@ -181,7 +187,9 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         (more threads only slow them down) and torch's current setting
         otherwise; the global setting is restored after the fit.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative duality gap, elapsed time); above 1,
+        also those of its inner solves.
 
     Attributes
     ----------
@@ -248,6 +256,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
 
     _parameter_constraints: ClassVar[dict] = {
         **SOLVER_PARAMETERS,
+        **WARM_START_PARAMETERS,
         "depth": [Interval(Integral, 2, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "alpha": [Interval(Real, 0, None, closed="neither")],
@@ -269,6 +278,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         solution="min_norm",
         max_iter=10_000,
         tol=1e-6,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -282,6 +292,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         self.solution = solution
         self.max_iter = max_iter
         self.tol = tol
+        self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads

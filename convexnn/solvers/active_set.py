@@ -84,26 +84,6 @@ def finish(
     return (kkt, refined[1]) if kkt.largest <= tol else None
 
 
-class FinishSchedule:
-    """When the first-order constrained solvers try :func:`finish`: once their
-    largest KKT residual is ``≤ config.active_set_start_below``, then
-    whenever it has fallen to a third of its value at the last failed try."""
-
-    def __init__(self, problem: ConstrainedProblem, tol: float, config: SolverConfig):
-        self.problem, self.tol, self.config = problem, tol, config
-        self.below = config.active_set_start_below
-
-    def attempt(
-        self, kkt: KKTResiduals, multipliers: torch.Tensor
-    ) -> tuple[KKTResiduals, torch.Tensor] | None:
-        """:func:`finish` from ``kkt.x`` when the schedule says so, else
-        ``None``."""
-        if kkt.largest > self.below:
-            return None
-        self.below = kkt.largest / 3
-        return finish(self.problem, kkt.x, multipliers, self.tol, self.config)
-
-
 def refine(
     problem: ConstrainedProblem,
     x: torch.Tensor,

@@ -31,6 +31,7 @@ from .gram import GramLasso
 from .interior_point import InteriorPoint, interior_point
 from .phases import require, runnable
 from .polish import polished_kkt
+from .progress import timed
 from .results import ConstrainedResult, SolverResult
 from .working_set import GramForm, WorkingSets, solve_in_rounds
 
@@ -43,6 +44,7 @@ CONSTRAINED_METHODS = {
 }
 
 
+@timed
 def solve(
     problem: Problem,
     x0: torch.Tensor | None = None,
@@ -89,7 +91,10 @@ def solve(
         neighbours, where FISTA needs many iterations), and runs FISTA
         otherwise: on well-conditioned designs its cheaper iterations win.
     verbose : int
-        Print each round's gap when positive (and FISTA's when above 1).
+        Print a progress line (:func:`~convexnn.solvers.progress.report`)
+        at each working-set round, or at each certificate of FISTA when it
+        solves the whole problem, when positive; above 1, also at each
+        certificate of the rounds' FISTA solves.
     config : SolverConfig
         Tuning of the working sets (at least ``config.working_set_min_size``
         blocks, Gram form up to ``config.working_set_max_gram_size``, each
@@ -130,8 +135,11 @@ def solve(
     )
 
 
+@timed
 def solve_constrained(
     problem: ConstrainedProblem,
+    x0: torch.Tensor | None = None,
+    multipliers0: torch.Tensor | None = None,
     *,
     method: str = "auto",
     tol: float = 1e-6,
@@ -145,6 +153,13 @@ def solve_constrained(
     ----------
     problem : ConstrainedProblem
         The objective and its constraints.
+    x0, multipliers0 : tensor, optional
+        A warm start: a point in the layout of ``problem.problem.shape`` and
+        the constraints' multipliers (default zeros), typically the solution
+        at a nearby ``alpha``. Every method ends at once when the start, or
+        the active-set finish from it, meets ``tol``; otherwise ADMM and the
+        augmented Lagrangian start from it, and the interior-point method
+        from the cones' interior as usual.
     method : {"auto", "interior_point", "admm", "augmented_lagrangian"}
         The method; ``"auto"`` takes the first of :data:`CONSTRAINED_METHODS`
         that can run (:func:`~convexnn.solvers.phases.runnable`), and the next
@@ -164,6 +179,8 @@ def solve_constrained(
     if _separable(problem):
         return _solve_by_output(
             problem,
+            x0,
+            multipliers0,
             method=method,
             tol=tol,
             max_iter=max_iter,
@@ -188,7 +205,13 @@ def solve_constrained(
     for name in methods:
         run = CONSTRAINED_METHODS[name][1]
         result = run(
-            problem, tol=tol, max_iter=max_iter, verbose=verbose, config=config
+            problem,
+            x0,
+            multipliers0,
+            tol=tol,
+            max_iter=max_iter,
+            verbose=verbose,
+            config=config,
         )
         if best is None or result.kkt.largest < best[1].kkt.largest:
             best = name, result
@@ -207,17 +230,24 @@ def _separable(problem: ConstrainedProblem) -> bool:
 
 
 def _solve_by_output(
-    problem: ConstrainedProblem, *, tol, verbose, **options
+    problem: ConstrainedProblem, x0, multipliers0, *, tol, verbose, **options
 ) -> tuple[str, ConstrainedResult]:
     """Solve a separable problem output by output, each column with the
     methods that suit one output (the interior-point method and its
-    active-set finish), and measure the whole point's KKT residuals."""
+    active-set finish) and its column of the warm start, and measure the
+    whole point's KKT residuals."""
     names, parts = [], []
     for k in range(problem.problem.n_outputs):
         if verbose:
             print(f"output {k}")
+        column = slice(k, k + 1)
         name, part = solve_constrained(
-            problem.output(k), tol=tol, verbose=verbose, **options
+            problem.output(k),
+            None if x0 is None else x0[:, column],
+            None if multipliers0 is None else multipliers0[:, column],
+            tol=tol,
+            verbose=verbose,
+            **options,
         )
         names.append(name)
         parts.append(part)

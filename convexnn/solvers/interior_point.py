@@ -70,12 +70,15 @@ guess is better corrected by the next centre.
 
 from __future__ import annotations
 
+import torch
+
 from ..problems.constrained import ConstrainedProblem
 from ._central_path import CentralPath
-from .active_set import finish
 from .config import SolverConfig
+from .finish_schedule import FinishSchedule
 from .phases import Phase
 from .polish import polished_kkt
+from .progress import report_kkt, timed
 from .results import ConstrainedResult
 
 #: Newton steps a solve takes, for its cost estimate (90 to 180 measured).
@@ -141,8 +144,11 @@ def _size(problem) -> int:
     return problem.problem.operator.n_coefs // 2
 
 
+@timed
 def interior_point(
     problem: ConstrainedProblem,
+    x0: torch.Tensor | None = None,
+    multipliers0: torch.Tensor | None = None,
     *,
     tol: float = 1e-6,
     max_iter: int = 500,
@@ -155,12 +161,18 @@ def interior_point(
     ----------
     problem : ConstrainedProblem
         Must meet the needs of :class:`InteriorPoint`.
+    x0, multipliers0 : tensor, optional
+        A warm start (:mod:`~convexnn.solvers.finish_schedule`): the solve
+        ends there when it, or the active-set finish from it, meets
+        ``tol``. The central path itself always starts inside the cones, which
+        a solution on their boundary is not.
     tol : float
         Target for the three relative KKT residuals.
     max_iter : int
         Maximum number of Newton steps, all centrings together.
     verbose : int
-        Print the residuals at each centre when positive.
+        Print a progress line (:func:`~convexnn.solvers.progress.report`) at
+        each centre when positive.
     config : SolverConfig
         ``config.interior_point_growth`` is the factor of :math:`\tau` from
         one centre to the next; the active-set finish is tuned as for ADMM.
@@ -173,6 +185,10 @@ def interior_point(
     """
     path = CentralPath(problem)
     tau = start = path.initial_tau()
+    schedule = FinishSchedule(problem, tol, config, verbose)
+    warm = schedule.warm_start(x0, multipliers0, tau)
+    if warm is not None:
+        return warm
     n_iter = n_outer = 0
     best = None
     while n_iter < max_iter and tau <= LAST_TAU * start:
@@ -184,7 +200,7 @@ def interior_point(
             key=lambda residuals: residuals.largest,
         )
         if verbose:
-            print(f"centre {n_outer:3d}  newton {n_iter:4d}  tau {tau:.2e}  {kkt}")
+            report_kkt(InteriorPoint.name, n_iter, kkt, centre=n_outer, tau=tau)
         if best is not None and kkt.largest >= best[0].largest:
             if kkt.complementarity <= tol:
                 break  # only the stationarity is left, and rounding stops it
@@ -197,8 +213,8 @@ def interior_point(
         # tells tight
         tight = path.layout(path.tight_rows(config.interior_point_growth))
         if kkt.largest <= FINISH_BELOW:
-            finished = finish(
-                problem, kkt.x, multipliers, tol, config, tight, FINISH_ROUNDS
+            finished = schedule.now(
+                kkt.x, multipliers, tight, n_iter=n_iter, max_rounds=FINISH_ROUNDS
             )
             if finished is not None:
                 best = finished

@@ -59,6 +59,7 @@ from .fista import fista
 from .gram import GramLasso
 from .phases import Phase, runnable
 from .polish import polished_certificate
+from .progress import report
 from .results import SolverResult
 
 
@@ -161,10 +162,13 @@ class _Rounds:
         self.best = self.best.improve(certificate)
         self.certificate = certificate
         if verbose:
-            print(
-                f"round: {int(self.screened.sum()):6d} blocks screened, "
-                f"{self.size:6d} in the working set, {self.n_iter:6d} iterations, "
-                f"relative gap {self.best.relative_gap:.3e}"
+            report(
+                WorkingSets.name,
+                self.n_iter,
+                self.best.primal,
+                self.best.relative_gap,
+                working_set=self.size,
+                screened=int(self.screened.sum()),
             )
 
     def screen(self) -> None:
