@@ -32,6 +32,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
             StrOptions({"auto", "interior_point", "admm", "augmented_lagrangian"})
         ],
         "max_neurons": [Interval(Integral, 1, None, closed="left"), None],
+        "keep_multipliers": ["boolean"],
     }
 
     def __init__(
@@ -47,6 +48,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         max_iter=10_000,
         tol=1e-6,
         max_neurons=None,
+        keep_multipliers=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -63,6 +65,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         self.max_iter = max_iter
         self.tol = tol
         self.max_neurons = max_neurons
+        self.keep_multipliers = keep_multipliers
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -96,15 +99,18 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         coef, intercept = problem.problem.split(result.x)
         n_patterns, n_features = gates.shape
         n_outputs = Y.shape[1]
-        multipliers = problem.constraint.per_block(result.multipliers)
         self.gates_ = np.asarray(gates, dtype=np.float64)
         self.coef_ = to_numpy(coef).reshape(2, n_patterns, n_features, n_outputs)
         self.intercept_ = (
             np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
         )
-        self.multipliers_ = to_numpy(multipliers).reshape(
-            2, n_patterns, len(X), n_outputs
-        )
+        if self.keep_multipliers:
+            multipliers = problem.constraint.per_block(result.multipliers)
+            self.multipliers_ = to_numpy(multipliers).reshape(
+                2, n_patterns, len(X), n_outputs
+            )
+        else:  # n_samples-sized: not kept, nor left over from an earlier fit
+            vars(self).pop("multipliers_", None)
         self.n_patterns_ = n_patterns
         self.solver_ = solver
         self.n_iter_ = result.n_iter
@@ -154,10 +160,10 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         so on the training data the objective never rises, and at most
         ``n_samples`` neurons remain per output. ``n_neurons_removed_`` counts
         the neurons removed so far; ``objective_`` is updated, for ``X`` the
-        training data. The solver's records (``multipliers_``, the KKT
-        residuals, ``converged_``, ``lower_bound_``) still describe the fit
-        before pruning: the pruned network has the same training outputs and
-        no larger penalty, so they bound its objective too.
+        training data. The solver's records (``multipliers_`` when kept, the
+        KKT residuals, ``converged_``, ``lower_bound_``) still describe the
+        fit before pruning: the pruned network has the same training outputs
+        and no larger penalty, so they bound its objective too.
 
         Parameters
         ----------
