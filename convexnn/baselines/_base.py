@@ -34,6 +34,7 @@ class TrainingResult:
     converged: bool
 
 
+@torch.enable_grad()
 def train_adam(
     network: nn.Module,
     X: torch.Tensor,
@@ -50,7 +51,9 @@ def train_adam(
 
     Stops when the best objective has not improved by a relative ``tol`` for
     ``patience`` consecutive steps, or after ``max_iter`` steps. The weights
-    left in ``network`` are the best seen.
+    left in ``network`` are the best seen. Gradients are enabled inside, so a
+    fit called under the user's :func:`torch.no_grad` still trains (and their
+    setting holds again afterwards).
     """
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
     curve = np.empty(max_iter)
