@@ -55,9 +55,13 @@ PATHS = {
         "binary",
         (2e-2, 1.5e-2, 1e-2, 7e-3),
     ),
-    "convex": (ConvexReLURegressor(tol=TOL, **NETWORK), "regression", (2e-2, 1.7e-2)),
+    "convex": (
+        ConvexReLURegressor(tol=TOL, keep_multipliers=True, **NETWORK),
+        "regression",
+        (2e-2, 1.7e-2),
+    ),
     "convex classifier": (
-        ConvexReLUClassifier(tol=TOL, **NETWORK),
+        ConvexReLUClassifier(tol=TOL, keep_multipliers=True, **NETWORK),
         "binary",
         (2e-2, 1.7e-2),
     ),

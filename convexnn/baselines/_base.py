@@ -41,6 +41,7 @@ REPORT_EVERY = 100
 
 
 @timed
+@torch.enable_grad()
 def train_adam(
     network: nn.Module,
     X: torch.Tensor,
@@ -61,7 +62,9 @@ def train_adam(
     left in ``network`` are the best seen. With ``verbose``, prints the best
     objective every :data:`REPORT_EVERY` steps and at the end
     (:func:`~convexnn.solvers.progress.report`; no gap: the problem is not
-    convex).
+    convex). Gradients are enabled inside, so a fit called under the user's
+    :func:`torch.no_grad` still trains (and their setting holds again
+    afterwards).
     """
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
     curve = np.empty(max_iter)

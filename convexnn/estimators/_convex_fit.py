@@ -39,6 +39,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         ],
         "max_neurons": [Interval(Integral, 1, None, closed="left"), None],
         **WARM_START_PARAMETERS,
+        "keep_multipliers": ["boolean"],
     }
 
     def __init__(
@@ -55,6 +56,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         tol=1e-6,
         max_neurons=None,
         warm_start=False,
+        keep_multipliers=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -72,6 +74,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         self.tol = tol
         self.max_neurons = max_neurons
         self.warm_start = warm_start
+        self.keep_multipliers = keep_multipliers
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -157,9 +160,12 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         self.intercept_ = (
             np.zeros(n_outputs) if intercept is None else to_numpy(intercept)
         )
-        self.multipliers_ = to_numpy(multipliers).reshape(
-            2, n_patterns, n_samples, n_outputs
-        )
+        if self.keep_multipliers or self.warm_start:  # the next fit starts there
+            self.multipliers_ = to_numpy(multipliers).reshape(
+                2, n_patterns, n_samples, n_outputs
+            )
+        else:  # n_samples-sized: not kept, nor left over from an earlier fit
+            vars(self).pop("multipliers_", None)
         self.n_patterns_ = n_patterns
         self.solver_ = solver
         self.n_iter_ = result.n_iter
@@ -196,10 +202,10 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         so on the training data the objective never rises, and at most
         ``n_samples`` neurons remain per output. ``n_neurons_removed_`` counts
         the neurons removed so far; ``objective_`` is updated, for ``X`` the
-        training data. The solver's records (``multipliers_``, the KKT
-        residuals, ``converged_``, ``lower_bound_``) still describe the fit
-        before pruning: the pruned network has the same training outputs and
-        no larger penalty, so they bound its objective too.
+        training data. The solver's records (``multipliers_`` when kept, the
+        KKT residuals, ``converged_``, ``lower_bound_``) still describe the
+        fit before pruning: the pruned network has the same training outputs
+        and no larger penalty, so they bound its objective too.
 
         Parameters
         ----------

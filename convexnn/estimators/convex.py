@@ -100,6 +100,16 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
         number of features or of outputs starts cold; a changed
         ``n_patterns`` or ``random_state`` takes effect with
         ``warm_start=False``.
+    keep_multipliers : bool, default=False
+        Keep the solver's multipliers as ``multipliers_``: ``2 × n_patterns_ ×
+        n_samples × n_outputs`` numbers, by far the largest part of a fitted
+        model when ``n_samples`` is large, so a model that is pickled (saved,
+        or sent back by the workers of a grid search) stays small without
+        them (``warm_start=True`` keeps them too: the next fit starts from
+        them). They are the witness from which
+        :func:`convexnn.testing.assert_certified` recomputes the KKT
+        residuals; ``lower_bound_`` and the residuals are computed during the
+        fit either way.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -130,7 +140,7 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
     multipliers_ : ndarray of shape (2, n_patterns\_, n_samples, n_outputs)
         The solver's multipliers ``Λ ≥ 0`` of the constraints
         ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
-        one per training sample.
+        one per training sample. Only when ``keep_multipliers=True``.
     n_patterns_ : int
         Number of gates: the distinct nonempty activation patterns kept from
         sampling, or the given ``gates``, which are used as they are.
@@ -266,6 +276,16 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         number of features or of outputs starts cold; a changed
         ``n_patterns`` or ``random_state`` takes effect with
         ``warm_start=False``.
+    keep_multipliers : bool, default=False
+        Keep the solver's multipliers as ``multipliers_``: ``2 × n_patterns_ ×
+        n_samples × n_outputs`` numbers, by far the largest part of a fitted
+        model when ``n_samples`` is large, so a model that is pickled (saved,
+        or sent back by the workers of a grid search) stays small without
+        them (``warm_start=True`` keeps them too: the next fit starts from
+        them). They are the witness from which
+        :func:`convexnn.testing.assert_certified` recomputes the KKT
+        residuals; ``lower_bound_`` and the residuals are computed during the
+        fit either way.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -296,7 +316,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
     multipliers_ : ndarray of shape (2, n_patterns\_, n_samples, n_outputs)
         The solver's multipliers ``Λ ≥ 0`` of the constraints
         ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
-        one per training sample.
+        one per training sample. Only when ``keep_multipliers=True``.
     n_patterns_ : int
         Number of gates: the distinct nonempty activation patterns kept from
         sampling, or the given ``gates``, which are used as they are.
@@ -373,6 +393,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         tol=1e-6,
         max_neurons=None,
         warm_start=False,
+        keep_multipliers=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -391,6 +412,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
             tol=tol,
             max_neurons=max_neurons,
             warm_start=warm_start,
+            keep_multipliers=keep_multipliers,
             device=device,
             dtype=dtype,
             n_threads=n_threads,

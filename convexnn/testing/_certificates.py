@@ -152,9 +152,26 @@ def duality_gap(estimator, X: ArrayLike, y: ArrayLike) -> tuple[float, str]:
     return gap / max(abs(primal), TINY), note
 
 
+def _require_multipliers(estimator) -> None:
+    """Raise ``ValueError`` unless ``estimator`` kept its solver's multipliers."""
+    if not hasattr(estimator, "multipliers_"):
+        raise ValueError(
+            f"{type(estimator).__name__} was fitted without the solver's "
+            "multipliers, from which its KKT residuals are recomputed: fit it "
+            "with keep_multipliers=True."
+        )
+
+
+def _pruned(estimator) -> bool:
+    """Whether a convex ReLU model was pruned after fitting: it keeps the
+    residuals of the fit before pruning, which are read back."""
+    return bool(getattr(estimator, "n_neurons_removed_", 0))
+
+
 def kkt_residuals(estimator, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
     r"""The relative KKT residuals of a convex ReLU fit, recomputed from
-    ``coef_``, ``gates_``, ``intercept_`` and ``multipliers_``.
+    ``coef_``, ``gates_``, ``intercept_`` and ``multipliers_`` (kept by a fit
+    with ``keep_multipliers=True``; a ``ValueError`` says so otherwise).
 
     With :math:`S_i = 2D_i - I`, the constraint values
     :math:`c_{ik} = S_i\tilde Xv_{ik}` (and likewise for :math:`w_{ik}`), the
@@ -167,6 +184,7 @@ def kkt_residuals(estimator, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
       :math:`v`, ``+`` for :math:`w`) to :math:`\alpha\partial\|\cdot\|` at the
       block, divided by :math:`\alpha`.
     """
+    _require_multipliers(estimator)
     X = np.asarray(X, dtype=np.float64)
     Y, loss = training_targets(estimator, y)
     Theta = loss_gradient(convex_outputs(estimator, X), Y, loss)
@@ -208,7 +226,7 @@ def recomputed_certificate(
     if formula_kind(estimator) != "cone":
         gap, note = duality_gap(estimator, X, y)
         return {"dual_gap_": gap}, note
-    if getattr(estimator, "n_neurons_removed_", 0):
+    if _pruned(estimator):
         return _certificate(estimator), "; read back (pruned model)"
     return kkt_residuals(estimator, X, y), ""
 
@@ -247,7 +265,8 @@ def assert_certified(
       objective and :math:`\varepsilon` the float64 rounding error.
     * convex ReLU: the KKT residuals, from ``coef_``, ``gates_``,
       ``intercept_`` and the solver's multipliers ``multipliers_``
-      :math:`\Lambda\ge0` (read back: they are the certificate's witness),
+      :math:`\Lambda\ge0` (read back: they are the certificate's witness,
+      kept by a fit with ``keep_multipliers=True``),
       with :math:`c = (2D_i - I)\tilde Xv_{ik}` for every block (and likewise
       :math:`w_{ik}`): the constraint violation
       :math:`\max(-c)_+ / \max|c|`, the complementary slackness
@@ -285,8 +304,13 @@ def assert_certified(
     ------
     AssertionError
         Naming the measure, its value and ``tol``, or both objectives.
+    ValueError
+        For a convex ReLU model fitted without ``keep_multipliers=True`` (and
+        not pruned since).
     """
     check_is_fitted(estimator)
+    if formula_kind(estimator) == "cone" and not _pruned(estimator):
+        _require_multipliers(estimator)
     name = type(estimator).__name__
     measures = _certificate(estimator)
     negative = {key: value for key, value in measures.items() if not value >= 0}
