@@ -73,8 +73,9 @@ def select_solution(
     coef, intercept = problem.split(x)
     theta = problem.loss.gradient(certificate.Z)
     correlation = problem.operator.rmatvec(theta)
-    n = problem.operator.n_samples
-    radius = float(np.sqrt(2.0 * certificate.gap / n))
+    # the dual objective is 1/L-strongly concave (L: the loss's Lipschitz
+    # constant, 1/n without weights)
+    radius = float(np.sqrt(2.0 * certificate.gap * problem.loss.lipschitz()))
     weights = problem.penalty.weights
     thresholds = problem.alpha * (
         torch.ones(len(coef), dtype=torch.float64, device=coef.device)
@@ -110,7 +111,8 @@ def select_solution(
         selected[:, k] = column
     if intercept is not None:  # the faces fix the centred fit: refit the mean
         outputs = problem.operator.matvec(selected)
-        intercept = (problem.loss.Y - outputs).mean(0).to(intercept.dtype)
+        mean = problem.loss.average(problem.loss.Y - outputs)  # weighted
+        intercept = mean.to(intercept.dtype)
     return problem.pack(selected, intercept)
 
 
