@@ -21,7 +21,11 @@ from sklearn.utils import check_random_state
 
 from .._backend import Backend
 from .._sklearn_compat import Interval, StrOptions
-from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
+from ..estimators._base import (
+    CLASS_WEIGHT,
+    ClassifierOutputMixin,
+    RegressorOutputMixin,
+)
 from ..networks import GatedReLUNetwork
 from ..patterns import lift, resolve_gates
 from ..problems import LOSSES
@@ -72,7 +76,7 @@ class _BaseNonconvexGatedReLU(AdamBaseline):
         gates = backend.tensor(self.gates_)
         return GatedReLUNetwork(gates, hidden, output, bias, self.hidden_bias)
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         rng = check_random_state(self.random_state)
         gates = resolve_gates(
@@ -80,7 +84,7 @@ class _BaseNonconvexGatedReLU(AdamBaseline):
         )
         self.gates_ = np.asarray(gates, dtype=np.float64)
         shape = (*gates.shape, Y.shape[1])
-        data_loss = LOSSES[loss](backend.tensor(Y))
+        data_loss = LOSSES[loss](backend.tensor(Y), sample_weight)
         self._keep(*self._train(backend, backend.tensor(X), data_loss, shape, rng))
 
 
@@ -212,6 +216,10 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
         Fixed gates instead of sampling.
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.
     hidden_bias : bool, default=True
@@ -289,6 +297,7 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
     _parameter_constraints = {
         **_BaseNonconvexGatedReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -298,6 +307,7 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         fit_intercept=True,
         hidden_bias=True,
         learning_rate=1e-2,
@@ -325,3 +335,4 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

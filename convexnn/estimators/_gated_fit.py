@@ -85,7 +85,7 @@ class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
         return self.gates_, self.coef_, self.intercept_
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)
         previous = self._warm_start_from(X_lifted, Y.shape[1])
@@ -99,7 +99,7 @@ class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
         problem = gated_problem(
             backend.tensor(X_lifted),
             backend.tensor(gates),
-            LOSSES[loss](backend.tensor(Y)),
+            LOSSES[loss](backend.tensor(Y), sample_weight),
             self.alpha,
             group_norm=self.group_norm,
             fit_intercept=self.fit_intercept,

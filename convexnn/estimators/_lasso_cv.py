@@ -24,21 +24,27 @@ from .._backend import Backend
 from ._fitting import convergence_advice, user_stacklevel
 from ._lasso_path import LassoData, PathSolution
 
-ScoreFn = Callable[[PathSolution, np.ndarray, np.ndarray], np.ndarray]
-"""``score(path, X_test, Y_test) -> (n_alphas,)`` scores, greater is better."""
+ScoreFn = Callable[
+    [PathSolution, np.ndarray, np.ndarray, np.ndarray | None], np.ndarray
+]
+"""``score(path, X_test, Y_test, sample_weight_test) -> (n_alphas,)`` scores,
+greater is better (the weights are ``None`` for an unweighted fit)."""
 
 
 def negative_error(loss: str) -> ScoreFn:
     """The default score: minus the mean squared error (squared loss) or minus
-    the mean cross-entropy, the log-loss (logistic and multinomial losses)."""
+    the mean cross-entropy, the log-loss (logistic and multinomial losses),
+    averaged over the held-out samples with their weights."""
 
-    def score(path: PathSolution, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def score(path: PathSolution, X, Y, sample_weight=None) -> np.ndarray:
         Z = path.outputs(X)  # (n_alphas, n, c)
         if loss == "squared":
-            return -((Z - Y) ** 2).mean(axis=(1, 2))
-        if loss == "logistic":
-            return -(np.logaddexp(0.0, Z) - Y * Z).mean(axis=(1, 2))
-        return -(logsumexp(Z, axis=2) - (Y * Z).sum(axis=2)).mean(axis=1)
+            errors = ((Z - Y) ** 2).mean(axis=2)
+        elif loss == "logistic":
+            errors = (np.logaddexp(0.0, Z) - Y * Z).mean(axis=2)
+        else:
+            errors = logsumexp(Z, axis=2) - (Y * Z).sum(axis=2)
+        return -np.average(errors, axis=1, weights=sample_weight)
 
     return score
 
@@ -91,6 +97,7 @@ def cross_validate_paths(
     tol: float,
     max_iter: int,
     n_jobs: int | None,
+    sample_weight: np.ndarray | None = None,
 ) -> CVPaths:
     """Fit and score every candidate's path on every fold.
 
@@ -111,6 +118,9 @@ def cross_validate_paths(
         Solver settings.
     n_jobs : int or None
         Parallel tasks (joblib threads), one task per (candidate, fold).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Weights of the samples, in the fits on the training folds and in the
+        scores on the held-out ones.
 
     Returns
     -------
@@ -119,6 +129,9 @@ def cross_validate_paths(
         some solves stopped at ``max_iter``.
     """
     tasks = [(c, f) for c in range(len(candidates)) for f in range(len(folds))]
+
+    def weights(rows):
+        return None if sample_weight is None else sample_weight[rows]
 
     def run(c, f):
         train, test = folds[f]
@@ -129,9 +142,11 @@ def cross_validate_paths(
             candidates[c],
             fit_intercept=fit_intercept,
             backend=backend,
+            sample_weight=weights(train),
         )
         path = data.solve(alphas[c], tol=tol, max_iter=max_iter)
-        return score(path, X[test], Y[test]), path.n_selected(), path.converged
+        fold_scores = score(path, X[test], Y[test], weights(test))
+        return fold_scores, path.n_selected(), path.converged
 
     results = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(run)(c, f) for c, f in tasks
