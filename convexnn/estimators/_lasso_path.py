@@ -59,7 +59,7 @@ class LassoData:
         kept = np.flatnonzero(np.isfinite(factors))
         X = X[:, kept]
         means = np.zeros(len(kept))
-        if fit_intercept:
+        if fit_intercept and len(kept):  # NumPy's average of no column fails
             means = np.average(X, axis=0, weights=sample_weight)
         problem = lasso_problem(
             backend.tensor(X - means),
