@@ -131,6 +131,15 @@ def test_weighted_certificate_is_honest(estimator, kind):
         assert_certified(model, X, y)
 
 
+def test_float32_fits_follow_the_weights():
+    model = GatedReLURegressor(1e-2, gates=GATES, tol=1e-6, dtype="float32", **CPU)
+    weighted = clone(model).fit(X, Y_REAL, sample_weight=WEIGHTS)
+    repeated = clone(model).fit(X[REPEATED], Y_REAL[REPEATED])
+    assert weighted.objective_ == pytest.approx(repeated.objective_, rel=1e-6)
+    # float32 data: the objective recomputed from float64 data differs by more
+    assert_certified(weighted, X, Y_REAL, sample_weight=WEIGHTS, rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "estimator",
     [
