@@ -166,7 +166,11 @@ def test_zero_weights_drop_rows_sampled_gates_included(estimator):
 def test_reflection_lasso_weights_repeat_rows_and_drop_zeros():
     x = X[:, 0]
     model = ReflectionLassoRegressor(alpha=1e-2, tol=1e-12, **CPU)
-    weighted = clone(model).fit(x, Y_REAL, sample_weight=WEIGHTS)
+    weights = WEIGHTS.copy()
+    weighted = clone(model).fit(x, Y_REAL, sample_weight=weights)
+    np.testing.assert_array_equal(weights, WEIGHTS)  # not overwritten
+    with pytest.raises(ValueError, match="sample_weight"):
+        clone(model).fit(x, Y_REAL, sample_weight=np.ones(N + 1))
     repeated = clone(model).fit(x[REPEATED], Y_REAL[REPEATED])
     assert weighted.converged_ and repeated.converged_
     assert weighted.objective_ == pytest.approx(repeated.objective_, rel=1e-10)
