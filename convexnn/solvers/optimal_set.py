@@ -11,7 +11,10 @@ so with :math:`v = \sigma\odot w_E \ge 0` the optimal set is the polytope
 .. math::
     \{v \ge 0 :\; P A_E\,\mathrm{diag}(\sigma)\, v = P A w^\star\}
 
-on which :math:`\omega^\top v` (the penalty) is constant. From an approximate
+on which :math:`\omega^\top v` (the penalty) is constant. Positive sample
+weights change neither the uniqueness of the fitted values nor this set (its
+directions are the null space of :math:`PA_E`, whatever the weights of the
+centring); only the intercept refit is weighted. From an approximate
 solution ``w`` this module takes the :math:`E` that the Gap Safe sphere
 (Fercoq, Gramfort & Salmon, 2015) cannot exclude — a superset, so the
 constraint :math:`\omega^\top v \le \omega^\top v_0` keeps the penalty from
