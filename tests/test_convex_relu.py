@@ -24,6 +24,15 @@ from convexnn.testing import assert_certified
 
 FAST = {"n_patterns": 8, "device": "cpu", "random_state": 0}
 
+LOOSE_TOL = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "the convex fits of these API checks stop at tol=1e-3 or max_iter=40, "
+        "so a weighted fit and the fit on repeated rows agree to about that, "
+        "not to the check's rtol=1e-7; the equivalence is checked at a tight "
+        "tol in tests/test_sample_weight.py"
+    )
+}
+
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(
@@ -32,7 +41,10 @@ FAST = {"n_patterns": 8, "device": "cpu", "random_state": 0}
         ConvexReLUClassifier(max_iter=40, tol=1e-3, **FAST),
         NonconvexReLURegressor(n_neurons=8, max_iter=30, device="cpu", random_state=0),
         NonconvexReLUClassifier(n_neurons=8, max_iter=30, device="cpu", random_state=0),
-    ]
+    ],
+    expected_failed_checks=lambda estimator: (
+        {} if type(estimator).__name__.startswith("Nonconvex") else LOOSE_TOL
+    ),
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -403,12 +403,25 @@ def test_user_arrays_are_not_modified():
 
 CHECKED = {"n_alphas": 3, "cv": 2, "trust_grid": (1.0,)}
 
+NEAR_ZERO_LOGITS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "the check compares decision_function to rtol=1e-7 with no atol, and "
+        "on its three-class data (15 samples, 30 features) some logits are "
+        "near zero: even at tol=1e-12 the weighted and repeated-row fits, on "
+        "the same support, differ there by ~1e-8 (their probabilities by "
+        "~1e-10); the equivalence is tested in tests/test_sample_weight.py"
+    )
+}
+
 
 @parametrize_with_checks(
     [
         LLMLassoRegressor(NameScorer(), **CHECKED),
         LLMLassoClassifier(NameScorer(), **CHECKED),
     ],
+    expected_failed_checks=lambda estimator: (
+        NEAR_ZERO_LOGITS if isinstance(estimator, LLMLassoClassifier) else {}
+    ),
 )
 def test_scikit_learn_compatible(estimator, check):
     check(estimator)

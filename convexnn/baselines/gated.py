@@ -21,7 +21,11 @@ from sklearn.utils import check_random_state
 
 from .._backend import Backend
 from .._sklearn_compat import Interval, StrOptions
-from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
+from ..estimators._base import (
+    CLASS_WEIGHT,
+    ClassifierOutputMixin,
+    RegressorOutputMixin,
+)
 from ..estimators._warm_start import gates_to_fit, previous_gated_solution
 from ..networks import GatedReLUNetwork
 from ..patterns import lift
@@ -75,7 +79,7 @@ class _BaseNonconvexGatedReLU(AdamBaseline):
         gates = backend.tensor(self.gates_)
         return GatedReLUNetwork(gates, hidden, output, bias, self.hidden_bias)
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         rng = check_random_state(self.random_state)
         X_lifted = lift(X, self.hidden_bias)
@@ -86,7 +90,7 @@ class _BaseNonconvexGatedReLU(AdamBaseline):
         start = None if previous is None else tuple(previous[w] for w in weights)
         self.gates_ = np.asarray(gates, dtype=np.float64)
         shape = (*gates.shape, n_outputs)
-        data_loss = LOSSES[loss](backend.tensor(Y))
+        data_loss = LOSSES[loss](backend.tensor(Y), sample_weight)
         network, result = self._train(
             backend, backend.tensor(X), data_loss, shape, rng, start
         )
@@ -226,6 +230,10 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
         Fixed gates instead of sampling.
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.
     hidden_bias : bool, default=True
@@ -308,6 +316,7 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
     _parameter_constraints = {
         **_BaseNonconvexGatedReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -317,6 +326,7 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         fit_intercept=True,
         hidden_bias=True,
         learning_rate=1e-2,
@@ -346,3 +356,4 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

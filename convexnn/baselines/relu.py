@@ -22,7 +22,11 @@ from sklearn.utils import check_random_state
 
 from .._backend import Backend
 from .._sklearn_compat import Interval, StrOptions
-from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
+from ..estimators._base import (
+    CLASS_WEIGHT,
+    ClassifierOutputMixin,
+    RegressorOutputMixin,
+)
 from ..estimators._warm_start import previous_solution
 from ..networks import ReLUNetwork
 from ..problems import LOSSES
@@ -74,11 +78,14 @@ class _BaseNonconvexReLU(AdamBaseline):
     def _network(self, backend, hidden, output, bias):
         return ReLUNetwork(hidden, output, bias, self.hidden_bias)
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         rng = check_random_state(self.random_state)
         shape = (self.n_neurons, X.shape[1] + self.hidden_bias, Y.shape[1])
-        X_tensor, data_loss = backend.tensor(X), LOSSES[loss](backend.tensor(Y))
+        X_tensor, data_loss = (
+            backend.tensor(X),
+            LOSSES[loss](backend.tensor(Y), sample_weight),
+        )
         # a warm start continues the previous weights in the first run
         previous = previous_solution(self, self._weight_shapes(*shape))
         first = None if previous is None else tuple(previous.values())
@@ -226,6 +233,10 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
         objective is kept.
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.
     hidden_bias : bool, default=True
@@ -309,6 +320,7 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
     _parameter_constraints = {
         **_BaseNonconvexReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -318,6 +330,7 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
         n_neurons=100,
         n_restarts=1,
         loss="auto",
+        class_weight=None,
         fit_intercept=True,
         hidden_bias=True,
         learning_rate=1e-2,
@@ -347,3 +360,4 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

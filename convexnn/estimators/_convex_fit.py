@@ -82,7 +82,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         self.verbose = verbose
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)
         n_features, n_outputs = X_lifted.shape[1], Y.shape[1]
@@ -94,7 +94,7 @@ class _BaseConvexReLU(GlobalCertificateMixin, NetworkOutputsMixin, BaseEstimator
         gates = gates_to_fit(self, X_lifted, previous, self.random_state)
         X_tensor, Y_tensor = backend.tensor(X_lifted), backend.tensor(Y)
         masks = backend.tensor(activation_patterns(X_lifted, gates))
-        data_loss = LOSSES[loss](Y_tensor)
+        data_loss = LOSSES[loss](Y_tensor, sample_weight)
         problem = convex_relu_problem(
             X_tensor,
             masks,

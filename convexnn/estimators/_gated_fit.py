@@ -71,7 +71,7 @@ class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
         self.verbose = verbose
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)
         n_features, n_outputs = X_lifted.shape[1], Y.shape[1]
@@ -84,7 +84,7 @@ class _BaseGatedReLU(GlobalCertificateMixin, BaseEstimator):
         problem = gated_problem(
             backend.tensor(X_lifted),
             backend.tensor(gates),
-            LOSSES[loss](backend.tensor(Y)),
+            LOSSES[loss](backend.tensor(Y), sample_weight),
             self.alpha,
             group_norm=self.group_norm,
             fit_intercept=self.fit_intercept,

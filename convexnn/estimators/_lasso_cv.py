@@ -26,21 +26,27 @@ from ..solvers.progress import report, timed
 from ._fitting import convergence_advice, user_stacklevel
 from ._lasso_path import LassoData, PathSolution
 
-ScoreFn = Callable[[PathSolution, np.ndarray, np.ndarray], np.ndarray]
-"""``score(path, X_test, Y_test) -> (n_alphas,)`` scores, greater is better."""
+ScoreFn = Callable[
+    [PathSolution, np.ndarray, np.ndarray, np.ndarray | None], np.ndarray
+]
+"""``score(path, X_test, Y_test, sample_weight_test) -> (n_alphas,)`` scores,
+greater is better (the weights are ``None`` for an unweighted fit)."""
 
 
 def negative_error(loss: str) -> ScoreFn:
     """The default score: minus the mean squared error (squared loss) or minus
-    the mean cross-entropy, the log-loss (logistic and multinomial losses)."""
+    the mean cross-entropy, the log-loss (logistic and multinomial losses),
+    averaged over the held-out samples with their weights."""
 
-    def score(path: PathSolution, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def score(path: PathSolution, X, Y, sample_weight=None) -> np.ndarray:
         Z = path.outputs(X)  # (n_alphas, n, c)
         if loss == "squared":
-            return -((Z - Y) ** 2).mean(axis=(1, 2))
-        if loss == "logistic":
-            return -(np.logaddexp(0.0, Z) - Y * Z).mean(axis=(1, 2))
-        return -(logsumexp(Z, axis=2) - (Y * Z).sum(axis=2)).mean(axis=1)
+            errors = ((Z - Y) ** 2).mean(axis=2)
+        elif loss == "logistic":
+            errors = (np.logaddexp(0.0, Z) - Y * Z).mean(axis=2)
+        else:
+            errors = logsumexp(Z, axis=2) - (Y * Z).sum(axis=2)
+        return -np.average(errors, axis=1, weights=sample_weight)
 
     return score
 
@@ -95,6 +101,7 @@ def cross_validate_paths(
     max_iter: int,
     n_jobs: int | None,
     verbose: int = 0,
+    sample_weight: np.ndarray | None = None,
 ) -> CVPaths:
     """Fit and score every candidate's path on every fold.
 
@@ -121,6 +128,9 @@ def cross_validate_paths(
         solved: its iterations, its objective at the last alpha, its largest
         relative gap, and the time since cross-validation started; the paths
         get ``verbose − 1`` (:func:`~convexnn.solvers.solve_path`).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Weights of the samples, in the fits on the training folds and in the
+        scores on the held-out ones.
 
     Returns
     -------
@@ -129,6 +139,9 @@ def cross_validate_paths(
         some solves stopped at ``max_iter``.
     """
     tasks = [(c, f) for c in range(len(candidates)) for f in range(len(folds))]
+
+    def weights(rows):
+        return None if sample_weight is None else sample_weight[rows]
 
     def run(c, f):
         train, test = folds[f]
@@ -139,6 +152,7 @@ def cross_validate_paths(
             candidates[c],
             fit_intercept=fit_intercept,
             backend=backend,
+            sample_weight=weights(train),
         )
         path = data.solve(
             alphas[c], tol=tol, max_iter=max_iter, verbose=max(verbose - 1, 0)
@@ -152,7 +166,8 @@ def cross_validate_paths(
                 candidate=f"{c + 1}/{len(candidates)}",
                 fold=f"{f + 1}/{len(folds)}",
             )
-        return score(path, X[test], Y[test]), path.n_selected(), path.converged
+        fold_scores = score(path, X[test], Y[test], weights(test))
+        return fold_scores, path.n_selected(), path.converged
 
     # each task runs in a copy of this context: in a worker thread too, its
     # progress lines count time from the start of cross-validation

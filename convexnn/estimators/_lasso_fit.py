@@ -60,7 +60,13 @@ class _WeightedLassoBase(BaseEstimator):
     target, ``(n_targets, n_features)`` otherwise); classifiers keep
     :class:`~sklearn.linear_model.LogisticRegression`'s (``(1, n_features)``
     for two classes, ``(n_classes, n_features)`` otherwise).
+
+    Samples of weight zero stay in the data (they change nothing in the
+    objective), so that the rows of a ``cv`` given as index splits are the
+    rows passed to ``fit``.
     """
+
+    _keeps_zero_weights = True
 
     def _solution_attributes(self, path: PathSolution, index: int) -> dict:
         """Fitted attributes of the solution at ``path``'s alpha ``index``."""
@@ -127,11 +133,19 @@ class _LassoCVBase(_WeightedLassoBase):
         return None if self.alphas is None else check_alphas(self.alphas)
 
     def _cross_validated_fit(
-        self, X: np.ndarray, Y: np.ndarray, loss: str, candidates: list[np.ndarray]
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        loss: str,
+        candidates: list[np.ndarray],
+        sample_weight: np.ndarray | None = None,
     ) -> CVFit:
         backend = self._backend()
         settings = {"fit_intercept": self.fit_intercept, "backend": backend}
-        full = [LassoData.build(X, Y, loss, f, **settings) for f in candidates]
+        full = [
+            LassoData.build(X, Y, loss, f, sample_weight=sample_weight, **settings)
+            for f in candidates
+        ]
         grid = self._given_alphas()
         if grid is None:
             alphas = np.stack(
@@ -145,8 +159,9 @@ class _LassoCVBase(_WeightedLassoBase):
             loss,
             candidates,
             alphas,
-            self._folds(X, Y, loss),
+            self._folds(X, Y, loss, sample_weight),
             score=self._score_function(loss),
+            sample_weight=sample_weight,
             tol=self.tol,
             max_iter=self.max_iter,
             n_jobs=self.n_jobs,
@@ -165,8 +180,9 @@ class _LassoCVBase(_WeightedLassoBase):
         attributes["alphas_"] = alphas[candidate]
         return CVFit(cv, candidate, attributes["alpha_"], attributes)
 
-    def _folds(self, X, Y, loss):
-        """The (train, test) splits, the same for every candidate."""
+    def _folds(self, X, Y, loss, sample_weight=None):
+        """The (train, test) splits, the same for every candidate; every
+        training fold must hold every class with positive weight."""
         labels = None if loss == "squared" else _labels(Y)
         splitter = check_shuffled_cv(
             self.cv,
@@ -178,10 +194,13 @@ class _LassoCVBase(_WeightedLassoBase):
         if labels is not None:
             n_classes = max(Y.shape[1], 2)
             for k, (train, _) in enumerate(folds):
+                if sample_weight is not None:
+                    train = train[sample_weight[train] > 0]
                 if len(np.unique(labels[train])) < n_classes:
                     raise ValueError(
                         f"cv: training fold {k} lacks some of the {n_classes} "
-                        "classes; use a StratifiedKFold or fewer splits."
+                        "classes (among its samples of positive weight); use a "
+                        "StratifiedKFold or fewer splits."
                     )
         return folds
 
@@ -190,11 +209,12 @@ class _LassoCVBase(_WeightedLassoBase):
             return negative_error(loss)
         scorer = check_scoring(self, scoring=self.scoring)
 
-        def score(path: PathSolution, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        def score(path: PathSolution, X, Y, sample_weight=None) -> np.ndarray:
             y = _labels(Y) if is_classifier(self) else Y[:, 0] if Y.shape[1] == 1 else Y
+            weights = {} if sample_weight is None else {"sample_weight": sample_weight}
             return np.array(
                 [
-                    scorer(self._fold_model(path, index, Y.shape[1]), X, y)
+                    scorer(self._fold_model(path, index, Y.shape[1]), X, y, **weights)
                     for index in range(len(path.alphas))
                 ]
             )

@@ -3,14 +3,15 @@ r"""Weighted-Lasso regularisation paths on the shared solver core.
 .. math::
     \min_{W, b}\; f(XW + \mathbf 1 b^\top) + \alpha \sum_j w_j \sum_k |W_{jk}|
 
-with the mean loss ``f`` (squared, logistic or multinomial) and one factor
+with the (weighted) mean loss ``f`` (squared, logistic or multinomial) and one factor
 ``w_j`` per feature shared by all outputs: ``0`` leaves a feature
 unpenalised, ``inf`` excludes it. Excluded columns are dropped before
 solving (their coefficients are exactly zero), so the solver only ever sees
 finite factors; with every column excluded it fits the intercept alone.
 
 With an intercept the solver works on the centred columns
-:math:`X - \mathbf 1\mu^\top` (:math:`\mu` the column means): since
+:math:`X - \mathbf 1\mu^\top` (:math:`\mu` the column means, weighted by
+the sample weights): since
 :math:`XW + \mathbf 1b^\top = (X - \mathbf 1\mu^\top)W + \mathbf 1(b + W^\top\mu)^\top`
 and ``b`` is unpenalised, this is the same problem in other coordinates (same
 ``W``, same objective and duality gap, same ``alpha_max``), only much better
@@ -51,8 +52,8 @@ class LassoData:
     """Indices of the features that are not excluded (finite factor)."""
     n_features: int
     means: np.ndarray
-    """Column means of the kept features that the solver's design subtracts
-    (zeros without an intercept)."""
+    """Column means (weighted by the sample weights) of the kept features that
+    the solver's design subtracts (zeros without an intercept)."""
 
     @classmethod
     def build(
@@ -64,13 +65,16 @@ class LassoData:
         *,
         fit_intercept: bool,
         backend: Backend,
+        sample_weight: np.ndarray | None = None,
     ) -> LassoData:
         kept = np.flatnonzero(np.isfinite(factors))
         X = X[:, kept]
-        means = X.mean(axis=0) if fit_intercept else np.zeros(len(kept))
+        means = np.zeros(len(kept))
+        if fit_intercept and len(kept):  # NumPy's average of no column fails
+            means = np.average(X, axis=0, weights=sample_weight)
         problem = lasso_problem(
             backend.tensor(X - means),
-            LOSSES[loss](backend.tensor(Y)),
+            LOSSES[loss](backend.tensor(Y), sample_weight),
             backend.tensor(factors[kept]),
             fit_intercept=fit_intercept,
         )

@@ -102,7 +102,7 @@ class _BaseLLMLasso(_LassoCVBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         if self.scorer is None:
             raise ValueError(
                 "scorer is required: pass a convexnn.scoring scorer (for instance "
@@ -125,7 +125,7 @@ class _BaseLLMLasso(_LassoCVBase):
         candidates = [
             penalty_factors(self.penalty_transform, scores, t) for t in trusts
         ]
-        fit = self._cross_validated_fit(X, Y, loss, candidates)
+        fit = self._cross_validated_fit(X, Y, loss, candidates, sample_weight)
         areas = curve_areas(fit.cv.mean_scores, fit.cv.mean_n_selected)
         attributes = dict(fit.attributes)
         attributes["feature_scores_"] = scores

@@ -26,7 +26,7 @@ class _ReflectionLassoFit(BaseEstimator):
     :class:`~convexnn.ReflectionLassoRegressor`)."""
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         if X.shape[1] != 1:
             raise ValueError(
                 f"{type(self).__name__} fits networks of one input feature (1-D "
@@ -36,6 +36,8 @@ class _ReflectionLassoFit(BaseEstimator):
         backend = Backend.from_params(self.device, self.dtype)
         order = np.argsort(X[:, 0], kind="stable")
         x, Y = X[order, 0], Y[order]
+        if sample_weight is not None:
+            sample_weight = sample_weight[order]
         features = build_dictionary(x, self.depth, self.activation, self.negative_slope)
         problem = reflection_problem(
             features,
@@ -43,6 +45,7 @@ class _ReflectionLassoFit(BaseEstimator):
             backend.tensor(Y),
             self.alpha,
             fit_intercept=self.fit_intercept,
+            sample_weight=sample_weight,
         )
         result = solve(
             problem,

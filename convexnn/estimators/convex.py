@@ -19,7 +19,7 @@ output sharing the gates: every block and constraint is per output column.
 from __future__ import annotations
 
 from .._sklearn_compat import StrOptions
-from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._base import CLASS_WEIGHT, ClassifierOutputMixin, RegressorOutputMixin
 from ._convex_fit import _BaseConvexReLU
 
 
@@ -239,6 +239,10 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         gives one gate per activation pattern).
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, default="auto"
         ``"interior_point"``: a barrier method with an exact active-set
         finish, for one output (a squared or logistic loss) while its dense
@@ -377,6 +381,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
     _parameter_constraints = {
         **_BaseConvexReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -386,6 +391,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         solver="auto",
         fit_intercept=True,
         hidden_bias=True,
@@ -419,3 +425,4 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

@@ -16,7 +16,7 @@ training the gated ReLU network with weight decay
 from __future__ import annotations
 
 from .._sklearn_compat import StrOptions
-from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._base import CLASS_WEIGHT, ClassifierOutputMixin, RegressorOutputMixin
 from ._gated_fit import _BaseGatedReLU
 
 
@@ -177,6 +177,10 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         gives one gate per activation pattern).
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     group_norm : {"nuclear", "frobenius"}, default="nuclear"
         Norm of each block for several outputs (identical for one output).
         ``"nuclear"`` is the exact network penalty.
@@ -269,6 +273,7 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
     _parameter_constraints = {
         **_BaseGatedReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -278,6 +283,7 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         group_norm="nuclear",
         fit_intercept=True,
         hidden_bias=True,
@@ -307,3 +313,4 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

@@ -159,7 +159,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         self.verbose = verbose
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         names = feature_names(self, X.shape[1])
         factors = check_penalty_factors(self.penalty_factors, names)
         data = LassoData.build(
@@ -169,6 +169,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
             factors,
             fit_intercept=self.fit_intercept,
             backend=self._backend(),
+            sample_weight=sample_weight,
         )
         n_features, n_outputs = X.shape[1], Y.shape[1]
         shape = (n_features,) if n_outputs == 1 else (n_outputs, n_features)
@@ -358,10 +359,10 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         self.verbose = verbose
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         names = feature_names(self, X.shape[1])
         factors = check_penalty_factors(self.penalty_factors, names)
-        fit = self._cross_validated_fit(X, Y, loss, [factors])
+        fit = self._cross_validated_fit(X, Y, loss, [factors], sample_weight)
         attributes = dict(fit.attributes)
         attributes["penalty_factors_"] = factors
         attributes["cv_results_"] = fit.results()

@@ -43,7 +43,9 @@ class ContinuousCertificate:
     ----------
     max_correlation : float
         :math:`\\max_\\varphi |\\varphi(x)^\\top\\theta|` over the grid features
-        (largest over the outputs), with :math:`\\theta = (y - \\hat y)/N`.
+        (largest over the outputs), with :math:`\\theta = (y - \\hat y)/N`
+        (:math:`\\theta_i = s_i(y_i - \\hat y_i)/\\sum_j s_j` with sample
+        weights).
     alpha : float
         The regularisation strength.
     violation : float
@@ -298,8 +300,8 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def fit(self, X, y):
-        """Fit the network.
+    def fit(self, X, y, sample_weight=None):
+        r"""Fit the network.
 
         Parameters
         ----------
@@ -307,13 +309,18 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
             The single input feature.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Nonnegative weights :math:`s_i`: the loss becomes
+            :math:`\frac1{2\sum_i s_i}\sum_i s_i(\hat y(x_i) - y_i)^2` (an
+            integer weight counts as copies); samples of weight zero are
+            removed, with their breakpoints.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return super().fit(_as_column(X), y)
+        return super().fit(_as_column(X), y, sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predict with the fitted network.
@@ -339,7 +346,8 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         r"""Check the dual constraint over a grid of the network's continuous features.
 
         The Lasso over the finite dictionary equals the network's problem when
-        the dual point :math:`\theta = (y - \hat y)/N` of the fit satisfies
+        the dual point :math:`\theta = (y - \hat y)/N` of the fit (with
+        sample weights :math:`\theta_i = s_i(y_i - \hat y_i)/\sum_j s_j`) satisfies
         :math:`|\varphi(x)^\top\theta| \le \alpha` for *every* feature
         :math:`\varphi` a unit can compute, not only for the dictionary's
         columns. This evaluates :math:`\varphi(x)^\top\theta` for the units

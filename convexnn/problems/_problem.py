@@ -325,9 +325,11 @@ class Problem:
     def lipschitz(self, n_iter: int = 10, seed: int = 0) -> float:
         r"""Estimate the Lipschitz constant of :math:`x \mapsto \nabla f(\mathcal A x)`.
 
-        :math:`\frac{\kappa}{n}\|\mathcal A\|_2^2` with the curvature ``κ`` of the
-        loss and the operator norm from power iteration (an estimate from
-        below; the solver's line search corrects it).
+        :math:`L_f\|\mathcal A\|_2^2` with the Lipschitz constant :math:`L_f` of
+        the loss's gradient (:meth:`Loss.lipschitz`, :math:`\kappa/n` for a
+        mean loss of curvature ``κ``) and the operator norm from power
+        iteration (an estimate from below; the solver's line search corrects
+        it).
         """
         generator = torch.Generator().manual_seed(seed)
         vector = torch.randn(self.shape, generator=generator, dtype=torch.float64)

@@ -114,7 +114,7 @@ class CentralPath:
         u, Y = self.u + du, self.loss.Y
         before = self.loss.sample_losses(self.outputs(self.u, self.b), Y)
         after = self.loss.sample_losses(self.outputs(u, self.b + db), Y)
-        data = tau * float((after - before).sum()) / self.loss.n_samples
+        data = tau * float(self.loss.average(after - before))
         cone = float((self._psi(tau, u) - self._psi(tau, self.u)).sum())
         return data + cone - float(torch.log1p(ds / s).sum())
 

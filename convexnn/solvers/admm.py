@@ -13,7 +13,8 @@ One step, with scaled multipliers :math:`\mu_y, \mu_s` and penalty
 1. a linear system for :math:`(u, b)`: the loss is replaced by its quadratic
    upper bound :math:`\frac L2\|Au + \mathbf 1b^\top - T\|^2` at the current
    outputs :math:`Z_k`, :math:`T = Z_k - \nabla f(Z_k)/L` (exact for the
-   squared loss, a majorised ADMM step otherwise), and the intercept is
+   unweighted squared loss, a majorised ADMM step otherwise, with ``L`` the
+   Lipschitz constant of :math:`\nabla f`), and the intercept is
    eliminated by the centring :math:`C = I - \mathbf 1\mathbf 1^\top/n`:
 
    .. math::

@@ -15,9 +15,11 @@ too, :math:`\mathcal A y = \mathcal A x_k
 
 * **Line search** (:func:`~convexnn.solvers.proximal_step.proximal_step`).
   ``L`` is accepted when
-  :math:`\kappa\|\mathcal A(x^+-y)\|^2/n \le L\|x^+-y\|^2` (a sufficient
-  condition computed without cancellation), or the usual descent condition
-  holds, or the step is at the level of rounding errors (a fixed point);
+  :math:`L_f\|\mathcal A(x^+-y)\|^2 \le L\|x^+-y\|^2` (a sufficient
+  condition computed without cancellation; :math:`L_f` is the Lipschitz
+  constant of the loss's gradient, :math:`\kappa/n` for a mean loss of
+  curvature :math:`\kappa`), or the usual descent condition holds, or the
+  step is at the level of rounding errors (a fixed point);
   otherwise ``L`` doubles. After each accepted step ``L`` shrinks by
   ``step_growth`` so the step tracks the local curvature, but never below
   ``1e-6`` times its initial estimate: steps in the null space of
