@@ -230,27 +230,34 @@ def fit_one(case: Case, method: str) -> dict:
     )
 
 
-def _serve(jobs, results):
-    """Worker loop: fit each ``(case, method)`` it is sent, send back the row."""
+def _serve(jobs, results, fit=fit_one):
+    """Worker loop: ``fit`` each ``(case, method)`` it is sent, send back the row."""
     for case, method in iter(jobs.get, None):
         try:
-            row = fit_one(case, method)
+            row = fit(case, method)
         except Exception as error:  # a crash is a result of the benchmark
             row = dict(status=f"error: {type(error).__name__}: {error}")
         results.put(row)
 
 
 class Worker:
-    """A process that fits one problem at a time, replaced after a timeout."""
+    """A process that fits one problem at a time, replaced after a timeout.
 
-    def __init__(self):
+    ``fit(case, method)`` returns the row of one fit (:func:`fit_one` by
+    default); it must be a module-level function, so the process can import it.
+    """
+
+    def __init__(self, fit=fit_one):
         self.context = multiprocessing.get_context("spawn")
+        self.fit_function = fit
         self._start()
 
     def _start(self):
         self.jobs, self.results = self.context.Queue(), self.context.Queue()
         self.process = self.context.Process(
-            target=_serve, args=(self.jobs, self.results), daemon=True
+            target=_serve,
+            args=(self.jobs, self.results, self.fit_function),
+            daemon=True,
         )
         self.process.start()
 

@@ -14,6 +14,7 @@ from .estimators import (
     ReflectionLassoRegressor,
     WeightedLasso,
     WeightedLassoCV,
+    weighted_lasso_path,
 )
 
 __version__ = "0.1.0.dev0"
@@ -33,4 +34,5 @@ __all__ = [
     "WeightedLasso",
     "WeightedLassoCV",
     "__version__",
+    "weighted_lasso_path",
 ]

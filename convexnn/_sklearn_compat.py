@@ -1,6 +1,7 @@
 """The private scikit-learn helpers convexnn builds on, imported in one place.
 
-Parameter validation (``Interval``, ``StrOptions``, ``HasMethods``) and
+Parameter validation (``Interval``, ``StrOptions``, ``HasMethods``, and
+``validate_params`` for public functions) and
 ``_fit_context``, which validates parameters once per ``fit`` and honours
 ``sklearn.config_context(skip_parameter_validation=True)``, are private in
 scikit-learn and may move between releases. Every module imports them from
@@ -13,7 +14,12 @@ from numbers import Integral
 
 from sklearn.base import _fit_context
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.multiclass import type_of_target
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "StrOptions",
     "_fit_context",
     "check_shuffled_cv",
+    "validate_params",
 ]
 
 

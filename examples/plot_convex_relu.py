@@ -14,7 +14,6 @@ the Carathéodory reduction finds.
 """
 
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -89,5 +88,4 @@ print(
     f"data: {np.abs(outputs - convex_outputs).max():.1e}"
 )
 
-if __name__ == "__main__":
-    figure.savefig(Path(__file__).with_suffix(".png"), dpi=110)
+plt.show()

@@ -13,7 +13,6 @@ optimum.
 """
 
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -78,5 +77,4 @@ right.set(
 )
 right.grid(True, which="both", alpha=0.3)
 
-if __name__ == "__main__":
-    figure.savefig(Path(__file__).with_suffix(".png"), dpi=110)
+plt.show()

@@ -27,7 +27,6 @@ refer to the columns the estimator receives, and nothing is rescaled inside.
 
 import importlib.util
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -220,7 +219,4 @@ plot_curves(
 )
 adversarial_figure.tight_layout()
 
-if __name__ == "__main__":
-    here = Path(__file__)
-    figure.savefig(here.with_suffix(".png"), dpi=110)
-    adversarial_figure.savefig(here.with_name(here.stem + "_adversarial.png"), dpi=110)
+plt.show()

@@ -23,8 +23,6 @@ the networks drawn are the best of their architecture for this data, not
 merely what an optimiser happened to find.
 """
 
-from pathlib import Path
-
 import matplotlib.cbook
 import matplotlib.pyplot as plt
 import numpy as np
@@ -85,5 +83,4 @@ right.set(
 )
 right.legend(fontsize=8)
 
-if __name__ == "__main__":
-    figure.savefig(Path(__file__).with_suffix(".png"), dpi=110)
+plt.show()

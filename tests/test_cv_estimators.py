@@ -38,7 +38,12 @@ CASES = [
     (GatedReLURegressorCV, GatedReLURegressor, GATED, regression),
     (GatedReLUClassifierCV, GatedReLUClassifier, GATED, classification),
     # the convex ReLU solves cost more: fewer samples
-    (ConvexReLURegressorCV, ConvexReLURegressor, CONVEX, lambda: regression(n=50)),
+    (
+        ConvexReLURegressorCV,
+        ConvexReLURegressor,
+        {**CONVEX, "keep_multipliers": True},  # the witness of assert_certified
+        lambda: regression(n=50),
+    ),
 ]
 
 
@@ -85,7 +90,7 @@ def test_each_fold_path_equals_independent_cold_fits(case):
     train, _ = next(KFold(2, shuffle=True, random_state=0).split(X))
     loss = "logistic" if hasattr(model, "classes_") else "squared"
     X_lifted, Y = lift(X[train], True), y[train].reshape(-1, 1).astype(float)
-    problem = model._problem(X_lifted, Y, loss, model.gates_, CPU64)
+    problem = model._problem(X_lifted, Y, loss, model.gates_, CPU64, None)
     path = model._solve(problem, model.alphas_, SolverConfig(), verbose=0)
     for alpha, solved in zip(model.alphas_, path, strict=True):
         assert model._point(problem, solved)[2]  # converged
@@ -166,3 +171,39 @@ def test_the_convex_grid_starts_at_an_upper_bound_of_where_blocks_vanish():
     assert model.alphas_[0] == pytest.approx(gated.fit(X, y).alphas_[0])
     at_max = ConvexReLURegressor(model.alphas_[0], gates=model.gates_).fit(X, y)
     assert at_max.converged_ and not at_max.coef_.any()
+
+
+@pytest.mark.parametrize(
+    "CV, data, tol",
+    [
+        (GatedReLURegressorCV, regression, 1e-9),
+        (GatedReLUClassifierCV, classification, 1e-9),
+        # the convex ReLU solvers reach 1e-7 here, and the scores agree to it
+        (ConvexReLURegressorCV, lambda: regression(n=30), 1e-7),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_integer_weights_repeat_rows_in_the_folds_and_the_scores(CV, data, tol):
+    # folds over the original rows, mapped to their copies: the same
+    # cross-validation, so the same scores, alpha_ and refit
+    X, y = data()
+    weights = np.random.default_rng(1).integers(1, 4, len(y))
+    repeated = np.repeat(np.arange(len(y)), weights)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))
+    copies = [
+        (np.flatnonzero(np.isin(repeated, a)), np.flatnonzero(np.isin(repeated, b)))
+        for a, b in folds
+    ]
+    gates = sample_gates(lift(X, True), 8, 0)
+    settings = {"gates": gates, "n_alphas": 4, "tol": tol, "device": "cpu"}
+    weighted = CV(cv=folds, **settings).fit(X, y, sample_weight=weights)
+    copied = CV(cv=copies, **settings).fit(X[repeated], y[repeated])
+    np.testing.assert_allclose(
+        weighted.cv_results_["mean_test_score"],
+        copied.cv_results_["mean_test_score"],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert weighted.converged_ and copied.converged_
+    assert weighted.alpha_ == pytest.approx(copied.alpha_, rel=1e-14)
+    assert weighted.objective_ == pytest.approx(copied.objective_, rel=10 * tol)

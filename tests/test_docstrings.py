@@ -2,7 +2,8 @@
 
 Every estimator exported by :mod:`convexnn` and :mod:`convexnn.baselines` is
 checked with :func:`numpydoc.validate.validate`, its class docstring and each
-public method, and its class docstring's Examples section is run as doctests.
+public method, and its class docstring's Examples section is run as doctests;
+so is every function :mod:`convexnn` exports.
 """
 
 import doctest
@@ -92,18 +93,42 @@ def test_methods_checked_include_the_estimator_api():
     )
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
-def test_class_docstring_examples_run(cls):
+def run_examples(documented) -> None:
+    """Run the Examples of ``documented``'s own docstring (not its members')."""
+    name = documented.__name__
     tests = [
         test
-        for test in doctest.DocTestFinder(recurse=False).find(cls, cls.__name__)
+        for test in doctest.DocTestFinder(recurse=False).find(documented, name)
         if test.examples
     ]
-    assert tests, f"{cls.__name__}'s docstring has no examples"
+    assert tests, f"{name}'s docstring has no examples"
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     with warnings.catch_warnings():
         # an example that stops short of its tolerance would teach the wrong fit
         warnings.simplefilter("error", ConvergenceWarning)
         for test in tests:
             runner.run(test)
-    assert runner.failures == 0, f"{runner.failures} example(s) of {cls.__name__}"
+    assert runner.failures == 0, f"{runner.failures} example(s) of {name}"
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+def test_class_docstring_examples_run(cls):
+    run_examples(cls)
+
+
+FUNCTIONS = [
+    getattr(convexnn, name)
+    for name in convexnn.__all__
+    if inspect.isfunction(getattr(convexnn, name))
+]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
+def test_function_docstring_is_valid_numpydoc(function):
+    pytest.importorskip("numpydoc")
+    assert errors(f"convexnn.{function.__name__}") == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
+def test_function_docstring_examples_run(function):
+    run_examples(function)

@@ -3,8 +3,8 @@ cross-validated network estimators.
 
 Small ``n_patterns``, ``max_iter``, grids of alphas and a loose ``tol`` keep the
 checks fast: they test the API, not the optimum (other files do), so fits
-stopping early with a ``ConvergenceWarning`` are expected here. No check is
-expected to fail.
+stopping early with a ``ConvergenceWarning`` are expected here. One check is
+expected to fail for the convex estimators, for the reason given below.
 """
 
 import pytest
@@ -25,6 +25,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 FAST = {"n_patterns": 10, "device": "cpu", "random_state": 0}
 PATH = {"n_alphas": 3, "cv": 2, **FAST}
 
+LOOSE_TOL = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "the convex fits of these API checks stop at tol=1e-4, so a weighted "
+        "fit and the fit on repeated rows agree to about 1e-4, not to the "
+        "check's rtol=1e-7 (the classifier's three-class problem there is so "
+        "ill-conditioned that even at the float64 limit of the gap its "
+        "near-zero logits differ by ~1e-8, as they do when the rows are only "
+        "reordered); the equivalence is checked at a tight tol, with this "
+        "check itself for the regressor, in tests/test_sample_weight.py"
+    )
+}
+
 ESTIMATORS = [
     GatedReLURegressor(max_iter=200, tol=1e-4, **FAST),
     GatedReLUClassifier(max_iter=200, tol=1e-4, **FAST),
@@ -37,6 +49,23 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+FOLDS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "a cross-validated fit splits repeated rows into other folds than the "
+        "weighted rows they repeat, so its alpha_ and refit may differ; with "
+        "folds over the original rows mapped to their copies the fits agree, "
+        "tested in tests/test_cv_estimators.py"
+    )
+}
+
+
+def expected_failures(estimator) -> dict:
+    name = type(estimator).__name__
+    if name.startswith("Nonconvex"):
+        return {}
+    return FOLDS if name.endswith("CV") else LOOSE_TOL
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -45,15 +45,21 @@ def cone_problem(
     )
 
 
+@pytest.mark.parametrize("stale", [False, True])
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
-def test_the_newton_step_solves_the_barrier_newton_system(loss):
-    # against the Hessian and gradient of F_tau by automatic differentiation
+def test_the_newton_step_solves_the_barrier_newton_system(loss, stale):
+    # against the Hessian and gradient of F_tau by automatic differentiation;
+    # stale: the loss's Hessian was formed at a nearby point, and conjugate
+    # gradients correct the system solved with it
     problem = cone_problem(loss)
     path = CentralPath(problem)
     rng = np.random.default_rng(1)
     path.u = path.u + 0.01 * torch.tensor(rng.standard_normal(path.u.shape))
     path.b = path.b + 0.1
     tau = 37.0
+    if stale:
+        path._newton_step(tau / 2)
+        path.b = path.b + 0.3  # the curvature moves, within the drift allowed
 
     def barrier(flat):
         u, b = flat[:-1].view_as(path.u), flat[-1:]
@@ -66,6 +72,9 @@ def test_the_newton_step_solves_the_barrier_newton_system(loss):
     gradient = torch.func.grad(barrier)(flat)
     exact = torch.linalg.solve(torch.func.hessian(barrier)(flat), -gradient)
     step, db, decrement = path._newton_step(tau)
+    if stale and loss == "logistic":  # solved by conjugate gradients
+        current = path.loss.hessian_diagonal(path.outputs(path.u, path.b))
+        assert not torch.equal(path._unit_curvature, current)
     torch.testing.assert_close(torch.cat([step.reshape(-1), db]), exact)
     assert decrement == pytest.approx(float(-gradient @ exact), rel=1e-10)
 
@@ -145,3 +154,21 @@ def test_a_problem_beyond_its_size_or_work_limit_goes_to_admm(limit):
     assert 0 < InteriorPoint().cost(problem, CONFIG) <= CONFIG.interior_point_max_flops
     method, result = solve_constrained(problem, tol=1e-6, config=SolverConfig(**limit))
     assert method == "admm" and result.converged
+
+
+def test_several_squared_outputs_are_solved_one_by_one():
+    # the squared loss sums over output columns: each column is its own
+    # problem, solved by the barrier method and its finish
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    Y = np.column_stack([X[:, 0] ** 2, np.abs(X[:, 1]) - X[:, 2]])
+    params = dict(alpha=0.02, n_patterns=8, tol=1e-7, random_state=0)
+    model = ConvexReLURegressor(**params).fit(X, Y)
+    assert model.converged_ and model.solver_ == "interior_point"
+    columns = [ConvexReLURegressor(**params).fit(X, y) for y in Y.T]
+    assert model.objective_ == pytest.approx(
+        sum(column.objective_ for column in columns), rel=1e-8
+    )
+    np.testing.assert_allclose(
+        model.coef_, np.concatenate([column.coef_ for column in columns], 3), atol=1e-6
+    )

@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 from reference import l1_logistic_regression
 from sklearn.linear_model import Lasso
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from convexnn import LLMLassoClassifier, LLMLassoRegressor, WeightedLassoCV
@@ -271,6 +273,7 @@ def test_scorer_sees_dataframe_names_task_and_descriptions():
 def test_chat_scorer_from_a_plain_callable_end_to_end():
     """A stand-in chat model that knows the first two features matter."""
     X, y = sparse_regression(n=80, p=6, n_informative=2, seed=7)
+    X = pd.DataFrame(X, columns=[f"x{j}" for j in range(6)])
     prompts = []
 
     def complete(prompt):
@@ -346,8 +349,32 @@ def test_parameters_are_checked_before_the_scorer_is_asked(params):
 
 def test_task_description_is_checked_by_model_scorers():
     X, y = sparse_regression(p=3)
+    X = pd.DataFrame(X, columns=["a", "b", "c"])
     with pytest.raises(ValueError, match="task_description must be a non-empty"):
         LLMLassoRegressor(ChatScorer(lambda prompt: "{}"), **FAST).fit(X, y)
+
+
+def test_a_scorer_that_reads_names_needs_them():
+    # a scaler in a pipeline hands on a NumPy array: the names are lost, and
+    # the error says how to keep them
+    X, y = sparse_regression(p=3)
+    X = pd.DataFrame(X, columns=["age", "income", "height"])
+    prompts = []
+
+    def complete(prompt):
+        prompts.append(prompt)
+        return json.dumps({"age": 1.0, "income": 0.5, "height": 0.1})
+
+    scorer = ChatScorer(complete)
+    model = make_pipeline(
+        StandardScaler(), LLMLassoRegressor(scorer, task_description="y", **FAST)
+    )
+    with pytest.raises(ValueError, match=r'set_output\(transform="pandas"\)'):
+        model.fit(X, y)
+    assert prompts == []  # refused before any call
+    model.set_output(transform="pandas").fit(X, y)
+    assert '"income"' in prompts[0]
+    assert list(model[-1].feature_names_in_) == ["age", "income", "height"]
 
 
 def test_a_training_fold_missing_a_class_is_an_error():
@@ -376,12 +403,25 @@ def test_user_arrays_are_not_modified():
 
 CHECKED = {"n_alphas": 3, "cv": 2, "trust_grid": (1.0,)}
 
+NEAR_ZERO_LOGITS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "the check compares decision_function to rtol=1e-7 with no atol, and "
+        "on its three-class data (15 samples, 30 features) some logits are "
+        "near zero: even at tol=1e-12 the weighted and repeated-row fits, on "
+        "the same support, differ there by ~1e-8 (their probabilities by "
+        "~1e-10); the equivalence is tested in tests/test_sample_weight.py"
+    )
+}
+
 
 @parametrize_with_checks(
     [
         LLMLassoRegressor(NameScorer(), **CHECKED),
         LLMLassoClassifier(NameScorer(), **CHECKED),
     ],
+    expected_failed_checks=lambda estimator: (
+        NEAR_ZERO_LOGITS if isinstance(estimator, LLMLassoClassifier) else {}
+    ),
 )
 def test_scikit_learn_compatible(estimator, check):
     check(estimator)

@@ -170,7 +170,9 @@ def test_gated_fit_out_of_time_reports_its_gap_honestly(max_time):
 def test_convex_fit_out_of_time_reports_its_residuals_honestly(solver):
     X, y = hard_regression(n=100, d=3)
     settings = {"alpha": 1e-3, "n_patterns": 30, "random_state": 0}
-    model = ConvexReLURegressor(solver=solver, tol=1e-10, max_time=1e-3, **settings)
+    model = ConvexReLURegressor(
+        solver=solver, tol=1e-10, max_time=1e-3, keep_multipliers=True, **settings
+    )
     fit_out_of_time(model, X, y)
     assert_certified(model, X, y)
     recomputed = kkt_residuals(model, X, y)

@@ -74,12 +74,14 @@ def test_a_gated_problem_declares_what_its_parts_provide():
         "quadratic",
         "diagonal_hessian",
         "shared_curvature",
+        "unweighted",
         "euclidean",
         "single_output",
     }
     assert _problem(loss="logistic").capabilities == {
         *CAPABILITIES,
         "diagonal_hessian",
+        "unweighted",
         "euclidean",
         "single_output",
     }

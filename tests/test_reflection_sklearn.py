@@ -55,6 +55,20 @@ EXPECTED_FAILED_CHECKS = {
     ),
 }
 
+WEIGHTED_2D_X = {
+    name: (
+        "scikit-learn's check passes its 2-D X to fit without reducing it to "
+        "one column for a one_d_array estimator, which refuses several "
+        "features; the property is tested with one feature in "
+        "tests/test_sample_weight.py"
+    )
+    for name in (
+        "check_sample_weights_shape",
+        "check_sample_weights_not_overwritten",
+        "check_sample_weight_equivalence_on_dense_data",
+    )
+}
+
 
 @parametrize_with_checks(
     [
@@ -70,7 +84,7 @@ EXPECTED_FAILED_CHECKS = {
             device="cpu",
         ),
     ],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS | WEIGHTED_2D_X,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

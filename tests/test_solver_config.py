@@ -22,7 +22,7 @@ from convexnn.solvers import (
     solve,
     solve_constrained,
 )
-from convexnn.solvers.active_set import FinishSchedule
+from convexnn.solvers.finish_schedule import FinishSchedule
 from convexnn.solvers.gram import feature_sign
 from convexnn.solvers.kernel_newton import kernel_newton, kernel_step_cost
 

@@ -62,7 +62,7 @@ def gated_pair(regression):
 @pytest.fixture(scope="module")
 def relu_pair(regression):
     X, y = regression
-    convex = ConvexReLURegressor(ALPHA, tol=1e-6, device="cpu")
+    convex = ConvexReLURegressor(ALPHA, tol=1e-6, keep_multipliers=True, device="cpu")
     baseline = NonconvexReLURegressor(
         ALPHA, n_neurons=6, max_iter=200, device="cpu", random_state=0
     )
@@ -260,6 +260,15 @@ def test_certified_fails_when_converged_claims_too_much(
     assert_certified(broken(wrong, converged_=False), *regression)
 
 
+def test_certified_asks_for_the_multipliers_of_a_relu_fit(regression, relu_pair):
+    convex, _ = relu_pair
+    without = copy.deepcopy(convex)
+    del without.multipliers_
+    for check in (assert_certified, kkt_residuals):
+        with pytest.raises(ValueError, match="keep_multipliers=True"):
+            check(without, *regression)
+
+
 def test_certified_fails_on_a_lower_bound_above_the_objective(regression, relu_pair):
     convex, _ = relu_pair
     wrong = broken(convex, lower_bound_=convex.objective_ * 1.01)
@@ -308,9 +317,9 @@ def test_certified_recomputes_the_gap_of_a_stopped_gated_fit(regression):
 def test_certified_recomputes_the_residuals_of_a_stopped_relu_fit(regression, measure):
     # ADMM stopped early: its iterates violate the constraints (the barrier
     # method's never do)
-    params = {"n_patterns": 8, "solver": "admm", "device": "cpu", "random_state": 0}
+    params = {"n_patterns": 8, "solver": "admm", "keep_multipliers": True}
     stopped = unconverged(
-        ConvexReLURegressor(ALPHA, **params),
+        ConvexReLURegressor(ALPHA, device="cpu", random_state=0, **params),
         *regression,
         max_iter=3,  # ADMM's first two iterates are feasible, with Λ = 0
     )
@@ -419,7 +428,12 @@ def test_certified_gap_agrees_on_a_lasso_with_an_unpenalised_feature(
 def test_certified_residuals_agree_on_honest_relu_fits(kind, estimator, fit_intercept):
     X, y = make_problem(kind, seed=0, n_samples=30)
     model = estimator(
-        ALPHA, n_patterns=8, fit_intercept=fit_intercept, device="cpu", random_state=0
+        ALPHA,
+        n_patterns=8,
+        fit_intercept=fit_intercept,
+        keep_multipliers=True,
+        device="cpu",
+        random_state=0,
     ).fit(X, y)
     assert model.converged_
     assert_certified(model, X, y)

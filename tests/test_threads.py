@@ -5,6 +5,8 @@
 set two threads with the ``two_threads`` fixture, which puts the pin back.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,9 @@ from convexnn._backend import SMALL_WORK, choose_n_threads, intra_op_threads
 from convexnn.estimators._fitting import fit_work
 
 PUBLIC_ESTIMATORS = [
-    getattr(convexnn, name) for name in convexnn.__all__ if name != "__version__"
+    getattr(convexnn, name)
+    for name in convexnn.__all__
+    if inspect.isclass(getattr(convexnn, name))
 ] + [getattr(convexnn.baselines, name) for name in convexnn.baselines.__all__]
 
 INVALID = [0, -1, 1.5, "2"]

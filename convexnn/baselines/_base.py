@@ -21,7 +21,9 @@ from .._backend import CPU64, Backend
 from .._sklearn_compat import Interval
 from ..estimators._base import NetworkOutputsMixin
 from ..estimators._fitting import NETWORK_PARAMETERS, warn_not_converged
+from ..estimators._warm_start import WARM_START_PARAMETERS
 from ..problems import Loss
+from ..solvers.progress import report, timed
 
 
 @dataclass
@@ -34,6 +36,12 @@ class TrainingResult:
     converged: bool
 
 
+#: Adam steps between two progress lines of a verbose fit.
+REPORT_EVERY = 100
+
+
+@timed
+@torch.enable_grad()
 def train_adam(
     network: nn.Module,
     X: torch.Tensor,
@@ -44,13 +52,19 @@ def train_adam(
     max_iter: int,
     tol: float,
     patience: int = 50,
+    verbose: int = 0,
 ) -> TrainingResult:
     r"""Minimise :math:`f(\text{network}(X)) + \alpha\,\text{network.weight\_decay}()`
     by full-batch Adam.
 
     Stops when the best objective has not improved by a relative ``tol`` for
     ``patience`` consecutive steps, or after ``max_iter`` steps. The weights
-    left in ``network`` are the best seen.
+    left in ``network`` are the best seen. With ``verbose``, prints the best
+    objective every :data:`REPORT_EVERY` steps and at the end
+    (:func:`~convexnn.solvers.progress.report`; no gap: the problem is not
+    convex). Gradients are enabled inside, so a fit called under the user's
+    :func:`torch.no_grad` still trains (and their setting holds again
+    afterwards).
     """
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
     curve = np.empty(max_iter)
@@ -72,11 +86,15 @@ def train_adam(
             }
         if stalled >= patience:
             break
+        if verbose and n_iter % REPORT_EVERY == 0 and n_iter < max_iter:
+            report("Adam", n_iter, best, None)
         objective.backward()
         optimizer.step()
     network.load_state_dict(best_state)
     with torch.no_grad():
         final = loss.value(network(X)) + alpha * float(network.weight_decay())
+    if verbose:
+        report("Adam", n_iter, final, None)
     return TrainingResult(final, curve[:n_iter], n_iter, stalled >= patience)
 
 
@@ -92,7 +110,18 @@ class AdamBaseline(NetworkOutputsMixin, BaseEstimator):
     _parameter_constraints = {
         **NETWORK_PARAMETERS,
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        **WARM_START_PARAMETERS,
     }
+
+    @staticmethod
+    def _weight_shapes(n_neurons: int | None, n_features: int, n_outputs: int):
+        """The shapes of the fitted weights, by attribute, in the order
+        :meth:`_train` takes them as a start (``None``: any number of neurons)."""
+        return {
+            "hidden_weights_": (n_neurons, n_features),
+            "output_weights_": (n_neurons, n_outputs),
+            "intercept_": (n_outputs,),
+        }
 
     def _train(
         self,
@@ -101,22 +130,21 @@ class AdamBaseline(NetworkOutputsMixin, BaseEstimator):
         loss: Loss,
         shape: tuple[int, int, int],
         rng: np.random.RandomState,
+        start: tuple | None = None,
     ) -> tuple[nn.Module, TrainingResult]:
-        """Train a network from a random start.
+        """Train a network from the weights ``start`` or a random start.
 
-        ``shape`` is ``(n_neurons, d̃, n_outputs)``; weights are drawn with
-        variance ``1/d̃`` (hidden) and ``1/n_neurons`` (output), the intercept
-        starts at zero and is trained only when ``fit_intercept``.
+        ``shape`` is ``(n_neurons, d̃, n_outputs)``; random weights are drawn
+        with variance ``1/d̃`` (hidden) and ``1/n_neurons`` (output), the
+        intercept starts at zero; it is trained only when ``fit_intercept``.
         """
         n_neurons, n_features, n_outputs = shape
-        hidden = rng.standard_normal((n_neurons, n_features)) / np.sqrt(n_features)
-        output = rng.standard_normal((n_neurons, n_outputs)) / np.sqrt(n_neurons)
-        network = self._network(
-            backend,
-            backend.tensor(hidden),
-            backend.tensor(output),
-            backend.zeros(n_outputs),
-        )
+        if start is None:
+            hidden = rng.standard_normal((n_neurons, n_features)) / np.sqrt(n_features)
+            output = rng.standard_normal((n_neurons, n_outputs)) / np.sqrt(n_neurons)
+            start = hidden, output, np.zeros(n_outputs)
+        # copies: training writes into the weights, never into fitted arrays
+        network = self._network(backend, *(backend.tensor(w).clone() for w in start))
         network.bias.requires_grad_(self.fit_intercept)
         result = train_adam(
             network,
@@ -126,6 +154,7 @@ class AdamBaseline(NetworkOutputsMixin, BaseEstimator):
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
             tol=self.tol,
+            verbose=self.verbose,
         )
         return network, result
 

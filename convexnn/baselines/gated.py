@@ -21,9 +21,14 @@ from sklearn.utils import check_random_state
 
 from .._backend import Backend
 from .._sklearn_compat import Interval, StrOptions
-from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
+from ..estimators._base import (
+    CLASS_WEIGHT,
+    ClassifierOutputMixin,
+    RegressorOutputMixin,
+)
+from ..estimators._warm_start import gates_to_fit, previous_gated_solution
 from ..networks import GatedReLUNetwork
-from ..patterns import lift, resolve_gates
+from ..patterns import lift
 from ..problems import LOSSES
 from ._base import AdamBaseline
 
@@ -47,6 +52,7 @@ class _BaseNonconvexGatedReLU(AdamBaseline):
         learning_rate=1e-2,
         max_iter=2000,
         tol=1e-6,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -62,6 +68,7 @@ class _BaseNonconvexGatedReLU(AdamBaseline):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
+        self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -72,16 +79,22 @@ class _BaseNonconvexGatedReLU(AdamBaseline):
         gates = backend.tensor(self.gates_)
         return GatedReLUNetwork(gates, hidden, output, bias, self.hidden_bias)
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         rng = check_random_state(self.random_state)
-        gates = resolve_gates(
-            self.gates, lift(X, self.hidden_bias), self.n_patterns, rng
-        )
+        X_lifted = lift(X, self.hidden_bias)
+        n_features, n_outputs = X_lifted.shape[1], Y.shape[1]
+        weights = self._weight_shapes(None, n_features, n_outputs)
+        previous = previous_gated_solution(self, n_features, weights)
+        gates = gates_to_fit(self, X_lifted, previous, rng)
+        start = None if previous is None else tuple(previous[w] for w in weights)
         self.gates_ = np.asarray(gates, dtype=np.float64)
-        shape = (*gates.shape, Y.shape[1])
-        data_loss = LOSSES[loss](backend.tensor(Y))
-        self._keep(*self._train(backend, backend.tensor(X), data_loss, shape, rng))
+        shape = (*gates.shape, n_outputs)
+        data_loss = LOSSES[loss](backend.tensor(Y), sample_weight)
+        network, result = self._train(
+            backend, backend.tensor(X), data_loss, shape, rng, start
+        )
+        self._keep(network, result)
 
 
 class NonconvexGatedReLURegressor(RegressorOutputMixin, _BaseNonconvexGatedReLU):
@@ -120,6 +133,10 @@ class NonconvexGatedReLURegressor(RegressorOutputMixin, _BaseNonconvexGatedReLU)
     tol : float, default=1e-6
         Stop when the objective has not improved by this relative amount for
         50 steps.
+    warm_start : bool, default=False
+        Start from the previous fit's gates and weights instead of new gates
+        and a random draw, so that a new fit continues training. A fit with
+        new ``gates``, another number of features or of outputs starts anew.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the training runs, as in the convex estimators; "auto" picks
         CUDA when available.
@@ -135,7 +152,8 @@ class NonconvexGatedReLURegressor(RegressorOutputMixin, _BaseNonconvexGatedReLU)
         Seeds the gate sampling, as in the convex estimators, and the
         initialisation.
     verbose : int, default=0
-        Accepted as in the convex estimators; Adam training prints nothing.
+        When positive, print a progress line (steps, best objective, elapsed
+        time) every 100 Adam steps and at the end of each run.
 
     Attributes
     ----------
@@ -212,6 +230,10 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
         Fixed gates instead of sampling.
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.
     hidden_bias : bool, default=True
@@ -223,6 +245,10 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
     tol : float, default=1e-6
         Stop when the objective has not improved by this relative amount for
         50 steps.
+    warm_start : bool, default=False
+        Start from the previous fit's gates and weights instead of new gates
+        and a random draw, so that a new fit continues training. A fit with
+        new ``gates``, another number of features or of outputs starts anew.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the training runs, as in the convex estimators; "auto" picks
         CUDA when available.
@@ -238,7 +264,8 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
         Seeds the gate sampling, as in the convex estimators, and the
         initialisation.
     verbose : int, default=0
-        Accepted as in the convex estimators; Adam training prints nothing.
+        When positive, print a progress line (steps, best objective, elapsed
+        time) every 100 Adam steps and at the end of each run.
 
     Attributes
     ----------
@@ -289,6 +316,7 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
     _parameter_constraints = {
         **_BaseNonconvexGatedReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -298,11 +326,13 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         fit_intercept=True,
         hidden_bias=True,
         learning_rate=1e-2,
         max_iter=2000,
         tol=1e-6,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -319,9 +349,11 @@ class NonconvexGatedReLUClassifier(ClassifierOutputMixin, _BaseNonconvexGatedReL
             learning_rate=learning_rate,
             max_iter=max_iter,
             tol=tol,
+            warm_start=warm_start,
             device=device,
             dtype=dtype,
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

@@ -22,7 +22,12 @@ from sklearn.utils import check_random_state
 
 from .._backend import Backend
 from .._sklearn_compat import Interval, StrOptions
-from ..estimators._base import ClassifierOutputMixin, RegressorOutputMixin
+from ..estimators._base import (
+    CLASS_WEIGHT,
+    ClassifierOutputMixin,
+    RegressorOutputMixin,
+)
+from ..estimators._warm_start import previous_solution
 from ..networks import ReLUNetwork
 from ..problems import LOSSES
 from ._base import AdamBaseline
@@ -47,6 +52,7 @@ class _BaseNonconvexReLU(AdamBaseline):
         learning_rate=1e-2,
         max_iter=2000,
         tol=1e-6,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -62,6 +68,7 @@ class _BaseNonconvexReLU(AdamBaseline):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
+        self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
@@ -71,18 +78,23 @@ class _BaseNonconvexReLU(AdamBaseline):
     def _network(self, backend, hidden, output, bias):
         return ReLUNetwork(hidden, output, bias, self.hidden_bias)
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         rng = check_random_state(self.random_state)
         shape = (self.n_neurons, X.shape[1] + self.hidden_bias, Y.shape[1])
-        X_tensor, data_loss = backend.tensor(X), LOSSES[loss](backend.tensor(Y))
+        X_tensor, data_loss = (
+            backend.tensor(X),
+            LOSSES[loss](backend.tensor(Y), sample_weight),
+        )
+        # a warm start continues the previous weights in the first run
+        previous = previous_solution(self, self._weight_shapes(*shape))
+        first = None if previous is None else tuple(previous.values())
+        starts = [first] + [None] * (self.n_restarts - 1)
         runs = [
-            self._train(backend, X_tensor, data_loss, shape, rng)
-            for _ in range(self.n_restarts)
+            self._train(backend, X_tensor, data_loss, shape, rng, start)
+            for start in starts
         ]
         objectives = np.array([result.objective for _, result in runs])
-        if self.verbose:
-            print(f"restart objectives: {objectives}")
         self._keep(*runs[int(objectives.argmin())])
         self.restart_objectives_ = objectives
 
@@ -123,6 +135,11 @@ class NonconvexReLURegressor(RegressorOutputMixin, _BaseNonconvexReLU):
     tol : float, default=1e-6
         Stop a run when its objective has not improved by this relative amount
         for 50 steps.
+    warm_start : bool, default=False
+        Start the first run from the previous fit's weights instead of a
+        random draw (the other ``n_restarts − 1`` runs start at random), so
+        that a new fit continues training. A fit with another number of
+        neurons, features or outputs starts at random.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the training runs, as in the convex estimators; "auto" picks
         CUDA when available.
@@ -137,7 +154,8 @@ class NonconvexReLURegressor(RegressorOutputMixin, _BaseNonconvexReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations.
     verbose : int, default=0
-        Print the final objective of every restart.
+        When positive, print a progress line (steps, best objective, elapsed
+        time) every 100 Adam steps and at the end of each run.
 
     Attributes
     ----------
@@ -215,6 +233,10 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
         objective is kept.
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.
     hidden_bias : bool, default=True
@@ -226,6 +248,11 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
     tol : float, default=1e-6
         Stop a run when its objective has not improved by this relative amount
         for 50 steps.
+    warm_start : bool, default=False
+        Start the first run from the previous fit's weights instead of a
+        random draw (the other ``n_restarts − 1`` runs start at random), so
+        that a new fit continues training. A fit with another number of
+        neurons, features or outputs starts at random.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the training runs, as in the convex estimators; "auto" picks
         CUDA when available.
@@ -240,7 +267,8 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations.
     verbose : int, default=0
-        Print the final objective of every restart.
+        When positive, print a progress line (steps, best objective, elapsed
+        time) every 100 Adam steps and at the end of each run.
 
     Attributes
     ----------
@@ -292,6 +320,7 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
     _parameter_constraints = {
         **_BaseNonconvexReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -301,11 +330,13 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
         n_neurons=100,
         n_restarts=1,
         loss="auto",
+        class_weight=None,
         fit_intercept=True,
         hidden_bias=True,
         learning_rate=1e-2,
         max_iter=2000,
         tol=1e-6,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -322,9 +353,11 @@ class NonconvexReLUClassifier(ClassifierOutputMixin, _BaseNonconvexReLU):
             learning_rate=learning_rate,
             max_iter=max_iter,
             tol=tol,
+            warm_start=warm_start,
             device=device,
             dtype=dtype,
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

@@ -1,5 +1,6 @@
 """The public scikit-learn estimators."""
 
+from ._weighted_lasso_path import weighted_lasso_path
 from .convex import ConvexReLUClassifier, ConvexReLURegressor
 from .convex_cv import ConvexReLUClassifierCV, ConvexReLURegressorCV
 from .gated import GatedReLUClassifier, GatedReLURegressor
@@ -22,4 +23,5 @@ __all__ = [
     "ReflectionLassoRegressor",
     "WeightedLasso",
     "WeightedLassoCV",
+    "weighted_lasso_path",
 ]

@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._backend import choose_n_threads, intra_op_threads
 from .._sklearn_compat import Interval, StrOptions
 from ..solvers.config import SolverConfig
+from ..solvers.progress import clock
 
 
 def _package_dir(module_file: str) -> str:
@@ -241,7 +242,7 @@ def fit_work(estimator, X: np.ndarray, Y: np.ndarray) -> int:
 def fitting(estimator, X: np.ndarray, Y: np.ndarray):
     """Run the block as ``estimator``'s fit on the validated ``X`` and ``Y``.
 
-    Two settings hold inside and are restored afterwards, also when the fit
+    These settings hold inside and are restored afterwards, also when the fit
     raises:
 
     * the intra-op thread count: the estimator's ``n_threads`` when set, else
@@ -253,7 +254,10 @@ def fitting(estimator, X: np.ndarray, Y: np.ndarray):
       scaling changes what is fitted, such as the one-feature reflection
       dictionaries);
     * the solver settings (:func:`fit_config`), whose deadline is the
-      estimator's ``max_time`` (when it has one) from now.
+      estimator's ``max_time`` (when it has one) from now;
+    * the clock of ``verbose`` progress lines
+      (:func:`convexnn.solvers.progress.clock`), which count seconds from the
+      start of the fit.
     """
     n_threads = choose_n_threads(
         getattr(estimator, "n_threads", None), fit_work(estimator, X, Y)
@@ -262,7 +266,7 @@ def fitting(estimator, X: np.ndarray, Y: np.ndarray):
     config = SolverConfig().with_time_limit(getattr(estimator, "max_time", None))
     tokens = _FIT_DATA_UNSCALED.set(unscaled), _FIT_CONFIG.set(config)
     try:
-        with intra_op_threads(n_threads):
+        with intra_op_threads(n_threads), clock():
             yield
     finally:
         _FIT_DATA_UNSCALED.reset(tokens[0])

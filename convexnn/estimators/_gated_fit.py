@@ -14,7 +14,7 @@ from .._backend import CPU64, Backend, to_numpy
 from .._sklearn_compat import Interval, StrOptions
 from ..global_certificate.mixin import GlobalCertificateMixin
 from ..networks import GatedReLUNetwork, count_neurons
-from ..patterns import lift, resolve_gates
+from ..patterns import lift
 from ..problems import LOSSES, GatedOperator, Problem, gated_problem
 from ..solvers import SolverResult, solve
 from ._fitting import (
@@ -24,6 +24,7 @@ from ._fitting import (
     warn_not_converged,
     without_autograd,
 )
+from ._warm_start import WARM_START_PARAMETERS, gates_to_fit, previous_gated_solution
 
 GATED_PARAMETERS = {
     **NETWORK_PARAMETERS,
@@ -34,14 +35,22 @@ GATED_PARAMETERS = {
 
 
 def gated_fit_problem(
-    estimator, X_lifted: np.ndarray, Y: np.ndarray, loss: str, gates, backend, alpha
+    estimator,
+    X_lifted: np.ndarray,
+    Y: np.ndarray,
+    loss: str,
+    gates,
+    backend,
+    alpha,
+    sample_weight=None,
 ) -> Problem:
     """The group-lasso problem of ``estimator``'s settings (``group_norm``,
-    ``fit_intercept``) over ``gates``, on the lifted data and encoded targets."""
+    ``fit_intercept``) over ``gates``, on the lifted data and encoded targets,
+    its loss weighted by ``sample_weight`` when given."""
     return gated_problem(
         backend.tensor(X_lifted),
         backend.tensor(gates),
-        LOSSES[loss](backend.tensor(Y)),
+        LOSSES[loss](backend.tensor(Y), sample_weight),
         alpha,
         group_norm=estimator.group_norm,
         fit_intercept=estimator.fit_intercept,
@@ -105,7 +114,7 @@ class _BaseGatedReLU(GlobalCertificateMixin, _GatedReLUModel):
         **GATED_PARAMETERS,
         **TIME_PARAMETERS,
         "group_norm": [StrOptions({"nuclear", "frobenius"})],
-        "warm_start": ["boolean"],
+        **WARM_START_PARAMETERS,
     }
 
     def __init__(
@@ -145,36 +154,26 @@ class _BaseGatedReLU(GlobalCertificateMixin, _GatedReLUModel):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _warm_start_from(self, X_lifted: np.ndarray, n_outputs: int):
-        """Previous ``(gates, coef, intercept)`` when warm starting is possible."""
-        if not (self.warm_start and hasattr(self, "coef_")):
-            return None
-        if self.gates is not None and not np.array_equal(
-            np.asarray(self.gates, dtype=np.float64), self.gates_
-        ):
-            return None  # new gates given: a new problem
-        if (
-            self.gates_.shape[1] != X_lifted.shape[1]
-            or self.coef_.shape[2] != n_outputs
-        ):
-            return None
-        return self.gates_, self.coef_, self.intercept_
-
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend = Backend.from_params(self.device, self.dtype)
         X_lifted = lift(X, self.hidden_bias)
-        previous = self._warm_start_from(X_lifted, Y.shape[1])
-        if previous is not None:
-            gates = previous[0]
-        else:
-            gates = resolve_gates(
-                self.gates, X_lifted, self.n_patterns, self.random_state
-            )
-        problem = gated_fit_problem(self, X_lifted, Y, loss, gates, backend, self.alpha)
+        n_features, n_outputs = X_lifted.shape[1], Y.shape[1]
+        previous = previous_gated_solution(
+            self,
+            n_features,
+            {"coef_": (None, n_features, n_outputs), "intercept_": (n_outputs,)},
+        )
+        gates = gates_to_fit(self, X_lifted, previous, self.random_state)
+        problem = gated_fit_problem(
+            self, X_lifted, Y, loss, gates, backend, self.alpha, sample_weight
+        )
         x0 = None
         if previous is not None:
-            x0 = problem.pack(backend.tensor(previous[1]), backend.tensor(previous[2]))
+            x0 = problem.pack(
+                backend.tensor(previous["coef_"]),
+                backend.tensor(previous["intercept_"]),
+            )
         result = solve(
             problem,
             x0,

@@ -16,6 +16,7 @@ caller's: :func:`cross_validate_paths` asks for it through ``fit_path``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,7 +27,9 @@ from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring, r2_score
 
 from .._sklearn_compat import check_shuffled_cv
+from ..solvers.progress import report, timed
 from ._fitting import warn_cv_not_converged
+from ._lasso_path import check_alphas
 
 
 class Path(Protocol):
@@ -35,6 +38,11 @@ class Path(Protocol):
     alphas: np.ndarray
     converged: np.ndarray
     """Shape ``(n_alphas,)``: whether each solve reached ``tol``."""
+    n_iter: np.ndarray
+    objectives: np.ndarray
+    gaps: np.ndarray
+    """Shape ``(n_alphas,)``: each solve's iterations, objective and relative
+    gap, for the progress lines."""
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
         """Model outputs on ``X`` at every alpha, ``(n_alphas, n, n_outputs)``."""
@@ -43,21 +51,25 @@ class Path(Protocol):
         """Size of each solution: its nonzero features, or blocks."""
 
 
-ScoreFn = Callable[[Path, np.ndarray, np.ndarray], np.ndarray]
-"""``score(path, X_test, Y_test) -> (n_alphas,)`` scores, greater is better."""
+ScoreFn = Callable[[Path, np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
+"""``score(path, X_test, Y_test, sample_weight_test) -> (n_alphas,)`` scores,
+greater is better (the weights are ``None`` for an unweighted fit)."""
 
 
 def negative_error(loss: str) -> ScoreFn:
     """The default score: minus the mean squared error (squared loss) or minus
-    the mean cross-entropy, the log-loss (logistic and multinomial losses)."""
+    the mean cross-entropy, the log-loss (logistic and multinomial losses),
+    averaged over the held-out samples with their weights."""
 
-    def score(path: Path, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def score(path: Path, X, Y, sample_weight=None) -> np.ndarray:
         Z = path.outputs(X)  # (n_alphas, n, c)
         if loss == "squared":
-            return -((Z - Y) ** 2).mean(axis=(1, 2))
-        if loss == "logistic":
-            return -(np.logaddexp(0.0, Z) - Y * Z).mean(axis=(1, 2))
-        return -(logsumexp(Z, axis=2) - (Y * Z).sum(axis=2)).mean(axis=1)
+            errors = ((Z - Y) ** 2).mean(axis=2)
+        elif loss == "logistic":
+            errors = (np.logaddexp(0.0, Z) - Y * Z).mean(axis=2)
+        else:
+            errors = logsumexp(Z, axis=2) - (Y * Z).sum(axis=2)
+        return -np.average(errors, axis=1, weights=sample_weight)
 
     return score
 
@@ -66,14 +78,17 @@ def estimator_score(classifier: bool) -> ScoreFn:
     """The score of the estimators' ``score`` method, from a path's outputs:
     the accuracy for a classifier (one output: positive outputs are class 1;
     several: the largest output's class), :math:`R^2` averaged over the
-    outputs for a regressor."""
+    outputs for a regressor, both weighted by the held-out samples' weights."""
 
-    def score(path: Path, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def score(path: Path, X, Y, sample_weight=None) -> np.ndarray:
         Z = path.outputs(X)  # (n_alphas, n, c)
         if classifier:
             predicted = Z[:, :, 0] > 0 if Z.shape[2] == 1 else Z.argmax(axis=2)
-            return (predicted == class_indices(Y)).mean(axis=1)
-        return np.array([r2_score(Y, outputs) for outputs in Z])
+            correct = predicted == class_indices(Y)
+            return np.average(correct, axis=1, weights=sample_weight)
+        return np.array(
+            [r2_score(Y, outputs, sample_weight=sample_weight) for outputs in Z]
+        )
 
     return score
 
@@ -131,15 +146,18 @@ class CVPaths:
         return results
 
 
+@timed
 def cross_validate_paths(
     X: np.ndarray,
     Y: np.ndarray,
-    fit_path: Callable[[int, np.ndarray], Path],
+    fit_path: Callable[[int, np.ndarray, np.ndarray | None, int], Path],
     alphas: np.ndarray,
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
     score: ScoreFn,
     n_jobs: int | None,
+    verbose: int = 0,
+    sample_weight: np.ndarray | None = None,
 ) -> CVPaths:
     """Fit and score every candidate's path on every fold.
 
@@ -148,8 +166,10 @@ def cross_validate_paths(
     X, Y : ndarray
         Training data and encoded targets ``(n_samples, n_outputs)``.
     fit_path : callable
-        ``fit_path(candidate, train)``: the path of candidate ``candidate``
-        along its grid, fitted on the samples ``train``.
+        ``fit_path(candidate, train, sample_weight, verbose)``: the path of
+        candidate ``candidate`` along its grid, fitted on the samples
+        ``train`` with their weights (``None`` without), its solves printing
+        their progress at ``verbose``.
     alphas : ndarray of shape (n_candidates, n_alphas)
         Each candidate's decreasing ``alpha`` grid.
     folds : sequence of (train, test) index arrays
@@ -157,6 +177,15 @@ def cross_validate_paths(
         Scores a path's solutions on held-out data.
     n_jobs : int or None
         Parallel tasks (joblib threads), one task per (candidate, fold).
+    verbose : int
+        When positive, print a progress line
+        (:func:`~convexnn.solvers.progress.report`) per task when its path is
+        solved: its iterations, its objective at the last alpha, its largest
+        relative gap, and the time since cross-validation started; the paths
+        get ``verbose − 1`` (:func:`~convexnn.solvers.solve_path`).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Weights of the samples, in the fits on the training folds and in the
+        scores on the held-out ones.
 
     Returns
     -------
@@ -165,13 +194,28 @@ def cross_validate_paths(
     """
     tasks = [(c, f) for c in range(len(alphas)) for f in range(len(folds))]
 
+    def weights(rows):
+        return None if sample_weight is None else sample_weight[rows]
+
     def run(c, f):
         train, test = folds[f]
-        path = fit_path(c, train)
-        return score(path, X[test], Y[test]), path.n_selected(), path.converged
+        path = fit_path(c, train, weights(train), max(verbose - 1, 0))
+        if verbose:
+            report(
+                "cross-validation",
+                int(path.n_iter.sum()),
+                float(path.objectives[-1]),
+                float(path.gaps.max()),
+                candidate=f"{c + 1}/{len(alphas)}",
+                fold=f"{f + 1}/{len(folds)}",
+            )
+        fold_scores = score(path, X[test], Y[test], weights(test))
+        return fold_scores, path.n_selected(), path.converged
 
+    # each task runs in a copy of this context: in a worker thread too, its
+    # progress lines count time from the start of cross-validation
     results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(run)(c, f) for c, f in tasks
+        delayed(copy_context().run)(run, c, f) for c, f in tasks
     )
     shape = (len(alphas), alphas.shape[1], len(folds))
     scores, n_selected = np.empty(shape), np.empty(shape)
@@ -204,16 +248,12 @@ class PathCVMixin:
     def _given_alphas(self) -> np.ndarray | None:
         """The ``alphas`` parameter validated and sorted decreasingly, or
         ``None`` for the default grid."""
-        if self.alphas is None:
-            return None
-        grid = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
-        if grid.size == 0 or not (grid > 0).all():
-            raise ValueError(f"alphas must be positive numbers; got {self.alphas!r}.")
-        return grid
+        return None if self.alphas is None else check_alphas(self.alphas)
 
-    def _folds(self, X: np.ndarray, Y: np.ndarray) -> list:
+    def _folds(self, X: np.ndarray, Y: np.ndarray, sample_weight=None) -> list:
         """The (train, test) splits, the same for every candidate; stratified
-        for a classifier given an int ``cv``."""
+        for a classifier given an int ``cv``, whose every training fold must
+        hold every class with positive weight."""
         classes = class_indices(Y) if is_classifier(self) else None
         splitter = check_shuffled_cv(
             self.cv,
@@ -225,22 +265,25 @@ class PathCVMixin:
         if classes is not None:
             n_classes = max(Y.shape[1], 2)
             for k, (train, _) in enumerate(folds):
+                if sample_weight is not None:
+                    train = train[sample_weight[train] > 0]
                 if len(np.unique(classes[train])) < n_classes:
                     raise ValueError(
                         f"cv: training fold {k} lacks some of the {n_classes} "
-                        "classes; use a StratifiedKFold or fewer splits."
+                        "classes (among its samples of positive weight); use a "
+                        "StratifiedKFold or fewer splits."
                     )
         return folds
 
     def _score_function(self, default: ScoreFn, loss: str) -> ScoreFn:
         """``default`` without ``scoring``, else the scorer applied to a fitted
         copy of the estimator at each solution (classifiers' labels are the
-        class indices)."""
+        class indices), with the held-out samples' weights when given."""
         if self.scoring is None:
             return default
         scorer = check_scoring(self, scoring=self.scoring)
 
-        def score(path: Path, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        def score(path: Path, X, Y, sample_weight=None) -> np.ndarray:
             if is_classifier(self):
                 y = class_indices(Y)
             else:
@@ -249,7 +292,11 @@ class PathCVMixin:
                 self._fold_model(path, index, X.shape[1], Y.shape[1], loss)
                 for index in range(len(path.alphas))
             )
-            return np.array([scorer(model, X, y) for model in models])
+            if sample_weight is None:
+                return np.array([scorer(model, X, y) for model in models])
+            return np.array(
+                [scorer(model, X, y, sample_weight=sample_weight) for model in models]
+            )
 
         return score
 

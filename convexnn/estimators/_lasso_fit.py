@@ -60,7 +60,13 @@ class _WeightedLassoBase(BaseEstimator):
     target, ``(n_targets, n_features)`` otherwise); classifiers keep
     :class:`~sklearn.linear_model.LogisticRegression`'s (``(1, n_features)``
     for two classes, ``(n_classes, n_features)`` otherwise).
+
+    Samples of weight zero stay in the data (they change nothing in the
+    objective), so that the rows of a ``cv`` given as index splits are the
+    rows passed to ``fit``.
     """
+
+    _keeps_zero_weights = True
 
     def _solution_attributes(self, path: PathSolution, index: int) -> dict:
         """Fitted attributes of the solution at ``path``'s alpha ``index``."""
@@ -105,12 +111,20 @@ class _LassoCVBase(PathCVMixin, _WeightedLassoBase):
     """Cross-validation of weighted-Lasso paths, then a refit on all data."""
 
     def _cross_validated_fit(
-        self, X: np.ndarray, Y: np.ndarray, loss: str, candidates: list[np.ndarray]
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        loss: str,
+        candidates: list[np.ndarray],
+        sample_weight: np.ndarray | None = None,
     ) -> CVFit:
         backend, config = self._backend(), fit_config()
         settings = {"fit_intercept": self.fit_intercept, "backend": backend}
         solver = {"tol": self.tol, "max_iter": self.max_iter, "config": config}
-        full = [LassoData.build(X, Y, loss, f, **settings) for f in candidates]
+        full = [
+            LassoData.build(X, Y, loss, f, sample_weight=sample_weight, **settings)
+            for f in candidates
+        ]
         grid = self._given_alphas()
         if grid is None:
             alphas = np.stack(
@@ -119,20 +133,27 @@ class _LassoCVBase(PathCVMixin, _WeightedLassoBase):
         else:
             alphas = np.tile(grid, (len(candidates), 1))
 
-        def fit_path(candidate: int, train: np.ndarray) -> PathSolution:
+        def fit_path(candidate: int, train, weights, verbose: int) -> PathSolution:
             data = LassoData.build(
-                X[train], Y[train], loss, candidates[candidate], **settings
+                X[train],
+                Y[train],
+                loss,
+                candidates[candidate],
+                sample_weight=weights,
+                **settings,
             )
-            return data.solve(alphas[candidate], **solver)
+            return data.solve(alphas[candidate], verbose=verbose, **solver)
 
         cv = cross_validate_paths(
             X,
             Y,
             fit_path,
             alphas,
-            self._folds(X, Y),
+            self._folds(X, Y, sample_weight),
             score=self._score_function(negative_error(loss), loss),
             n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            sample_weight=sample_weight,
         )
         self._warn_unconverged(cv)
         candidate, index = select(cv, self.selection)

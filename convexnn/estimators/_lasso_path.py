@@ -3,14 +3,15 @@ r"""Weighted-Lasso regularisation paths on the shared solver core.
 .. math::
     \min_{W, b}\; f(XW + \mathbf 1 b^\top) + \alpha \sum_j w_j \sum_k |W_{jk}|
 
-with the mean loss ``f`` (squared, logistic or multinomial) and one factor
+with the (weighted) mean loss ``f`` (squared, logistic or multinomial) and one factor
 ``w_j`` per feature shared by all outputs: ``0`` leaves a feature
 unpenalised, ``inf`` excludes it. Excluded columns are dropped before
 solving (their coefficients are exactly zero), so the solver only ever sees
 finite factors; with every column excluded it fits the intercept alone.
 
 With an intercept the solver works on the centred columns
-:math:`X - \mathbf 1\mu^\top` (:math:`\mu` the column means): since
+:math:`X - \mathbf 1\mu^\top` (:math:`\mu` the column means, weighted by
+the sample weights): since
 :math:`XW + \mathbf 1b^\top = (X - \mathbf 1\mu^\top)W + \mathbf 1(b + W^\top\mu)^\top`
 and ``b`` is unpenalised, this is the same problem in other coordinates (same
 ``W``, same objective and duality gap, same ``alpha_max``), only much better
@@ -25,11 +26,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from numpy.typing import ArrayLike
 
 from .._backend import Backend, to_numpy
 from ..problems import LOSSES, Problem, lasso_problem
 from ..solvers import alpha_grid, alpha_max, solve_path
 from ..solvers.config import SolverConfig
+
+
+def check_alphas(alphas: ArrayLike) -> np.ndarray:
+    """``alphas`` as a float64 array sorted in decreasing order, checked to
+    be positive numbers."""
+    grid = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
+    if grid.size == 0 or not (grid > 0).all():
+        raise ValueError(f"alphas must be positive numbers; got {alphas!r}.")
+    return grid
 
 
 @dataclass(frozen=True)
@@ -41,8 +53,8 @@ class LassoData:
     """Indices of the features that are not excluded (finite factor)."""
     n_features: int
     means: np.ndarray
-    """Column means of the kept features that the solver's design subtracts
-    (zeros without an intercept)."""
+    """Column means (weighted by the sample weights) of the kept features that
+    the solver's design subtracts (zeros without an intercept)."""
 
     @classmethod
     def build(
@@ -54,13 +66,16 @@ class LassoData:
         *,
         fit_intercept: bool,
         backend: Backend,
+        sample_weight: np.ndarray | None = None,
     ) -> LassoData:
         kept = np.flatnonzero(np.isfinite(factors))
         X = X[:, kept]
-        means = X.mean(axis=0) if fit_intercept else np.zeros(len(kept))
+        means = np.zeros(len(kept))
+        if fit_intercept and len(kept):  # NumPy's average of no column fails
+            means = np.average(X, axis=0, weights=sample_weight)
         problem = lasso_problem(
             backend.tensor(X - means),
-            LOSSES[loss](backend.tensor(Y)),
+            LOSSES[loss](backend.tensor(Y), sample_weight),
             backend.tensor(factors[kept]),
             fit_intercept=fit_intercept,
         )
@@ -79,6 +94,17 @@ class LassoData:
         """
         return alpha_grid(self.alpha_max() or 1.0, n_alphas, min_ratio)
 
+    def start(self, coef: np.ndarray, intercept: np.ndarray) -> torch.Tensor:
+        """A solution given as ``coef`` ``(n_outputs, n_features)`` and
+        ``intercept`` ``(n_outputs,)``, as a starting point in the solver's
+        coordinates (the kept features, the intercept of the centred ones)."""
+        coef = np.asarray(coef, dtype=np.float64).T[self.kept]
+        intercept = np.atleast_1d(intercept) + self.means @ coef
+        like = self.problem.zeros()
+        return self.problem.pack(
+            torch.as_tensor(coef).to(like), torch.as_tensor(intercept).to(like)
+        )
+
     def solve(
         self,
         alphas: np.ndarray,
@@ -86,15 +112,18 @@ class LassoData:
         tol: float,
         max_iter: int,
         verbose: int = 0,
+        x0: torch.Tensor | None = None,
         config: SolverConfig = SolverConfig(),
     ) -> PathSolution:
-        """Solve along ``alphas`` (decreasing), each warm-started from the last."""
+        """Solve along ``alphas`` (decreasing), each warm-started from the last,
+        the first from ``x0`` (:meth:`start`; default zeros)."""
         n_outputs = self.problem.n_outputs
         coefs = np.zeros((len(alphas), self.n_features, n_outputs))
         intercepts = np.zeros((len(alphas), n_outputs))
         results = solve_path(
             self.problem,
             alphas,
+            x0=x0,
             tol=tol,
             max_iter=max_iter,
             verbose=verbose,

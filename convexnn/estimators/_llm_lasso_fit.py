@@ -105,7 +105,7 @@ class _BaseLLMLasso(_LassoCVBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         if self.scorer is None:
             raise ValueError(
                 "scorer is required: pass a convexnn.scoring scorer (for instance "
@@ -115,6 +115,7 @@ class _BaseLLMLasso(_LassoCVBase):
         trusts = trust_candidates(self.penalty_transform, self.trust_grid)
         self._given_alphas()
         names = feature_names(self, X.shape[1])
+        _check_names_for(self.scorer, self, self.feature_descriptions)
         scores = check_feature_scores(
             self.scorer.score(
                 names,
@@ -127,7 +128,7 @@ class _BaseLLMLasso(_LassoCVBase):
         candidates = [
             penalty_factors(self.penalty_transform, scores, t) for t in trusts
         ]
-        fit = self._cross_validated_fit(X, Y, loss, candidates)
+        fit = self._cross_validated_fit(X, Y, loss, candidates, sample_weight)
         areas = curve_areas(fit.cv.mean_scores, fit.cv.mean_n_selected)
         attributes = dict(fit.attributes)
         attributes["feature_scores_"] = scores
@@ -138,3 +139,19 @@ class _BaseLLMLasso(_LassoCVBase):
             area=areas,
         )
         self._set_fitted(attributes, names)
+
+
+def _check_names_for(scorer, estimator, descriptions) -> None:
+    """A scorer that reads feature names needs ``X`` to have some (or the
+    features to be described): placeholder names tell it nothing."""
+    if not getattr(scorer, "reads_feature_names", False):
+        return
+    if hasattr(estimator, "feature_names_in_") or descriptions is not None:
+        return
+    raise ValueError(
+        f"{type(scorer).__name__} judges features by their names, but X has none: "
+        "it is a NumPy array, or a transformer before this estimator dropped the "
+        "DataFrame's column names. Pass X as a pandas DataFrame and, in a "
+        'Pipeline, call pipeline.set_output(transform="pandas") so that the '
+        "names reach the estimator; or give feature_descriptions."
+    )

@@ -49,7 +49,10 @@ CV_PARAMETERS_DOC = r"""
     cv : int, cross-validation generator or iterable, default=None
         As in :func:`~sklearn.model_selection.check_cv`; an int (default 5)
         makes shuffled folds (stratified for classifiers) seeded by
-        ``random_state``.
+        ``random_state``. With ``sample_weight`` the fits on the training
+        folds and the held-out scores are weighted; samples of weight zero are
+        left out before the folds are made (as in the fit at one alpha), so an
+        iterable ``cv`` indexes the samples of positive weight.
     scoring : str or callable, default=None
         A scikit-learn scorer (greater is better). None is the estimator's
         ``score`` (SCORE), computed directly from the path's outputs; other
@@ -78,7 +81,9 @@ CV_PARAMETERS_DOC = r"""
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling and the shuffled folds.
     verbose : int, default=0
-        Print the refit's solver progress.
+        Print a progress line per fold's path (its iterations, objective at
+        the last alpha, largest relative gap) and the refit's solver
+        progress; above 1, the folds' solver lines too.
 """
 """The parameters' documentation shared by the cross-validated network
 estimators; ``SCORE`` names the default score, ``TOL`` what ``tol`` bounds."""
@@ -138,6 +143,9 @@ class NetworkPath:
     """Shape ``(n_alphas, *coef_.shape)``."""
     intercepts: np.ndarray
     converged: np.ndarray
+    n_iter: np.ndarray
+    objectives: np.ndarray
+    gaps: np.ndarray
     template: object
     block_axes: tuple[int, ...]
     """The axes of ``coefs`` that span one block (one neuron's weights)."""
@@ -161,20 +169,22 @@ class _NetworkCV(PathCVMixin):
     """Cross-validation of a network along an ``alpha`` path (the module
     docstring); subclasses say how one formulation is built and solved:
 
-    * ``_problem(X_lifted, Y, loss, gates, backend)``: its problem;
+    * ``_problem(X_lifted, Y, loss, gates, backend, sample_weight)``: its
+      problem, the loss weighted by ``sample_weight`` when given;
     * ``_solve(problem, alphas, config, verbose)``: its solves along
       ``alphas``, warm-started, one result per alpha;
-    * ``_point(problem, result)``: ``(coef, intercept, converged)`` of one;
+    * ``_point(problem, result)``: ``(coef, intercept, converged, n_iter,
+      objective, gap)`` of one;
     * ``_set_refit(problem, result, gates)``: the fitted attributes;
     * ``_block_axes``: the axes of a ``coef_`` that span one block.
     """
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         backend, config = Backend.from_params(self.device, self.dtype), fit_config()
         X_lifted = lift(X, self.hidden_bias)
         gates = resolve_gates(self.gates, X_lifted, self.n_patterns, self.random_state)
-        full = self._problem(X_lifted, Y, loss, gates, backend)
+        full = self._problem(X_lifted, Y, loss, gates, backend, sample_weight)
         alphas = self._given_alphas()
         if alphas is None:
             largest = alpha_max(full) or 1.0  # 1: no alpha changes the solution
@@ -182,19 +192,17 @@ class _NetworkCV(PathCVMixin):
         template = self._bare_copy(X.shape[1], Y.shape[1], loss)
         template.gates_ = gates
 
-        def fit_path(_, train: np.ndarray) -> NetworkPath:
-            problem = self._problem(X_lifted[train], Y[train], loss, gates, backend)
-            results = self._solve(problem, alphas, config, verbose=0)
-            coefs, intercepts, converged = zip(
+        def fit_path(_, train, weights, verbose: int) -> NetworkPath:
+            problem = self._problem(
+                X_lifted[train], Y[train], loss, gates, backend, weights
+            )
+            results = self._solve(problem, alphas, config, verbose)
+            points = zip(
                 *(self._point(problem, result) for result in results), strict=True
             )
+            coefs, intercepts, *records = (np.array(values) for values in points)
             return NetworkPath(
-                alphas,
-                np.stack(coefs),
-                np.stack(intercepts),
-                np.array(converged),
-                template,
-                self._block_axes,
+                alphas, coefs, intercepts, *records, template, self._block_axes
             )
 
         default_score = estimator_score(is_classifier(self))
@@ -203,9 +211,11 @@ class _NetworkCV(PathCVMixin):
             Y,
             fit_path,
             alphas[None],
-            self._folds(X, Y),
+            self._folds(X, Y, sample_weight),
             score=self._score_function(default_score, loss),
             n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            sample_weight=sample_weight,
         )
         self._warn_unconverged(cv)
         _, index = select_min(cv.mean_scores)

@@ -14,6 +14,7 @@ from ..problems import Certificate, reflection_problem
 from ..solvers import solve
 from ..solvers.optimal_set import select_solution
 from ._fitting import fit_config, warn_not_converged, without_autograd
+from ._warm_start import previous_solution
 
 DEFAULT_GRID_SIZES = {1: 2000, 2: 120, 3: 24}
 """Default ``grid_size`` of :meth:`ReflectionLassoRegressor.certify` by the
@@ -25,7 +26,7 @@ class _ReflectionLassoFit(BaseEstimator):
     :class:`~convexnn.ReflectionLassoRegressor`)."""
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         if X.shape[1] != 1:
             raise ValueError(
                 f"{type(self).__name__} fits networks of one input feature (1-D "
@@ -35,6 +36,8 @@ class _ReflectionLassoFit(BaseEstimator):
         backend = Backend.from_params(self.device, self.dtype)
         order = np.argsort(X[:, 0], kind="stable")
         x, Y = X[order, 0], Y[order]
+        if sample_weight is not None:
+            sample_weight = sample_weight[order]
         features = build_dictionary(x, self.depth, self.activation, self.negative_slope)
         problem = reflection_problem(
             features,
@@ -42,9 +45,11 @@ class _ReflectionLassoFit(BaseEstimator):
             backend.tensor(Y),
             self.alpha,
             fit_intercept=self.fit_intercept,
+            sample_weight=sample_weight,
         )
         result = solve(
             problem,
+            self._warm_start_point(problem, backend),
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
@@ -85,6 +90,29 @@ class _ReflectionLassoFit(BaseEstimator):
         self._dual = to_numpy(problem.loss.gradient(certificate.Z))
         if not self.converged_:
             warn_not_converged(self, f"a relative duality gap of {self.dual_gap_:.3g}")
+
+    def _warm_start_point(self, problem, backend: Backend):
+        """The previous solution over the whole dictionary, when the new one
+        has as many columns of the same family and as many outputs."""
+        n_outputs = problem.n_outputs
+        previous = previous_solution(
+            self, {"coef_": (None, n_outputs), "intercept_": (n_outputs,)}
+        )
+        if previous is None:
+            return None
+        family = (self.activation, self.depth, self.negative_slope)
+        fitted = self.dictionary_
+        if self.n_columns_ != problem.operator.n_coefs or family != (
+            fitted.activation,
+            fitted.depth,
+            fitted.negative_slope,
+        ):
+            return None
+        coef = np.zeros((self.n_columns_, n_outputs))
+        coef[self.support_] = previous["coef_"]
+        return problem.pack(
+            backend.tensor(coef), backend.tensor(previous["intercept_"])
+        )
 
     def _outputs(self, X: np.ndarray) -> np.ndarray:
         return self.dictionary_.evaluate(X[:, 0]) @ self.coef_ + self.intercept_

@@ -19,7 +19,7 @@ output sharing the gates: every block and constraint is per output column.
 from __future__ import annotations
 
 from .._sklearn_compat import StrOptions
-from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._base import CLASS_WEIGHT, ClassifierOutputMixin, RegressorOutputMixin
 from ._convex_fit import _BaseConvexReLU
 
 
@@ -63,8 +63,7 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
         gives one gate per activation pattern).
     loss : {"squared"}, default="squared"
         The mean squared loss.
-    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, \
-            default="auto"
+    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, default="auto"
         ``"interior_point"``: a barrier method with an exact active-set
         finish, for one output (a squared or logistic loss) while its dense
         Newton system (``d̃ ×`` the patterns unknowns) stays small.
@@ -98,6 +97,26 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
         :class:`UserWarning` says so if more than ``max_neurons`` neurons
         remain (the reduction stops at linearly independent neurons, at most
         ``n_samples`` per output).
+    warm_start : bool, default=False
+        Start from the previous solution (its gates, coefficients and, fitted
+        on as many samples, multipliers): along a grid of ``alpha`` the active-set
+        finish from it often solves the new problem at once
+        (``n_iter_ == 0``), and otherwise ADMM and the augmented Lagrangian
+        start from it (the interior-point method starts inside the cones, as
+        usual). The optimum is unchanged. A fit with new ``gates``, another
+        number of features or of outputs starts cold; a changed
+        ``n_patterns`` or ``random_state`` takes effect with
+        ``warm_start=False``.
+    keep_multipliers : bool, default=False
+        Keep the solver's multipliers as ``multipliers_``: ``2 × n_patterns_ ×
+        n_samples × n_outputs`` numbers, by far the largest part of a fitted
+        model when ``n_samples`` is large, so a model that is pickled (saved,
+        or sent back by the workers of a grid search) stays small without
+        them (``warm_start=True`` keeps them too: the next fit starts from
+        them). They are the witness from which
+        :func:`convexnn.testing.assert_certified` recomputes the KKT
+        residuals; ``lower_bound_`` and the residuals are computed during the
+        fit either way.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -113,7 +132,9 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative gap to the multipliers' dual bound,
+        the three KKT residuals, elapsed time).
 
     Attributes
     ----------
@@ -126,7 +147,7 @@ class ConvexReLURegressor(RegressorOutputMixin, _BaseConvexReLU):
     multipliers_ : ndarray of shape (2, n_patterns\_, n_samples, n_outputs)
         The solver's multipliers ``Λ ≥ 0`` of the constraints
         ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
-        one per training sample.
+        one per training sample. Only when ``keep_multipliers=True``.
     n_patterns_ : int
         Number of gates: the distinct nonempty activation patterns kept from
         sampling, or the given ``gates``, which are used as they are.
@@ -226,8 +247,11 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         gives one gate per activation pattern).
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
-    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, \
-            default="auto"
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
+    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, default="auto"
         ``"interior_point"``: a barrier method with an exact active-set
         finish, for one output (a squared or logistic loss) while its dense
         Newton system (``d̃ ×`` the patterns unknowns) stays small.
@@ -261,6 +285,26 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         :class:`UserWarning` says so if more than ``max_neurons`` neurons
         remain (the reduction stops at linearly independent neurons, at most
         ``n_samples`` per output).
+    warm_start : bool, default=False
+        Start from the previous solution (its gates, coefficients and, fitted
+        on as many samples, multipliers): along a grid of ``alpha`` the active-set
+        finish from it often solves the new problem at once
+        (``n_iter_ == 0``), and otherwise ADMM and the augmented Lagrangian
+        start from it (the interior-point method starts inside the cones, as
+        usual). The optimum is unchanged. A fit with new ``gates``, another
+        number of features or of outputs starts cold; a changed
+        ``n_patterns`` or ``random_state`` takes effect with
+        ``warm_start=False``.
+    keep_multipliers : bool, default=False
+        Keep the solver's multipliers as ``multipliers_``: ``2 × n_patterns_ ×
+        n_samples × n_outputs`` numbers, by far the largest part of a fitted
+        model when ``n_samples`` is large, so a model that is pickled (saved,
+        or sent back by the workers of a grid search) stays small without
+        them (``warm_start=True`` keeps them too: the next fit starts from
+        them). They are the witness from which
+        :func:`convexnn.testing.assert_certified` recomputes the KKT
+        residuals; ``lower_bound_`` and the residuals are computed during the
+        fit either way.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -276,7 +320,9 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative gap to the multipliers' dual bound,
+        the three KKT residuals, elapsed time).
 
     Attributes
     ----------
@@ -289,7 +335,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
     multipliers_ : ndarray of shape (2, n_patterns\_, n_samples, n_outputs)
         The solver's multipliers ``Λ ≥ 0`` of the constraints
         ``(2D_i − I)X̃v_i ≥ 0`` (``[0]``) and ``(2D_i − I)X̃w_i ≥ 0`` (``[1]``),
-        one per training sample.
+        one per training sample. Only when ``keep_multipliers=True``.
     n_patterns_ : int
         Number of gates: the distinct nonempty activation patterns kept from
         sampling, or the given ``gates``, which are used as they are.
@@ -351,6 +397,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
     _parameter_constraints = {
         **_BaseConvexReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -360,6 +407,7 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         solver="auto",
         fit_intercept=True,
         hidden_bias=True,
@@ -367,6 +415,8 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
         tol=1e-6,
         max_time=None,
         max_neurons=None,
+        warm_start=False,
+        keep_multipliers=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -385,9 +435,12 @@ class ConvexReLUClassifier(ClassifierOutputMixin, _BaseConvexReLU):
             tol=tol,
             max_time=max_time,
             max_neurons=max_neurons,
+            warm_start=warm_start,
+            keep_multipliers=keep_multipliers,
             device=device,
             dtype=dtype,
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

@@ -15,7 +15,7 @@ import numpy as np
 from .._backend import to_numpy
 from .._sklearn_compat import StrOptions
 from ..solvers import solve_constrained_path
-from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._base import CLASS_WEIGHT, ClassifierOutputMixin, RegressorOutputMixin
 from ._convex_fit import SOLVERS, _ConvexReLUModel, convex_fit_problem
 from ._network_cv import NETWORK_CV_PARAMETERS, _NetworkCV, cv_docstring
 
@@ -71,7 +71,12 @@ _SETTINGS = r"""
     fit_intercept : bool, default=True
         Fit an unpenalised output intercept.
     hidden_bias : bool, default=True
-        Append a (penalised) column of ones to the inputs of the hidden layer."""
+        Append a (penalised) column of ones to the inputs of the hidden layer.
+    keep_multipliers : bool, default=False
+        Keep the refit's multipliers as ``multipliers_`` (``2 × n_patterns_ ×
+        n_samples × n_outputs`` numbers, the witness from which
+        :func:`convexnn.testing.assert_certified` recomputes the KKT
+        residuals), as in :class:`ConvexReLURegressor`."""
 
 _SOLUTION = r"""
     coef_ : ndarray of shape (2, n_patterns\_, d̃, n_outputs)
@@ -80,7 +85,8 @@ _SOLUTION = r"""
     intercept_ : ndarray of shape (n_outputs,)
         Output intercept ``b`` (zeros when ``fit_intercept=False``).
     multipliers_ : ndarray of shape (2, n_patterns\_, n_samples, n_outputs)
-        The multipliers ``Λ ≥ 0`` of the refit's cone constraints.
+        The multipliers ``Λ ≥ 0`` of the refit's cone constraints. Only when
+        ``keep_multipliers=True``.
     n_patterns_ : int
         Number of gates.
     solver_ : str
@@ -122,6 +128,7 @@ class _BaseConvexReLUCV(_NetworkCV, _ConvexReLUModel):
     _parameter_constraints = {
         **NETWORK_CV_PARAMETERS,
         "solver": [StrOptions(set(SOLVERS))],
+        "keep_multipliers": ["boolean"],
     }
     _block_axes = (3,)
 
@@ -134,6 +141,7 @@ class _BaseConvexReLUCV(_NetworkCV, _ConvexReLUModel):
         solver="auto",
         fit_intercept=True,
         hidden_bias=True,
+        keep_multipliers=False,
         alphas=None,
         n_alphas=100,
         alpha_min_ratio=1e-3,
@@ -155,6 +163,7 @@ class _BaseConvexReLUCV(_NetworkCV, _ConvexReLUModel):
         self.solver = solver
         self.fit_intercept = fit_intercept
         self.hidden_bias = hidden_bias
+        self.keep_multipliers = keep_multipliers
         self.alphas = alphas
         self.n_alphas = n_alphas
         self.alpha_min_ratio = alpha_min_ratio
@@ -170,8 +179,10 @@ class _BaseConvexReLUCV(_NetworkCV, _ConvexReLUModel):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _problem(self, X_lifted, Y, loss, gates, backend):
-        return convex_fit_problem(self, X_lifted, Y, loss, gates, backend, 1.0)
+    def _problem(self, X_lifted, Y, loss, gates, backend, sample_weight):
+        return convex_fit_problem(
+            self, X_lifted, Y, loss, gates, backend, 1.0, sample_weight
+        )
 
     def _solve(self, problem, alphas, config, verbose):
         return solve_constrained_path(
@@ -191,10 +202,18 @@ class _BaseConvexReLUCV(_NetworkCV, _ConvexReLUModel):
         intercept = (
             np.zeros(objective.n_outputs) if intercept is None else to_numpy(intercept)
         )
-        return to_numpy(coef).reshape(shape), intercept, result.converged
+        kkt = result.kkt
+        return (
+            to_numpy(coef).reshape(shape),
+            intercept,
+            result.converged,
+            result.n_iter,
+            kkt.objective,
+            kkt.relative_gap,
+        )
 
     def _set_refit(self, problem, solved, gates: np.ndarray):
-        self._set_solution(problem, *solved, gates)
+        self._set_solution(problem, *solved, gates, self.keep_multipliers)
 
 
 class ConvexReLURegressorCV(RegressorOutputMixin, _BaseConvexReLUCV):
@@ -238,7 +257,12 @@ class ConvexReLUClassifierCV(ClassifierOutputMixin, _BaseConvexReLUCV):
         "Two-layer ReLU classification network with alpha chosen by cross-validation.",
         r"""
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
-        "auto" is "logistic" for two classes and "multinomial" otherwise.""",
+        "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``, in the fits and in the
+        held-out scores: a dict maps labels to weights (1 if omitted);
+        "balanced" is ``n / (n_classes · n_k)`` with ``n_k`` the total
+        ``sample_weight`` of class ``k`` (its count without).""",
         "the accuracy",
         r"""
     classes_ : ndarray of shape (n_classes,)
@@ -267,6 +291,7 @@ class ConvexReLUClassifierCV(ClassifierOutputMixin, _BaseConvexReLUCV):
     _parameter_constraints = {
         **_BaseConvexReLUCV._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -275,9 +300,11 @@ class ConvexReLUClassifierCV(ClassifierOutputMixin, _BaseConvexReLUCV):
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         solver="auto",
         fit_intercept=True,
         hidden_bias=True,
+        keep_multipliers=False,
         alphas=None,
         n_alphas=100,
         alpha_min_ratio=1e-3,
@@ -300,6 +327,7 @@ class ConvexReLUClassifierCV(ClassifierOutputMixin, _BaseConvexReLUCV):
             solver=solver,
             fit_intercept=fit_intercept,
             hidden_bias=hidden_bias,
+            keep_multipliers=keep_multipliers,
             alphas=alphas,
             n_alphas=n_alphas,
             alpha_min_ratio=alpha_min_ratio,
@@ -315,3 +343,4 @@ class ConvexReLUClassifierCV(ClassifierOutputMixin, _BaseConvexReLUCV):
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

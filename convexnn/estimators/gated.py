@@ -16,7 +16,7 @@ training the gated ReLU network with weight decay
 from __future__ import annotations
 
 from .._sklearn_compat import StrOptions
-from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._base import CLASS_WEIGHT, ClassifierOutputMixin, RegressorOutputMixin
 from ._gated_fit import _BaseGatedReLU
 
 
@@ -89,7 +89,9 @@ class GatedReLURegressor(RegressorOutputMixin, _BaseGatedReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative duality gap, elapsed time); above 1,
+        also those of its inner solves.
 
     Attributes
     ----------
@@ -181,6 +183,10 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         gives one gate per activation pattern).
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     group_norm : {"nuclear", "frobenius"}, default="nuclear"
         Norm of each block for several outputs (identical for one output).
         ``"nuclear"`` is the exact network penalty.
@@ -217,7 +223,9 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
     random_state : int, RandomState instance or None, default=None
         Seeds the gate sampling.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative duality gap, elapsed time); above 1,
+        also those of its inner solves.
 
     Attributes
     ----------
@@ -277,6 +285,7 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
     _parameter_constraints = {
         **_BaseGatedReLU._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -286,6 +295,7 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         group_norm="nuclear",
         fit_intercept=True,
         hidden_bias=True,
@@ -317,3 +327,4 @@ class GatedReLUClassifier(ClassifierOutputMixin, _BaseGatedReLU):
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

@@ -20,7 +20,7 @@ from .._backend import to_numpy
 from .._sklearn_compat import StrOptions
 from ..solvers import solve_path
 from ..solvers.results import SolverResult
-from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._base import CLASS_WEIGHT, ClassifierOutputMixin, RegressorOutputMixin
 from ._gated_fit import _GatedReLUModel, gated_fit_problem
 from ._network_cv import NETWORK_CV_PARAMETERS, _NetworkCV, cv_docstring
 
@@ -153,8 +153,10 @@ class _BaseGatedReLUCV(_NetworkCV, _GatedReLUModel):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _problem(self, X_lifted, Y, loss, gates, backend):
-        return gated_fit_problem(self, X_lifted, Y, loss, gates, backend, 1.0)
+    def _problem(self, X_lifted, Y, loss, gates, backend, sample_weight):
+        return gated_fit_problem(
+            self, X_lifted, Y, loss, gates, backend, 1.0, sample_weight
+        )
 
     def _solve(self, problem, alphas, config, verbose):
         return solve_path(
@@ -172,7 +174,15 @@ class _BaseGatedReLUCV(_NetworkCV, _GatedReLUModel):
         intercept = (
             np.zeros(problem.n_outputs) if intercept is None else to_numpy(intercept)
         )
-        return to_numpy(coef).reshape(shape), intercept, result.converged
+        certificate = result.certificate
+        return (
+            to_numpy(coef).reshape(shape),
+            intercept,
+            result.converged,
+            result.n_iter,
+            certificate.primal,
+            certificate.relative_gap,
+        )
 
     def _set_refit(self, problem, result: SolverResult, gates: np.ndarray):
         self._set_solution(problem, result, gates)
@@ -220,7 +230,12 @@ class GatedReLUClassifierCV(ClassifierOutputMixin, _BaseGatedReLUCV):
         "Gated ReLU classifier with alpha chosen by cross-validation.",
         r"""
     loss : {"auto", "logistic", "multinomial", "squared"}, default="auto"
-        "auto" is "logistic" for two classes and "multinomial" otherwise.""",
+        "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``, in the fits and in the
+        held-out scores: a dict maps labels to weights (1 if omitted);
+        "balanced" is ``n / (n_classes · n_k)`` with ``n_k`` the total
+        ``sample_weight`` of class ``k`` (its count without).""",
         "the accuracy",
         r"""
     classes_ : ndarray of shape (n_classes,)
@@ -250,6 +265,7 @@ class GatedReLUClassifierCV(ClassifierOutputMixin, _BaseGatedReLUCV):
     _parameter_constraints = {
         **_BaseGatedReLUCV._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial", "squared"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -258,6 +274,7 @@ class GatedReLUClassifierCV(ClassifierOutputMixin, _BaseGatedReLUCV):
         n_patterns=100,
         gates=None,
         loss="auto",
+        class_weight=None,
         group_norm="nuclear",
         fit_intercept=True,
         hidden_bias=True,
@@ -298,3 +315,4 @@ class GatedReLUClassifierCV(ClassifierOutputMixin, _BaseGatedReLUCV):
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight

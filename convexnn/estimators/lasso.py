@@ -41,6 +41,7 @@ from ._lasso_fit import (
     feature_names,
 )
 from ._lasso_path import LassoData
+from ._warm_start import WARM_START_PARAMETERS, previous_solution
 
 
 class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
@@ -74,6 +75,11 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         stops at its next checkpoint and keeps its best certified point
         (``converged_=False``, ``dual_gap_`` its honest gap, and a
         :class:`~sklearn.exceptions.ConvergenceWarning`). None: no limit.
+    warm_start : bool, default=False
+        Start the solver from the previous ``coef_`` and ``intercept_`` (for
+        example along a grid of ``alpha``, or after new penalty factors); the
+        optimum is unchanged. A fit with another number of features or of
+        targets starts from zero.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs; "auto" picks CUDA when available.
     dtype : {"float32", "float64"}, default=None
@@ -84,7 +90,9 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         (more threads only slow them down) and torch's current setting
         otherwise; the global setting is restored after the fit.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, relative
+        duality gap, elapsed time) when the solve ends; above 1, also at each
+        checkpoint of the solver.
 
     Attributes
     ----------
@@ -134,6 +142,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         "penalty_factors": ["array-like", dict, None],
         **SOLVER_PARAMETERS,
         **TIME_PARAMETERS,
+        **WARM_START_PARAMETERS,
     }
 
     def __init__(
@@ -145,6 +154,7 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         tol=1e-6,
         max_iter=10_000,
         max_time=None,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -156,13 +166,14 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
         self.tol = tol
         self.max_iter = max_iter
         self.max_time = max_time
+        self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
         self.verbose = verbose
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         names = feature_names(self, X.shape[1])
         factors = check_penalty_factors(self.penalty_factors, names)
         data = LassoData.build(
@@ -172,12 +183,20 @@ class WeightedLasso(RegressorOutputMixin, _WeightedLassoBase):
             factors,
             fit_intercept=self.fit_intercept,
             backend=self._backend(),
+            sample_weight=sample_weight,
         )
+        n_features, n_outputs = X.shape[1], Y.shape[1]
+        shape = (n_features,) if n_outputs == 1 else (n_outputs, n_features)
+        previous = previous_solution(self, {"coef_": shape})
+        x0 = None
+        if previous is not None:
+            x0 = data.start(np.atleast_2d(self.coef_), self.intercept_)
         path = data.solve(
             [self.alpha],
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
+            x0=x0,
             config=fit_config(),
         )
         attributes = self._solution_attributes(path, 0)
@@ -255,7 +274,11 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; each level above 1
+        adds the lines one level deeper (the folds' alphas, then the solver's
+        own checkpoints).
 
     Attributes
     ----------
@@ -362,10 +385,10 @@ class WeightedLassoCV(RegressorOutputMixin, _LassoCVBase):
         self.verbose = verbose
 
     @without_autograd
-    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None):
         names = feature_names(self, X.shape[1])
         factors = check_penalty_factors(self.penalty_factors, names)
-        fit = self._cross_validated_fit(X, Y, loss, [factors])
+        fit = self._cross_validated_fit(X, Y, loss, [factors], sample_weight)
         attributes = dict(fit.attributes)
         attributes["penalty_factors_"] = factors
         attributes["cv_results_"] = fit.cv.results()

@@ -19,7 +19,7 @@ scorer cannot do much worse than the plain Lasso.
 from __future__ import annotations
 
 from .._sklearn_compat import StrOptions
-from ._base import ClassifierOutputMixin, RegressorOutputMixin
+from ._base import CLASS_WEIGHT, ClassifierOutputMixin, RegressorOutputMixin
 from ._llm_lasso_fit import _BaseLLMLasso
 
 
@@ -123,7 +123,11 @@ class LLMLassoRegressor(RegressorOutputMixin, _BaseLLMLasso):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; each level above 1
+        adds the lines one level deeper (the folds' alphas, then the solver's
+        own checkpoints).
 
     Attributes
     ----------
@@ -264,6 +268,10 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
         candidate.
     loss : {"auto", "logistic", "multinomial"}, default="auto"
         "auto" is "logistic" for two classes and "multinomial" otherwise.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights multiplying ``sample_weight``: a dict maps labels to
+        weights (1 if omitted); "balanced" is ``n / (n_classes · n_k)`` with
+        ``n_k`` the total ``sample_weight`` of class ``k`` (its count without).
     fit_intercept : bool, default=True
         Fit an unpenalised intercept.
     tol : float, default=1e-6
@@ -285,7 +293,11 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffled, stratified folds.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line (iterations, objective, largest
+        relative duality gap, elapsed time) per cross-validation fold and
+        candidate, and one per alpha of the final path; each level above 1
+        adds the lines one level deeper (the folds' alphas, then the solver's
+        own checkpoints).
 
     Attributes
     ----------
@@ -355,6 +367,7 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
     _parameter_constraints = {
         **_BaseLLMLasso._parameter_constraints,
         "loss": [StrOptions({"auto", "logistic", "multinomial"})],
+        **CLASS_WEIGHT,
     }
 
     def __init__(
@@ -373,6 +386,7 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
         scoring=None,
         n_jobs=None,
         loss="auto",
+        class_weight=None,
         fit_intercept=True,
         tol=1e-6,
         max_iter=10_000,
@@ -406,4 +420,5 @@ class LLMLassoClassifier(ClassifierOutputMixin, _BaseLLMLasso):
             random_state=random_state,
             verbose=verbose,
         )
+        self.class_weight = class_weight
         self.loss = loss

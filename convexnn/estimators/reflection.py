@@ -32,6 +32,7 @@ from ._reflection_fit import (
     _ReflectionLassoFit,
     grid_correlation,
 )
+from ._warm_start import WARM_START_PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ class ContinuousCertificate:
     ----------
     max_correlation : float
         :math:`\\max_\\varphi |\\varphi(x)^\\top\\theta|` over the grid features
-        (largest over the outputs), with :math:`\\theta = (y - \\hat y)/N`.
+        (largest over the outputs), with :math:`\\theta = (y - \\hat y)/N`
+        (:math:`\\theta_i = s_i(y_i - \\hat y_i)/\\sum_j s_j` with sample
+        weights).
     alpha : float
         The regularisation strength.
     violation : float
@@ -177,6 +180,11 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         certified point (``converged_=False``, ``dual_gap_`` its honest gap,
         and a :class:`~sklearn.exceptions.ConvergenceWarning`). None: no
         limit.
+    warm_start : bool, default=False
+        Start the solver from the previous solution (for example along a grid
+        of ``alpha``); the optimum is unchanged. A fit whose dictionary has
+        another size or family (``depth``, ``activation``,
+        ``negative_slope``), or another number of outputs, starts from zero.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the solver runs.
     dtype : {"float32", "float64"}, default=None
@@ -187,7 +195,9 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         (more threads only slow them down) and torch's current setting
         otherwise; the global setting is restored after the fit.
     verbose : int, default=0
-        Print solver progress.
+        When positive, print a progress line at each checkpoint of the solver
+        (iterations, objective, relative duality gap, elapsed time); above 1,
+        also those of its inner solves.
 
     Attributes
     ----------
@@ -256,6 +266,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
     _parameter_constraints: ClassVar[dict] = {
         **SOLVER_PARAMETERS,
         **TIME_PARAMETERS,
+        **WARM_START_PARAMETERS,
         "depth": [Interval(Integral, 2, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "alpha": [Interval(Real, 0, None, closed="neither")],
@@ -278,6 +289,7 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         max_iter=10_000,
         tol=1e-6,
         max_time=None,
+        warm_start=False,
         device="auto",
         dtype=None,
         n_threads=None,
@@ -292,13 +304,14 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         self.max_iter = max_iter
         self.tol = tol
         self.max_time = max_time
+        self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def fit(self, X, y):
-        """Fit the network.
+    def fit(self, X, y, sample_weight=None):
+        r"""Fit the network.
 
         Parameters
         ----------
@@ -306,13 +319,18 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
             The single input feature.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Nonnegative weights :math:`s_i`: the loss becomes
+            :math:`\frac1{2\sum_i s_i}\sum_i s_i(\hat y(x_i) - y_i)^2` (an
+            integer weight counts as copies); samples of weight zero are
+            removed, with their breakpoints.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return super().fit(_as_column(X), y)
+        return super().fit(_as_column(X), y, sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predict with the fitted network.
@@ -338,7 +356,8 @@ class ReflectionLassoRegressor(RegressorOutputMixin, _ReflectionLassoFit):
         r"""Check the dual constraint over a grid of the network's continuous features.
 
         The Lasso over the finite dictionary equals the network's problem when
-        the dual point :math:`\theta = (y - \hat y)/N` of the fit satisfies
+        the dual point :math:`\theta = (y - \hat y)/N` of the fit (with
+        sample weights :math:`\theta_i = s_i(y_i - \hat y_i)/\sum_j s_j`) satisfies
         :math:`|\varphi(x)^\top\theta| \le \alpha` for *every* feature
         :math:`\varphi` a unit can compute, not only for the dictionary's
         columns. This evaluates :math:`\varphi(x)^\top\theta` for the units

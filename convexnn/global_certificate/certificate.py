@@ -111,6 +111,7 @@ def certify_patterns(
     fitted_gates: np.ndarray,
     formulation: str,
     group_norm: str = "nuclear",
+    sample_weight: np.ndarray | None = None,
     search: str = "auto",
     max_candidates: int = 1_000_000,
     n_random: int = 2000,
@@ -140,6 +141,8 @@ def certify_patterns(
         Gated ReLU (group lasso) or convex ReLU (cone-constrained) dual.
     group_norm : {"nuclear", "frobenius"}
         The gated block norm.
+    sample_weight : ndarray of shape (n_samples,), optional
+        The weights of the fit's data term (default: the plain mean).
     search : {"auto", "exact", "heuristic"}
         ``"exact"`` enumerates every pattern (an error when too many or the
         data are degenerate), ``"heuristic"`` searches
@@ -159,7 +162,7 @@ def certify_patterns(
     """
     if search not in SEARCHES:
         raise ValueError(f"search must be one of {SEARCHES}; got {search!r}.")
-    Theta, _ = dual_point(Z, Y, loss, fit_intercept)
+    Theta, _ = dual_point(Z, Y, loss, fit_intercept, sample_weight)
 
     def score(gates: np.ndarray) -> np.ndarray:
         if formulation == "gated":
@@ -193,13 +196,15 @@ def certify_patterns(
         gates = searched if enumerated is None else np.concatenate([gates, searched])
     gates = unique_patterns(X_lifted, np.concatenate([fitted_gates, gates]))
 
+    data_loss = LOSSES[loss](
+        torch.from_numpy(np.asarray(Y, dtype=np.float64)), sample_weight
+    )
     return _certificate(
         X_lifted,
         gates,
         fitted_gates,
         Theta,
-        Y,
-        loss,
+        data_loss,
         alpha,
         primal,
         exact,
@@ -213,8 +218,7 @@ def _certificate(
     gates,
     fitted_gates,
     Theta,
-    Y,
-    loss,
+    data_loss,
     alpha,
     primal,
     exact,
@@ -237,12 +241,11 @@ def _certificate(
     order = np.argsort(-ratios)
     order = order[(ratios[order] > 1) & new[order]]
 
-    conjugate = LOSSES[loss](torch.from_numpy(np.asarray(Y, dtype=np.float64)))
     Theta_tensor = torch.from_numpy(Theta)
     return GlobalCertificate(
         primal=float(primal),
-        lower_bound=-conjugate.conjugate(Theta_tensor / max(1.0, rho)),
-        sampled_lower_bound=-conjugate.conjugate(Theta_tensor / max(1.0, rho_own)),
+        lower_bound=-data_loss.conjugate(Theta_tensor / max(1.0, rho)),
+        sampled_lower_bound=-data_loss.conjugate(Theta_tensor / max(1.0, rho_own)),
         max_violation=rho,
         sampled_violation=rho_own,
         exact=exact,

@@ -7,7 +7,7 @@ Both network problems have the dual
     \mathbf 1^\top\Theta = 0\ \text{(with an intercept)},\qquad
     \rho_D(\Theta) \le 1 \ \text{for every activation pattern } D,
 
-where :math:`f` is the mean loss and :math:`\rho_D` the *violation ratio* of
+where :math:`f` is the (weighted) mean loss and :math:`\rho_D` the *violation ratio* of
 the pattern :math:`D`:
 
 * gated ReLU (group lasso, blocks :math:`U_D \in \mathbb R^{\tilde d\times c}`):
@@ -41,7 +41,11 @@ NEWTON_STEPS = 100
 
 
 def dual_point(
-    Z: np.ndarray, Y: np.ndarray, loss: str, fit_intercept: bool
+    Z: np.ndarray,
+    Y: np.ndarray,
+    loss: str,
+    fit_intercept: bool,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""The loss gradient at the fit's outputs, with the intercept made optimal.
 
@@ -49,7 +53,7 @@ def dual_point(
     :math:`\Theta = \nabla f(Z + \mathbf 1b^\top)` exactly when the intercept
     ``b`` minimises the loss for the fitted coefficients. So the intercept is
     re-fitted first: in closed form for the squared loss
-    (:math:`b = \operatorname{mean}(Y - Z)`), by Newton's method on the ``c``
+    (:math:`b`, the weighted mean of :math:`Y - Z`), by Newton's method on the ``c``
     intercepts for the cross-entropies. The shifted outputs belong to a point
     no worse than the fit, so this only sharpens the certificate.
 
@@ -63,6 +67,8 @@ def dual_point(
         Name of the loss (a key of :data:`convexnn.problems.LOSSES`).
     fit_intercept : bool
         Whether the model has an unpenalised intercept.
+    sample_weight : ndarray of shape (n_samples,), optional
+        The weights of the fit's data term (default: the plain mean).
 
     Returns
     -------
@@ -71,13 +77,16 @@ def dual_point(
     Z : ndarray of shape (n_samples, n_outputs)
         The shifted outputs.
     """
-    data_loss = LOSSES[loss](torch.from_numpy(np.asarray(Y, dtype=np.float64)))
+    Y = torch.from_numpy(np.asarray(Y, dtype=np.float64))
+    data_loss = LOSSES[loss](Y, sample_weight)
     Z = torch.from_numpy(np.array(Z, dtype=np.float64))
     if fit_intercept:
         Z = Z + _optimal_shift(data_loss, Z)
     Theta = data_loss.gradient(Z)
     if fit_intercept and loss == "squared":
-        Theta = Theta - Theta.mean(0)  # exact zero column sums, not up to rounding
+        # exact zero column sums, not up to rounding: Θ − w·(1ᵀΘ) with the
+        # weights w summing to one, which leaves rows of weight zero at zero
+        Theta = Theta - data_loss.weigh(torch.ones_like(Theta)) * Theta.sum(0)
     return Theta.numpy(), Z.numpy()
 
 

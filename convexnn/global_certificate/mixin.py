@@ -28,6 +28,7 @@ class GlobalCertificateMixin:
         X,
         y,
         *,
+        sample_weight=None,
         search: str = "auto",
         max_candidates: int = 1_000_000,
         n_random: int = 2000,
@@ -47,6 +48,10 @@ class GlobalCertificateMixin:
             The training data the model was fitted on.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Its targets (class labels for a classifier).
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weights the model was fitted with (a classifier multiplies
+            them by its ``class_weight``, as ``fit`` does); samples of weight
+            zero are left out, as in ``fit``.
         search : {"auto", "exact", "heuristic"}, default="auto"
             ``"exact"`` enumerates every pattern of the data's hyperplane
             arrangement and fails when that is too large or the data are not
@@ -70,7 +75,7 @@ class GlobalCertificateMixin:
             (:meth:`refine_patterns`).
         """
         check_is_fitted(self)
-        X, Y, loss = self._training_targets(X, y)
+        X, Y, loss, weights = self._training_targets(X, y, sample_weight)
         X_lifted = lift(X, self.hidden_bias)
         Z = self._outputs(X)
         return certify_patterns(
@@ -80,10 +85,11 @@ class GlobalCertificateMixin:
             loss=loss,
             alpha=self.alpha,
             fit_intercept=self.fit_intercept,
-            primal=self._global_objective(X_lifted, Z, Y, loss),
+            primal=self._global_objective(Z, Y, loss, weights),
             fitted_gates=self.gates_,
             formulation="cone" if self.coef_.ndim == 4 else "gated",
             group_norm=getattr(self, "group_norm", "nuclear"),
+            sample_weight=weights,
             search=search,
             max_candidates=max_candidates,
             n_random=n_random,
@@ -91,7 +97,14 @@ class GlobalCertificateMixin:
         )
 
     def refine_patterns(
-        self, X, y, *, max_rounds: int = 10, tol: float | None = None, **search
+        self,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        max_rounds: int = 10,
+        tol: float | None = None,
+        **search,
     ):
         """Add violating patterns and refit until none is found.
 
@@ -108,6 +121,8 @@ class GlobalCertificateMixin:
             The training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weights of the samples, in the certificates and the refits.
         max_rounds : int, default=10
             Most refits.
         tol : float, default=None
@@ -123,7 +138,7 @@ class GlobalCertificateMixin:
         """
         check_is_fitted(self)
         tol = self.tol if tol is None else tol
-        certificate = self.certify_global(X, y, **search)
+        certificate = self.certify_global(X, y, sample_weight=sample_weight, **search)
         rounds = 0
         while (
             rounds < max_rounds
@@ -131,32 +146,44 @@ class GlobalCertificateMixin:
             and len(certificate.violating_gates)
         ):
             gates = np.concatenate([self.gates_, certificate.violating_gates])
-            self.set_params(gates=gates).fit(X, y)
-            certificate = self.certify_global(X, y, **search)
+            self.set_params(gates=gates).fit(X, y, sample_weight=sample_weight)
+            certificate = self.certify_global(
+                X, y, sample_weight=sample_weight, **search
+            )
             rounds += 1
         self.global_certificate_ = certificate
         self.n_refine_rounds_ = rounds
         return self
 
-    def _training_targets(self, X, y) -> tuple[np.ndarray, np.ndarray, str]:
-        """Validated ``X``, the targets encoded as in ``fit``, and the loss."""
+    def _training_targets(self, X, y, sample_weight=None):
+        """Validated ``X``, the targets encoded as in ``fit``, the loss, and
+        the weights of the fit (``None`` without), the samples of weight zero
+        left out."""
+        from ..estimators._base import check_sample_weight, encode_labels, weigh_classes
+
         X, y = validate_data(
             self, X, y, reset=False, dtype=FLOAT_DTYPES, multi_output=True
         )
+        weights = check_sample_weight(sample_weight, X)
         if not is_classifier(self):
-            return X, np.asarray(y, dtype=np.float64).reshape(len(y), -1), "squared"
-        from ..estimators._base import encode_labels
-
-        labels = np.searchsorted(self.classes_, y)
-        labels = np.minimum(labels, len(self.classes_) - 1)
-        if not np.array_equal(self.classes_[labels], np.asarray(y)):
-            raise ValueError("y has labels the classifier was not fitted on.")
-        return X, encode_labels(labels, len(self.classes_), self.loss_), self.loss_
+            Y, loss = np.asarray(y, dtype=np.float64).reshape(len(y), -1), "squared"
+        else:
+            labels = np.searchsorted(self.classes_, y)
+            labels = np.minimum(labels, len(self.classes_) - 1)
+            if not np.array_equal(self.classes_[labels], np.asarray(y)):
+                raise ValueError("y has labels the classifier was not fitted on.")
+            weights = weigh_classes(self.class_weight, y, labels, weights)
+            Y, loss = encode_labels(labels, len(self.classes_), self.loss_), self.loss_
+        if weights is not None:
+            keep = weights > 0
+            X, Y, weights = X[keep], Y[keep], weights[keep]
+        return X, Y, loss, weights
 
     def _global_objective(
-        self, X_lifted: np.ndarray, Z: np.ndarray, Y: np.ndarray, loss: str
+        self, Z: np.ndarray, Y: np.ndarray, loss: str, sample_weight=None
     ) -> float:
-        """The fit's objective at outputs ``Z``: loss plus ``alpha`` × penalty.
+        """The fit's objective at outputs ``Z``: (weighted) mean loss plus
+        ``alpha`` × penalty.
 
         Gated ReLU: the nuclear or Frobenius norm of each block. Convex ReLU:
         the Euclidean norm of each output column of each ``v_i`` and ``w_i``,
@@ -167,7 +194,8 @@ class GlobalCertificateMixin:
 
         from ..problems import LOSSES
 
-        value = LOSSES[loss](torch.from_numpy(Y)).value(torch.from_numpy(Z))
+        data_loss = LOSSES[loss](torch.from_numpy(Y), sample_weight)
+        value = data_loss.value(torch.from_numpy(Z))
         if self.coef_.ndim == 4:
             penalty = np.linalg.norm(self.coef_, axis=2).sum()
         elif getattr(self, "group_norm", "nuclear") == "nuclear":

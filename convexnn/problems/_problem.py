@@ -190,6 +190,20 @@ class Problem:
                 )
         return self._certifying
 
+    def output(self, k: int) -> Problem:
+        """The problem of output column ``k`` alone (:meth:`Loss.output`): where
+        the loss is a sum over entries and the penalty one over output columns
+        (capabilities ``"diagonal_hessian"`` and ``"outputwise"``), the
+        problem is the sum of these over the columns, each with its own
+        coefficients."""
+        return Problem(
+            self.operator,
+            self.loss.output(k),
+            self.penalty,
+            self.alpha,
+            self.fit_intercept,
+        )
+
     def astype(self, dtype: torch.dtype) -> Problem | None:
         """The same problem with its data converted to ``dtype``, or ``None``
         when the operator does not convert (:meth:`LinearOperator.astype`)."""
@@ -311,9 +325,11 @@ class Problem:
     def lipschitz(self, n_iter: int = 10, seed: int = 0) -> float:
         r"""Estimate the Lipschitz constant of :math:`x \mapsto \nabla f(\mathcal A x)`.
 
-        :math:`\frac{\kappa}{n}\|\mathcal A\|_2^2` with the curvature ``κ`` of the
-        loss and the operator norm from power iteration (an estimate from
-        below; the solver's line search corrects it).
+        :math:`L_f\|\mathcal A\|_2^2` with the Lipschitz constant :math:`L_f` of
+        the loss's gradient (:meth:`Loss.lipschitz`, :math:`\kappa/n` for a
+        mean loss of curvature ``κ``) and the operator norm from power
+        iteration (an estimate from below; the solver's line search corrects
+        it).
         """
         generator = torch.Generator().manual_seed(seed)
         vector = torch.randn(self.shape, generator=generator, dtype=torch.float64)

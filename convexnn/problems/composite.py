@@ -93,6 +93,11 @@ class OutputwiseGroupLasso(Penalty):
         self.group_size = group_size
         self._columns = GroupLasso(group_size)
 
+    def capabilities(self, n_outputs: int) -> frozenset[str]:
+        """Those of :class:`Penalty`, and ``"outputwise"``: a sum over the
+        output columns."""
+        return super().capabilities(n_outputs) | {"outputwise"}
+
     def _flat(self, coef):
         # (G·s, c) → (G·c·s, 1): consecutive runs of s entries are the groups
         blocks = coef.reshape(-1, self.group_size, coef.shape[1]).transpose(1, 2)

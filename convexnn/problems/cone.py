@@ -111,6 +111,11 @@ class ConeOperator(LinearOperator):
         first (block ``i``'s constraints are the rows ``n·B + i``)."""
         return values.view(self.n_data, self.n_blocks, -1).transpose(0, 1)
 
+    def from_blocks(self, values: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`per_block`: ``(B, n, c)`` block-first values
+        as constraint-space rows ``(n·B, c)``."""
+        return values.transpose(0, 1).reshape(self.n_samples, -1)
+
     def block_rows(self, blocks: torch.Tensor) -> torch.Tensor:
         r"""The constraint matrices :math:`(2D_i - I)\tilde X` of ``blocks``,
         shape ``(len(blocks), n_data, d̃)``."""

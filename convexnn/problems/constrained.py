@@ -113,6 +113,11 @@ class ConstrainedProblem:
         regularisation strength."""
         return ConstrainedProblem(self.problem.with_alpha(alpha), self.constraint)
 
+    def output(self, k: int) -> ConstrainedProblem:
+        """The problem of output column ``k`` alone (:meth:`Problem.output`),
+        under the same constraints, which act on each column alike."""
+        return ConstrainedProblem(self.problem.output(k), self.constraint)
+
     def multipliers_like(self) -> torch.Tensor:
         """Zero multipliers, shape ``(n_constraints, n_outputs)``."""
         return torch.zeros(

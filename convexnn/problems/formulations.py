@@ -110,6 +110,7 @@ def reflection_problem(
     alpha: float,
     *,
     fit_intercept: bool = True,
+    sample_weight: torch.Tensor | None = None,
 ) -> Problem:
     """The squared-loss Lasso over the dictionary ``features`` at the inputs ``x``.
 
@@ -125,7 +126,13 @@ def reflection_problem(
         Regularisation strength.
     fit_intercept : bool
         Whether an unpenalised output intercept is fitted.
+    sample_weight : array-like of shape (n_samples,), optional
+        Weights of the samples in the squared loss (:class:`SquaredLoss`).
     """
     return Problem(
-        BasisOperator(features, x), SquaredLoss(Y), L1(), alpha, fit_intercept
+        BasisOperator(features, x),
+        SquaredLoss(Y, sample_weight),
+        L1(),
+        alpha,
+        fit_intercept,
     )

@@ -1,18 +1,30 @@
-r"""Smooth data-fitting terms :math:`f(Z) = \frac1n \sum_i \ell(z_i, y_i)`.
+r"""Smooth data-fitting terms :math:`f(Z) = \sum_i w_i\,\ell(z_i, y_i)`.
 
-Each loss holds its targets ``Y`` of shape ``(n_samples, n_outputs)`` and
-provides its value, gradient, Hessian-vector products (for the small Newton
-solves that polish certificates), convex conjugate (for the dual objective)
-and a bound on its curvature (for step sizes). Scalar results are computed in
-float64 whatever the working dtype, so certificates stay accurate in float32.
+The weights :math:`w_i = s_i / \sum_j s_j` come from the per-sample weights
+``sample_weight`` :math:`s` (:math:`w_i = 1/n` without them: the mean loss).
+This is scikit-learn's convention for the :class:`~sklearn.linear_model.Lasso`:
+the weights are rescaled to sum to ``n`` and the data term stays a (weighted)
+mean, so ``alpha`` keeps its meaning; an integer weight counts as that many
+copies of the sample, and a weight of zero as no sample at all.
+
+Each loss holds its targets ``Y`` of shape ``(n_samples, n_outputs)`` and its
+weights, and provides its value, gradient, Hessian-vector products (for the
+small Newton solves that polish certificates), convex conjugate (for the dual
+objective) and a bound on its curvature (for step sizes). Scalar results are
+computed in float64 whatever the working dtype, so certificates stay accurate
+in float32.
 
 The dual problem of :math:`\min_W f(AW) + \alpha\Omega(W)` is
 :math:`\max_\Theta -f^*(\Theta)` subject to
 :math:`\Omega^*(A^\top\Theta)\le\alpha`, and the optimal :math:`\Theta` is
-:math:`\nabla f(AW^\star)`.
+:math:`\nabla f(AW^\star)`. With weights,
+:math:`f^*(\Theta) = \sum_i w_i\,\ell^*(\theta_i / w_i)` (a row of weight
+zero must have :math:`\theta_i = 0`, as every gradient has there).
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 
@@ -21,43 +33,114 @@ def _float64_sum(values: torch.Tensor) -> float:
     return float(values.to(torch.float64).sum())
 
 
-class Loss:
-    """Base class of the losses; ``Y`` has shape ``(n_samples, n_outputs)``."""
+def _normalised_weights(sample_weight, Y: torch.Tensor) -> torch.Tensor | None:
+    """``sample_weight`` rescaled to sum to ``n`` (float64), or ``None`` when
+    it is ``None`` or the same for every sample."""
+    if sample_weight is None:
+        return None
+    n = Y.shape[0]
+    weights = torch.as_tensor(sample_weight, dtype=torch.float64, device=Y.device)
+    if weights.shape != (n,):
+        raise ValueError(
+            f"sample_weight must have shape ({n},), one weight per sample; got "
+            f"shape {tuple(weights.shape)}."
+        )
+    total = float(weights.sum())
+    if not (bool(torch.isfinite(weights).all()) and bool((weights >= 0).all())):
+        raise ValueError("sample_weight must be finite and nonnegative.")
+    if not total > 0:
+        raise ValueError("sample_weight must not be all zero.")
+    if bool((weights == weights[0]).all()):
+        return None
+    return weights * (n / total)
 
-    #: Upper bound on the largest eigenvalue of the Hessian of ``n · f``.
+
+class Loss:
+    """Base class of the losses; ``Y`` has shape ``(n_samples, n_outputs)``.
+
+    ``sample_weight`` (shape ``(n_samples,)``, nonnegative, not all zero) is
+    kept rescaled to sum to ``n_samples``; equal weights are dropped (``None``),
+    since they give the plain mean.
+    """
+
+    #: Upper bound on the largest eigenvalue of the Hessian of one sample's
+    #: loss :math:`\ell(\cdot, y_i)` (of ``n · f`` without weights).
     curvature: float
     #: Whether the Hessian is the same everywhere (a quadratic loss).
     quadratic: bool = False
     #: Whether the Hessian acts entrywise, :math:`\nabla^2 f(Z)[V] = H \odot V`
     #: (:meth:`hessian_diagonal` returns ``H``).
     diagonal_hessian: bool = False
-    #: Whether that diagonal is positive and the same for every output.
+    #: Whether that diagonal is positive and the same for every output (the
+    #: capability also needs every sample weight positive).
     shared_curvature: bool = False
+    #: The weights rescaled to sum to ``n_samples`` (float64), or ``None``:
+    #: every sample weighs the same.
+    sample_weight: torch.Tensor | None = None
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """The names of this loss's structural properties set to true:
-        ``"quadratic"``, ``"diagonal_hessian"``, ``"shared_curvature"``."""
+        """The names of this loss's structural properties that hold:
+        ``"quadratic"``, ``"diagonal_hessian"``, ``"shared_curvature"`` (not
+        with a weight of zero, whose sample has no curvature) and
+        ``"unweighted"`` (no ``sample_weight``: the plain mean)."""
         names = ("quadratic", "diagonal_hessian", "shared_curvature")
-        return frozenset(name for name in names if getattr(self, name))
+        present = {name for name in names if getattr(self, name)}
+        if self.sample_weight is None:
+            present.add("unweighted")
+        elif not bool((self.sample_weight > 0).all()):
+            present.discard("shared_curvature")
+        return frozenset(present)
 
-    def __init__(self, Y: torch.Tensor):
+    def __init__(self, Y: torch.Tensor, sample_weight=None):
         self.Y = Y
         self.n_samples = Y.shape[0]
+        self.sample_weight = _normalised_weights(sample_weight, Y)
 
     def astype(self, dtype: torch.dtype) -> Loss:
-        """The same loss with its targets in ``dtype``."""
-        return type(self)(self.Y.to(dtype))
+        """The same loss (and weights) with its targets in ``dtype``."""
+        loss = copy.copy(self)
+        loss.Y = self.Y.to(dtype)
+        return loss
+
+    def weigh(self, values: torch.Tensor) -> torch.Tensor:
+        r"""``values`` (samples along the first axis) times the weights
+        :math:`w_i` (which sum to one: ``1/n`` without ``sample_weight``)."""
+        if self.sample_weight is None:
+            return values / self.n_samples
+        weights = self.sample_weight.to(values.dtype) / self.n_samples
+        return values * weights.view(-1, *(1,) * (values.dim() - 1))
+
+    def average(self, values: torch.Tensor) -> torch.Tensor:
+        """The weighted mean of ``values`` over the samples (the first axis)."""
+        if self.sample_weight is None:
+            return values.mean(0)
+        return self.weigh(values).sum(0)
+
+    def _unweigh(self, Theta: torch.Tensor) -> torch.Tensor:
+        r""":math:`\theta_i / w_i` (float64), ``0`` on the rows of weight zero."""
+        Theta = Theta.to(torch.float64)
+        if self.sample_weight is None:
+            return self.n_samples * Theta
+        weights = (self.sample_weight / self.n_samples).view(-1, 1)
+        return torch.where(weights > 0, Theta / weights, torch.zeros_like(Theta))
+
+    def output(self, k: int) -> Loss:
+        """The loss of output column ``k`` alone: for a loss that is a sum over
+        the entries of ``Z`` (``diagonal_hessian``), the data term is the sum
+        of these over the columns. The sample weights are kept."""
+        loss = copy.copy(self)
+        loss.Y = self.Y[:, k : k + 1]
+        return loss
 
     def __call__(self, Z: torch.Tensor) -> torch.Tensor:
         """Return :math:`f(Z)` as a differentiable tensor in ``Z``'s dtype."""
-        return self.sample_losses(Z, self.Y.to(Z.dtype)).mean()
+        return self.average(self.sample_losses(Z, self.Y.to(Z.dtype)))
 
     def value(self, Z: torch.Tensor) -> float:
         """Return :math:`f(Z)`, accumulated in float64."""
-        return float(
-            self.sample_losses(Z.to(torch.float64), self.Y.to(torch.float64)).mean()
-        )
+        Y = self.Y.to(torch.float64)
+        return float(self.average(self.sample_losses(Z.to(torch.float64), Y)))
 
     def sample_losses(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         r"""Per-sample losses :math:`\ell(z_i, y_i)`, shape ``(n_samples,)``."""
@@ -86,14 +169,20 @@ class Loss:
         raise NotImplementedError
 
     def lipschitz(self) -> float:
-        r"""Lipschitz constant of :math:`\nabla f` (so ``curvature / n``)."""
-        return self.curvature / self.n_samples
+        r"""Lipschitz constant of :math:`\nabla f`: ``curvature`` times the
+        largest weight :math:`w_i` (``curvature / n`` without weights)."""
+        if self.sample_weight is None:
+            return self.curvature / self.n_samples
+        return self.curvature * float(self.sample_weight.max()) / self.n_samples
 
 
 class SquaredLoss(Loss):
-    r"""Squared loss :math:`f(Z) = \frac{1}{2n}\|Z - Y\|_F^2`.
+    r"""Squared loss :math:`f(Z) = \frac12\sum_i w_i\|z_i - y_i\|^2`
+    (:math:`\frac{1}{2n}\|Z - Y\|_F^2` without weights).
 
-    Conjugate: :math:`f^*(\Theta) = \frac n2\|\Theta\|_F^2 + \langle\Theta, Y\rangle`.
+    Conjugate: :math:`f^*(\Theta) = \sum_i \frac{\|\theta_i\|^2}{2w_i}
+    + \langle\Theta, Y\rangle` (:math:`\frac n2\|\Theta\|_F^2 +
+    \langle\Theta, Y\rangle` without weights).
     """
 
     curvature = 1.0
@@ -105,26 +194,26 @@ class SquaredLoss(Loss):
         return 0.5 * ((Z - Y) ** 2).sum(1)
 
     def gradient(self, Z):
-        return (Z - self.Y) / self.n_samples
+        return self.weigh(Z - self.Y)
 
     def hessian_product(self, Z, V):
-        return V / self.n_samples
+        return self.weigh(V)
 
     def hessian_diagonal(self, Z):
-        return torch.full_like(Z, 1.0 / self.n_samples)
+        return self.weigh(torch.ones_like(Z))
 
     def conjugate(self, Theta):
-        return 0.5 * self.n_samples * _float64_sum(Theta**2) + _float64_sum(
-            Theta * self.Y
-        )
+        return 0.5 * _float64_sum(
+            Theta.to(torch.float64) * self._unweigh(Theta)
+        ) + _float64_sum(Theta.to(torch.float64) * self.Y)
 
 
 class LogisticLoss(Loss):
     r"""Binary cross-entropy with labels :math:`y_i \in \{0, 1\}` and logits ``Z``.
 
-    :math:`f(z) = \frac1n\sum_i \log(1 + e^{z_i}) - y_i z_i`. Its conjugate is the
-    negative binary entropy,
-    :math:`f^*(\theta) = \frac1n\sum_i h(n\theta_i + y_i)` with
+    :math:`f(z) = \sum_i w_i\bigl(\log(1 + e^{z_i}) - y_i z_i\bigr)`. Its
+    conjugate is the negative binary entropy,
+    :math:`f^*(\theta) = \sum_i w_i\,h(\theta_i / w_i + y_i)` with
     :math:`h(p) = p\log p + (1-p)\log(1-p)` on :math:`[0, 1]`.
     """
 
@@ -139,30 +228,30 @@ class LogisticLoss(Loss):
         return (softplus - Y * Z).sum(1)
 
     def gradient(self, Z):
-        return (torch.sigmoid(Z) - self.Y) / self.n_samples
+        return self.weigh(torch.sigmoid(Z) - self.Y)
 
     def hessian_product(self, Z, V):
         return self.hessian_diagonal(Z).unsqueeze(1) * V
 
     def hessian_diagonal(self, Z):
         p = torch.sigmoid(Z)
-        return p * (1 - p) / self.n_samples
+        return self.weigh(p * (1 - p))
 
     def conjugate(self, Theta):
-        p = (self.n_samples * Theta + self.Y).to(torch.float64).clamp(0.0, 1.0)
-        return float((torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)).sum()) / (
-            self.n_samples
-        )
+        p = (self._unweigh(Theta) + self.Y).clamp(0.0, 1.0)
+        entropies = (torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)).sum(1)
+        return float(self.average(entropies))
 
 
 class MultinomialLoss(Loss):
     r"""Multinomial cross-entropy with one-hot targets ``Y`` and logits ``Z``.
 
-    :math:`f(Z) = \frac1n\sum_i \operatorname{logsumexp}(z_i) - y_i^\top z_i`. Its
-    Hessian at one sample is :math:`\operatorname{diag}(p) - pp^\top` with
+    :math:`f(Z) = \sum_i w_i\bigl(\operatorname{logsumexp}(z_i) -
+    y_i^\top z_i\bigr)`. Its Hessian at one sample is :math:`w_i
+    (\operatorname{diag}(p) - pp^\top)` with
     :math:`p = \operatorname{softmax}(z_i)`, and its conjugate is the negative
-    entropy, :math:`f^*(\Theta) = \frac1n\sum_{i,k} q_{ik}\log q_{ik}` with
-    :math:`Q = n\Theta + Y` (rows in the probability simplex).
+    entropy, :math:`f^*(\Theta) = \sum_i w_i \sum_k q_{ik}\log q_{ik}` with
+    :math:`q_i = \theta_i / w_i + y_i` (rows in the probability simplex).
     """
 
     curvature = 0.5
@@ -171,16 +260,16 @@ class MultinomialLoss(Loss):
         return torch.logsumexp(Z, dim=1) - (Y * Z).sum(1)
 
     def gradient(self, Z):
-        return (torch.softmax(Z, dim=1) - self.Y) / self.n_samples
+        return self.weigh(torch.softmax(Z, dim=1) - self.Y)
 
     def hessian_product(self, Z, V):
         P = torch.softmax(Z, dim=1).unsqueeze(1)
         PV = P * V
-        return (PV - P * PV.sum(2, keepdim=True)) / self.n_samples
+        return self.weigh(PV - P * PV.sum(2, keepdim=True))
 
     def conjugate(self, Theta):
-        Q = (self.n_samples * Theta + self.Y).to(torch.float64).clamp(0.0, 1.0)
-        return float(torch.xlogy(Q, Q).sum()) / self.n_samples
+        Q = (self._unweigh(Theta) + self.Y).clamp(0.0, 1.0)
+        return float(self.average(torch.xlogy(Q, Q).sum(1)))
 
 
 LOSSES = {

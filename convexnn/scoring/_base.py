@@ -44,6 +44,11 @@ class Scorer(Protocol):
       normalised to sum to ``p`` then gives all penalty factors 1, the plain
       Lasso. The built-in model-based scorers warn with
       :class:`ScoringWarning` when that happens.
+
+    A scorer that judges features by their names (a chat model, an
+    embedding model) says so with ``reads_feature_names = True``: the
+    estimators then refuse the placeholder names ``x0, x1, …`` of an ``X``
+    that has none.
     """
 
     def score(

@@ -152,6 +152,9 @@ class ChatScorer(BaseEstimator):
     array([1.  , 0.01])
     """
 
+    #: Features are judged by their names (and descriptions).
+    reads_feature_names = True
+
     _parameter_constraints: ClassVar[dict] = {
         "complete": [callable, None],
         "url": [str, None],

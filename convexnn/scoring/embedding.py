@@ -79,6 +79,9 @@ class EmbeddingScorer(BaseEstimator):
     array([1.  , 0.01])
     """
 
+    #: Features are judged by their names (and descriptions).
+    reads_feature_names = True
+
     _parameter_constraints: ClassVar[dict] = {
         "encoder": [callable, HasMethods(["encode"]), None],
         "model_name": [str],

@@ -4,10 +4,13 @@ its data, its Newton steps and what a centre tells about the optimum."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 
+from ..problems._problem import TINY
 from ..problems.constrained import ConstrainedProblem
+from .linalg import conjugate_gradients
 from .polish import optimal_intercept
 
 #: Largest :math:`\tau\alpha\|u_j\|` of a block taken for zero at a centre.
@@ -15,6 +18,13 @@ ZERO_BLOCK = 1e4
 #: Relative rounding of :math:`F_\tau`'s terms: a Newton decrement below it
 #: times their size is noise, and the centring stops.
 ROUNDING = 1e-14
+#: Largest factor by which the loss's curvature may move, at any sample,
+#: before :math:`B^\top QB` is formed anew (:meth:`CentralPath._solve`).
+HESSIAN_DRIFT = 2.0
+#: Relative residual and iterations at most of the conjugate gradients on
+#: the Newton system between two formations of :math:`B^\top QB`.
+SYSTEM_RESIDUAL = 1e-12
+SYSTEM_CG_STEPS = 30
 #: Largest slack of a tight row relative to its block's largest: rows still
 #: falling towards a positive limit are not counted tight on their way down.
 SMALL_SLACK = 1e-3
@@ -54,7 +64,8 @@ class CentralPath:
         self.b = torch.zeros_like(self.loss.Y[0])
         if self.fit_intercept:
             self.b = optimal_intercept(self.loss, torch.zeros_like(self.loss.Y), self.b)
-        self._unit_hessian = None  # B^T Q B / tau for a quadratic loss
+        # B^T Q B / tau, last formed where Q / tau was _unit_curvature
+        self._unit_hessian = self._unit_curvature = None
         self._previous_slacks = None  # at the last centre
 
     def outputs(self, u: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -68,16 +79,18 @@ class CentralPath:
     def _row_sums(self, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r""":math:`K_j^\top w_j` and :math:`K_j^\top\operatorname{diag}(w_j^2)K_j`
         for the weights ``w`` ``(2P, n')`` of every block's rows (the signs
-        square to one), the second a matrix product over chunks of blocks."""
+        square to one). The second is one matrix product,
+        :math:`w^2` times the rows' outer products
+        :math:`\tilde x\tilde x^\top` (formed over chunks of rows)."""
         sums = (weights * self.signs) @ self.X
-        squares = weights**2
-        n, d = self.X.shape
-        chunk = max(1, 2**24 // (n * d))
-        grams = [
-            torch.einsum("jn,nd,ne->jde", part, self.X, self.X)
-            for part in squares.split(chunk)
-        ]
-        return sums, torch.cat(grams)
+        d = self.n_features
+        chunk = max(1, 2**22 // (d * d))
+        grams = 0
+        parts = zip(self.X.split(chunk), (weights**2).split(chunk, 1), strict=True)
+        for rows, squares in parts:
+            outer = (rows.unsqueeze(2) * rows.unsqueeze(1)).reshape(len(rows), -1)
+            grams = grams + squares @ outer
+        return sums, grams.view(-1, d, d)
 
     def initial_tau(self) -> float:
         r""":math:`\tau` at which the objective's weight balances the
@@ -101,7 +114,7 @@ class CentralPath:
         u, Y = self.u + du, self.loss.Y
         before = self.loss.sample_losses(self.outputs(self.u, self.b), Y)
         after = self.loss.sample_losses(self.outputs(u, self.b + db), Y)
-        data = tau * float((after - before).sum()) / self.loss.n_samples
+        data = tau * float(self.loss.average(after - before))
         cone = float((self._psi(tau, u) - self._psi(tau, self.u)).sum())
         return data + cone - float(torch.log1p(ds / s).sum())
 
@@ -168,14 +181,7 @@ class CentralPath:
         S_rv = torch.cholesky_solve(rv.unsqueeze(2), factor).squeeze(2)
         S_rw = torch.cholesky_solve(rw.unsqueeze(2), factor).squeeze(2)
         rhs = (_apply(Bw, S_rv) - _apply(Bv, S_rw)).reshape(-1, 1)
-        M = self._loss_hessian(q, tau) + torch.block_diag(*C_inverse)
-        if self.fit_intercept:
-            Bq = self.B.T @ q
-            M = torch.cat(
-                [torch.cat([M, Bq], 1), torch.cat([Bq.T, q.sum().view(1, 1)], 1)]
-            )
-            rhs = torch.cat([rhs, -G.sum().view(1, 1)])
-        solution = torch.linalg.solve(M, rhs)
+        solution = self._solve(q, tau, C_inverse, rhs, G)
         du = solution[: half * self.n_features].view(half, -1)
         db = solution[half * self.n_features :, 0]
         if not self.fit_intercept:
@@ -187,14 +193,59 @@ class CentralPath:
             decrement -= float(G.sum() * db.sum())
         return step, db, decrement
 
-    def _loss_hessian(self, q: torch.Tensor, tau: float) -> torch.Tensor:
-        r""":math:`B^\top QB` (``q`` the diagonal of ``Q``), formed once for a
-        quadratic loss, whose ``Q`` is :math:`\tau` times a constant."""
-        if not self.loss.quadratic:
-            return self.B.T @ (q * self.B)
-        if self._unit_hessian is None:
-            self._unit_hessian = self.B.T @ ((q / tau) * self.B)
-        return tau * self._unit_hessian
+    def _solve(self, q, tau, C_inverse, rhs, G) -> torch.Tensor:
+        r"""The Newton system's solution ``(P d̃ [+ 1], 1)`` for the loss
+        curvature ``q`` and the blocks ``C_inverse`` of :math:`C^{-1}`, the
+        intercept's row (its right-hand side :math:`-\mathbf 1^\top G`)
+        appended.
+
+        :math:`B^\top QB` costs ``n (P d̃)²`` to form, far more than the
+        rest of a step: it is formed anew only where ``q`` has moved by more
+        than a factor ``HESSIAN_DRIFT`` from where it was last formed (for a
+        quadratic loss, once). In between, the system with the current ``q``
+        is solved by conjugate gradients preconditioned by the one with the
+        last formed :math:`B^\top QB`: their ratio has its eigenvalues within
+        ``HESSIAN_DRIFT``\ :sup:`±1`, so a few iterations, each two products
+        with ``B``, reach the rounding of a direct solve."""
+        if self.fit_intercept:
+            rhs = torch.cat([rhs, -G.sum().view(1, 1)])
+        unit = q / tau
+        stale = self._unit_curvature is not None and _drift(unit, self._unit_curvature)
+        if self._unit_hessian is None or (stale and not self.loss.quadratic):
+            self._unit_hessian = self.B.T @ (unit * self.B)
+            self._unit_curvature = unit
+        reference = tau * self._unit_curvature
+        M = tau * self._unit_hessian + torch.block_diag(*C_inverse)
+        if self.fit_intercept:
+            Bq = self.B.T @ reference
+            corner = reference.sum().view(1, 1)
+            M = torch.cat([torch.cat([M, Bq], 1), torch.cat([Bq.T, corner], 1)])
+        factor, info = torch.linalg.cholesky_ex(M)
+        if int(info) == 0:
+            solve = partial(torch.cholesky_solve, input2=factor)
+        else:  # positive definite, but beyond what rounding lets Cholesky see
+            solve = partial(torch.linalg.solve, M)
+        if self._unit_curvature is unit or self.loss.quadratic:
+            return solve(rhs)
+
+        def apply(x):
+            du = x[: len(self._unit_hessian)]
+            V = self.B @ du
+            if self.fit_intercept:
+                V = V + x[-1]
+            QV = q * V
+            blocks = _apply(C_inverse, du.view(self.half, -1)).reshape(-1, 1)
+            out = self.B.T @ QV + blocks
+            return torch.cat([out, QV.sum().view(1, 1)]) if self.fit_intercept else out
+
+        solution, n_iter = conjugate_gradients(
+            apply, rhs, solve, tol=SYSTEM_RESIDUAL, max_iter=SYSTEM_CG_STEPS
+        )
+        if n_iter < SYSTEM_CG_STEPS:
+            return solution
+        n_unknowns = len(self._unit_hessian)  # rhs without the intercept's row
+        self._unit_hessian = None  # not reached: form it anew
+        return self._solve(q, tau, C_inverse, rhs[:n_unknowns], G)
 
     def active(self, tau: float) -> torch.Tensor:
         r"""The blocks the barrier does not only hold off zero:
@@ -240,6 +291,13 @@ class CentralPath:
         full[:, self.data_rows] = values
         full = full.T.reshape(-1, 1)
         return full if full.dtype == torch.bool else full.to(self.dtype)
+
+
+def _drift(curvature: torch.Tensor, reference: torch.Tensor) -> bool:
+    """Whether ``curvature`` is off ``reference`` by more than ``HESSIAN_DRIFT``
+    at some sample."""
+    ratio = curvature.clamp_min(TINY) / reference.clamp_min(TINY)
+    return bool((ratio > HESSIAN_DRIFT).any() or (ratio < 1 / HESSIAN_DRIFT).any())
 
 
 def _epigraph(ta: float, r: torch.Tensor) -> torch.Tensor:

@@ -85,6 +85,11 @@ class SeparableLoss(Loss):
     def Y(self) -> torch.Tensor:
         return torch.cat([part.Y for part in self.parts])
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What every part provides."""
+        return frozenset.intersection(*(part.capabilities for part in self.parts))
+
     def _split(self, Z):
         return zip(self.parts, Z.split(self.row_sizes), strict=True)
 
@@ -137,6 +142,7 @@ class ProfiledInterceptLoss(Loss):
         self.loss = loss
         self.Y = loss.Y
         self.n_samples = loss.n_samples
+        self.sample_weight = loss.sample_weight
         self._intercept = loss.Y.new_zeros(loss.Y.shape[1], dtype=torch.float64)
 
     def intercept(self, Z: torch.Tensor) -> torch.Tensor:

@@ -61,44 +61,27 @@ def finish(
     tol: float,
     config: SolverConfig,
     tight: torch.Tensor | None = None,
+    max_rounds: int = 40,
 ) -> tuple[KKTResiduals, torch.Tensor] | None:
-    """:func:`refine` from ``x`` (with the ``tight`` rows, when known): its KKT
-    residuals (holding the new point) and multipliers when the residuals are
-    ``≤ tol``, else ``None`` (at once when ``tol`` is below
-    ``config.active_set_smallest_tol``)."""
+    """:func:`refine` from ``x`` (with the ``tight`` rows, when known, and at
+    most ``max_rounds`` reduced solves): its KKT residuals (holding the new
+    point) and multipliers when the residuals are ``≤ tol``, else ``None``
+    (at once when ``tol`` is below ``config.active_set_smallest_tol``)."""
     if tol < config.active_set_smallest_tol:
         return None
-    refined = refine(problem, x, multipliers, tol=tol, config=config, tight=tight)
+    refined = refine(
+        problem,
+        x,
+        multipliers,
+        tol=tol,
+        config=config,
+        tight=tight,
+        max_rounds=max_rounds,
+    )
     if refined is None:
         return None
     kkt = polished_kkt(problem, *refined)
     return (kkt, refined[1]) if kkt.largest <= tol else None
-
-
-class FinishSchedule:
-    """When the constrained solvers try :func:`finish`: once their largest KKT
-    residual is ``≤ config.active_set_start_below``, then whenever it has
-    fallen to a third of its value at the last failed try, or whenever the
-    caller knows the structure has settled."""
-
-    def __init__(self, problem: ConstrainedProblem, tol: float, config: SolverConfig):
-        self.problem, self.tol, self.config = problem, tol, config
-        self.below = config.active_set_start_below
-
-    def attempt(
-        self,
-        kkt: KKTResiduals,
-        multipliers: torch.Tensor,
-        tight: torch.Tensor | None = None,
-        settled: bool = False,
-    ) -> tuple[KKTResiduals, torch.Tensor] | None:
-        """:func:`finish` from ``kkt.x`` (with the ``tight`` rows, when known)
-        when the schedule says so or the structure has ``settled``, else
-        ``None``."""
-        if kkt.largest > self.below and not settled:
-            return None
-        self.below = kkt.largest / 3
-        return finish(self.problem, kkt.x, multipliers, self.tol, self.config, tight)
 
 
 def refine(

@@ -13,7 +13,8 @@ One step, with scaled multipliers :math:`\mu_y, \mu_s` and penalty
 1. a linear system for :math:`(u, b)`: the loss is replaced by its quadratic
    upper bound :math:`\frac L2\|Au + \mathbf 1b^\top - T\|^2` at the current
    outputs :math:`Z_k`, :math:`T = Z_k - \nabla f(Z_k)/L` (exact for the
-   squared loss, a majorised ADMM step otherwise), and the intercept is
+   unweighted squared loss, a majorised ADMM step otherwise, with ``L`` the
+   Lipschitz constant of :math:`\nabla f`), and the intercept is
    eliminated by the centring :math:`C = I - \mathbf 1\mathbf 1^\top/n`:
 
    .. math::
@@ -59,11 +60,12 @@ from dataclasses import dataclass
 import torch
 
 from ..problems.constrained import ConstrainedProblem
-from .active_set import FinishSchedule
 from .config import SolverConfig
+from .finish_schedule import FinishSchedule
 from .linalg import NystromPreconditioner, conjugate_gradients
 from .phases import Phase, dense_bytes
 from .polish import polished_kkt
+from .progress import report_kkt, timed
 from .results import ConstrainedResult
 
 #: Largest number of samples for which the linear step is solved exactly.
@@ -227,15 +229,31 @@ class _Iterates:
     s_old: torch.Tensor
 
     @classmethod
-    def start(cls, problem: ConstrainedProblem) -> _Iterates:
-        objective = problem.problem
+    def start(
+        cls,
+        problem: ConstrainedProblem,
+        x0: torch.Tensor | None,
+        multipliers0: torch.Tensor | None,
+        rho: float,
+    ) -> _Iterates:
+        """The iterates at ``x0`` (default zeros) with the multipliers
+        ``multipliers0`` (default zeros); ``rho`` scales them."""
+        objective, K = problem.problem, problem.constraint
         A = objective.operator
-        u = torch.zeros(
-            (A.n_coefs, objective.n_outputs), dtype=A.dtype, device=A.device
-        )
-        Z, s = A.matvec(u), problem.constraint.matvec(u)
-        mu_s = torch.zeros_like(s)
-        return cls(u, s, u.clone(), s, u.clone(), mu_s, Z, torch.zeros_like(Z[0]), u, s)
+        coef, intercept = objective.split(objective.zeros() if x0 is None else x0)
+        u = coef.clone()
+        intercept = torch.zeros_like(u[0]) if intercept is None else intercept.clone()
+        Ku = K.matvec(u)
+        s, Z = Ku.clamp(min=0), A.matvec(u) + intercept
+        if multipliers0 is None:
+            mu_y, mu_s = torch.zeros_like(u), torch.zeros_like(s)
+        else:
+            # at a fixed point the u-step's stationarity reads
+            # ρ μ_y = Kᵀ Λ − Aᵀ ∇f(Z), and Λ = −ρ μ_s
+            mu_s = -multipliers0 / rho
+            gradient = A.rmatvec(objective.loss.gradient(Z))
+            mu_y = (K.rmatvec(multipliers0) - gradient) / rho
+        return cls(u, Ku, u.clone(), s, mu_y, mu_s, Z, intercept, u, s)
 
     def step(self, problem, system, rho, lipschitz, inner_tol, max_cg, config):
         """One over-relaxed ADMM step (the module docstring)."""
@@ -277,8 +295,11 @@ def _norm(tensor: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(tensor))
 
 
+@timed
 def admm(
     problem: ConstrainedProblem,
+    x0: torch.Tensor | None = None,
+    multipliers0: torch.Tensor | None = None,
     *,
     tol: float = 1e-6,
     max_iter: int = 10_000,
@@ -297,6 +318,13 @@ def admm(
     ----------
     problem : ConstrainedProblem
         Its constraint operator must provide ``block_gram()``.
+    x0, multipliers0 : tensor, optional
+        A warm start: the point in the layout of ``problem.problem.shape`` and
+        the constraints' multipliers (default zeros). The solve ends there
+        when it, or the active-set finish from it, meets ``tol``
+        (:mod:`~convexnn.solvers.finish_schedule`);
+        otherwise the iterates start from it, with the scaled multipliers
+        that make it a fixed point of the steps when it is a solution.
     tol : float
         Target for the three relative KKT residuals.
     max_iter : int
@@ -320,7 +348,8 @@ def admm(
     seed : int
         Seed of the sketch.
     verbose : int
-        Print the residuals at each check when positive.
+        Print a progress line (:func:`~convexnn.solvers.progress.report`) at
+        each check of the residuals when positive.
     config : SolverConfig
         Tuning of the steps, of the penalty updates and of the active-set
         finish.
@@ -338,11 +367,15 @@ def admm(
     rho_range = (rho / config.admm_rho_spread, rho * config.admm_rho_spread)
     system.set_weight(lipschitz / rho)
 
-    state = _Iterates.start(problem)
+    schedule = FinishSchedule(problem, tol, config, verbose)
+    warm = schedule.warm_start(x0, multipliers0, rho)
+    if warm is not None:
+        return warm
+    state = _Iterates.start(problem, x0, multipliers0, rho)
     point = objective.pack(state.y, state.intercept)
-    kkt = polished_kkt(problem, point, -rho * state.mu_s)
+    kkt = polished_kkt(problem, point, (-rho * state.mu_s).clamp(min=0))
     inner_tol = config.admm_cg_loosest_tol
-    n_iter, schedule = 0, FinishSchedule(problem, tol, config)
+    n_iter = 0
     best = kkt, (-rho * state.mu_s).clamp(min=0)
     while kkt.largest > tol and n_iter < max_iter and not config.out_of_time():
         for _ in range(min(config.admm_check_every, max_iter - n_iter)):
@@ -360,8 +393,8 @@ def admm(
             min(config.admm_cg_loosest_tol, config.admm_cg_tol_ratio * kkt.largest),
         )
         if verbose:
-            print(f"iter {n_iter:6d}  rho {rho:.2e}  {kkt}")
-        finished = schedule.attempt(kkt, multipliers)
+            report_kkt(Admm.name, n_iter, kkt, rho=rho)
+        finished = schedule.attempt(kkt, multipliers, n_iter=n_iter)
         if finished is not None:
             best = finished
             break

@@ -55,11 +55,12 @@ from ._lagrangian_parts import (
     SeparableLoss,
     StackedOperator,
 )
-from .active_set import FinishSchedule
 from .config import SolverConfig
+from .finish_schedule import FinishSchedule
 from .fista import fista
 from .phases import Phase
 from .polish import polished_kkt
+from .progress import report_kkt, timed
 from .results import ConstrainedResult
 
 
@@ -70,6 +71,7 @@ class AugmentedLagrangian(Phase):
     name = "augmented Lagrangian"
 
 
+@timed
 def augmented_lagrangian(
     problem: ConstrainedProblem,
     x0: torch.Tensor | None = None,
@@ -88,6 +90,9 @@ def augmented_lagrangian(
     problem : ConstrainedProblem
     x0 : tensor, optional
         Warm start in the layout of ``problem.problem.shape`` (default zeros).
+        The solve ends there when it, or the active-set finish from it, meets
+        ``tol`` (:mod:`~convexnn.solvers.finish_schedule`),
+        and starts from it otherwise.
     multipliers0 : tensor, optional
         Initial multipliers (default zeros).
     tol : float
@@ -98,7 +103,8 @@ def augmented_lagrangian(
         Initial penalty; by default the Lipschitz constant of ``∇f``, which
         balances the curvature of the two terms.
     verbose : int
-        Print the residuals after each step when positive.
+        Print a progress line (:func:`~convexnn.solvers.progress.report`)
+        after each step when positive; ``iter`` counts inner iterations.
     config : SolverConfig
         Tuning of the penalty and inner-tolerance updates, of the inner
         solves and of the active-set finish. The inner gaps start at
@@ -121,6 +127,10 @@ def augmented_lagrangian(
         problem.multipliers_like() if multipliers0 is None else multipliers0.clone()
     )
     rho = data_loss.lipschitz() if rho is None else float(rho)
+    schedule = FinishSchedule(problem, tol, config, verbose)
+    warm = schedule.warm_start(x0, multipliers0, rho)
+    if warm is not None:
+        return warm
     # the stationarity of a proximal-gradient point scales as the square root
     # of its duality gap: the inner gaps go down to tol², floored by rounding
     smallest_inner_tol = max(min(tol**2, tol / 10), 1e-15)
@@ -131,7 +141,6 @@ def augmented_lagrangian(
     kkt = polished_kkt(
         problem, _with_intercept(objective, data_loss, coef), multipliers
     )
-    schedule = FinishSchedule(problem, tol, config)
     best = kkt, multipliers
     while kkt.largest > tol and n_iter < max_iter and not config.out_of_time():
         term = AugmentedLagrangianTerm(multipliers, rho)
@@ -155,10 +164,10 @@ def augmented_lagrangian(
             problem, _with_intercept(objective, data_loss, coef), multipliers
         )
         if verbose:
-            print(f"step {n_outer:3d}  inner {result.n_iter:5d}  rho {rho:.2e}  {kkt}")
+            report_kkt(AugmentedLagrangian.name, n_iter, kkt, step=n_outer, rho=rho)
         if kkt.largest < best[0].largest:
             best = kkt, multipliers
-        finished = schedule.attempt(kkt, multipliers)
+        finished = schedule.attempt(kkt, multipliers, n_iter=n_iter)
         if finished is not None:
             best = finished
             break

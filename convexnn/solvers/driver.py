@@ -9,7 +9,10 @@ Newton and single-precision phases) on the whole problem otherwise.
 :class:`~convexnn.problems.constrained.ConstrainedProblem` by the barrier method
 (:mod:`~convexnn.solvers.interior_point`) where it applies and fits the memory
 budget, by ADMM where that does, by the augmented Lagrangian otherwise, or by
-the method asked for, after checking that it can run. Every choice is made
+the method asked for, after checking that it can run; a problem that is a sum
+of independent problems, one per output column (the squared loss with several
+outputs), is solved column by column, each with the methods that suit one
+output. Every choice is made
 once, before solving, from the phases' declared needs, sizes and memory
 (:mod:`~convexnn.solvers.phases`).
 """
@@ -27,6 +30,8 @@ from .fista import fista
 from .gram import GramLasso
 from .interior_point import InteriorPoint, interior_point
 from .phases import require, runnable
+from .polish import polished_kkt
+from .progress import timed
 from .results import ConstrainedResult, SolverResult
 from .working_set import GramForm, WorkingSets, solve_in_rounds
 
@@ -39,6 +44,7 @@ CONSTRAINED_METHODS = {
 }
 
 
+@timed
 def solve(
     problem: Problem,
     x0: torch.Tensor | None = None,
@@ -85,7 +91,10 @@ def solve(
         neighbours, where FISTA needs many iterations), and runs FISTA
         otherwise: on well-conditioned designs its cheaper iterations win.
     verbose : int
-        Print each round's gap when positive (and FISTA's when above 1).
+        Print a progress line (:func:`~convexnn.solvers.progress.report`)
+        at each working-set round, or at each certificate of FISTA when it
+        solves the whole problem, when positive; above 1, also at each
+        certificate of the rounds' FISTA solves.
     config : SolverConfig
         Tuning of the working sets (at least ``config.working_set_min_size``
         blocks, Gram form up to ``config.working_set_max_gram_size``, each
@@ -126,8 +135,11 @@ def solve(
     )
 
 
+@timed
 def solve_constrained(
     problem: ConstrainedProblem,
+    x0: torch.Tensor | None = None,
+    multipliers0: torch.Tensor | None = None,
     *,
     method: str = "auto",
     tol: float = 1e-6,
@@ -141,6 +153,13 @@ def solve_constrained(
     ----------
     problem : ConstrainedProblem
         The objective and its constraints.
+    x0, multipliers0 : tensor, optional
+        A warm start: a point in the layout of ``problem.problem.shape`` and
+        the constraints' multipliers (default zeros), typically the solution
+        at a nearby ``alpha``. Every method ends at once when the start, or
+        the active-set finish from it, meets ``tol``; otherwise ADMM and the
+        augmented Lagrangian start from it, and the interior-point method
+        from the cones' interior as usual.
     method : {"auto", "interior_point", "admm", "augmented_lagrangian"}
         The method; ``"auto"`` takes the first of :data:`CONSTRAINED_METHODS`
         that can run (:func:`~convexnn.solvers.phases.runnable`), and the next
@@ -157,6 +176,17 @@ def solve_constrained(
         The method that ran.
     result : ConstrainedResult
     """
+    if _separable(problem):
+        return _solve_by_output(
+            problem,
+            x0,
+            multipliers0,
+            method=method,
+            tol=tol,
+            max_iter=max_iter,
+            verbose=verbose,
+            config=config,
+        )
     if method in CONSTRAINED_METHODS:
         require(CONSTRAINED_METHODS[method][0], problem, config)
         methods = [method]
@@ -175,10 +205,62 @@ def solve_constrained(
     for name in methods:
         run = CONSTRAINED_METHODS[name][1]
         result = run(
-            problem, tol=tol, max_iter=max_iter, verbose=verbose, config=config
+            problem,
+            x0,
+            multipliers0,
+            tol=tol,
+            max_iter=max_iter,
+            verbose=verbose,
+            config=config,
         )
         if best is None or result.kkt.largest < best[1].kkt.largest:
             best = name, result
         if result.converged or config.out_of_time():
             break
     return best
+
+
+def _separable(problem: ConstrainedProblem) -> bool:
+    """Whether ``problem`` is a sum of independent problems, one per output
+    column: a loss that sums over entries, a penalty that sums over columns,
+    and constraints that act on each column alike (as the cone's do)."""
+    objective = problem.problem
+    needs = {"diagonal_hessian", "outputwise"}
+    return objective.n_outputs > 1 and needs <= objective.capabilities
+
+
+def _solve_by_output(
+    problem: ConstrainedProblem, x0, multipliers0, *, tol, verbose, **options
+) -> tuple[str, ConstrainedResult]:
+    """Solve a separable problem output by output, each column with the
+    methods that suit one output (the interior-point method and its
+    active-set finish) and its column of the warm start, and measure the
+    whole point's KKT residuals."""
+    names, parts = [], []
+    for k in range(problem.problem.n_outputs):
+        if verbose:
+            print(f"output {k}")
+        column = slice(k, k + 1)
+        name, part = solve_constrained(
+            problem.output(k),
+            None if x0 is None else x0[:, column],
+            None if multipliers0 is None else multipliers0[:, column],
+            tol=tol,
+            verbose=verbose,
+            **options,
+        )
+        names.append(name)
+        parts.append(part)
+    x = torch.cat([part.x for part in parts], 1)
+    multipliers = torch.cat([part.multipliers for part in parts], 1)
+    kkt = polished_kkt(problem, x, multipliers)
+    result = ConstrainedResult(
+        kkt.x,
+        multipliers,
+        kkt,
+        n_iter=sum(part.n_iter for part in parts),
+        n_outer=sum(part.n_outer for part in parts),
+        converged=kkt.largest <= tol,
+        rho=max(part.rho for part in parts),
+    )
+    return ", ".join(dict.fromkeys(names)), result

@@ -15,9 +15,11 @@ too, :math:`\mathcal A y = \mathcal A x_k
 
 * **Line search** (:func:`~convexnn.solvers.proximal_step.proximal_step`).
   ``L`` is accepted when
-  :math:`\kappa\|\mathcal A(x^+-y)\|^2/n \le L\|x^+-y\|^2` (a sufficient
-  condition computed without cancellation), or the usual descent condition
-  holds, or the step is at the level of rounding errors (a fixed point);
+  :math:`L_f\|\mathcal A(x^+-y)\|^2 \le L\|x^+-y\|^2` (a sufficient
+  condition computed without cancellation; :math:`L_f` is the Lipschitz
+  constant of the loss's gradient, :math:`\kappa/n` for a mean loss of
+  curvature :math:`\kappa`), or the usual descent condition holds, or the
+  step is at the level of rounding errors (a fixed point);
   otherwise ``L`` doubles. After each accepted step ``L`` shrinks by
   ``step_growth`` so the step tracks the local curvature, but never below
   ``1e-6`` times its initial estimate: steps in the null space of
@@ -72,10 +74,12 @@ from .newton import NewtonFinish
 from .phases import LoopPhase, runnable
 from .polish import polished_certificate
 from .precision import LowerPrecisionStart, in_precision, phases
+from .progress import report, timed
 from .proximal_step import proximal_step
 from .results import SolverResult
 
 
+@timed
 def fista(
     problem: Problem,
     x0: torch.Tensor | None = None,
@@ -130,7 +134,8 @@ def fista(
         only for a problem without free coordinates (no intercept, no
         unpenalised block), and the gap closes more slowly.
     verbose : int
-        Print the gap at every check when positive.
+        Print a progress line (:func:`~convexnn.solvers.progress.report`) at
+        every certificate when positive.
     config : SolverConfig
         Tuning of the Newton methods and of the single-precision phase; past
         ``config.deadline`` the loop stops at its next checkpoint (before the
@@ -145,7 +150,9 @@ def fista(
     caller = problem
     problem, first = phases(caller, single_precision)
     run = _Run.start(problem, x0, tol, config, polish)
-    if run.best.relative_gap <= tol:
+    if run.best.relative_gap <= tol:  # the start is a solution
+        if verbose:
+            run.report()
         run.set_step(run.working.lipschitz() if lipschitz is None else lipschitz)
         return run.result(caller, converged=True)
     if config.out_of_time():  # begun past the deadline: the start, certified
@@ -178,6 +185,8 @@ def fista(
             if run.best.relative_gap > tol and not out_of_time:
                 for phase in loop_phases:
                     phase.at_checkpoint(run, progress)
+                if verbose and run.best.relative_gap <= tol:
+                    run.report()  # a phase (a Newton solve) finished it
             if run.best.relative_gap <= tol:
                 return run.result(caller, converged=True)
             if out_of_time:
@@ -326,16 +335,24 @@ class _Run:
         previous_gap, previous_primal = self.best.relative_gap, self.best.primal
         self.certify_iterate()
         if verbose:
-            print(
-                f"iter {self.n_iter:6d}  objective {self.best.primal:.10e}  "
-                f"relative gap {self.best.relative_gap:.3e}"
-                + ("" if self.working is self.problem else "  (float32 iterates)")
-            )
+            self.report()
         remaining = _remaining(
             previous_gap, self.best.relative_gap, self.n_iter - checked, self.tol
         )
         budget = min(max(remaining, self.n_iter), max_iter - self.n_iter)
         return _Progress(previous_gap, previous_primal, budget)
+
+    def report(self) -> None:
+        """Print the progress line of the best certificate."""
+        precision = str(self.working.operator.dtype).removeprefix("torch.")
+        best = self.best
+        report(
+            "proximal gradient",
+            self.n_iter,
+            best.primal,
+            best.relative_gap,
+            iterates=precision,
+        )
 
     def result(self, caller: Problem, converged: bool) -> SolverResult:
         """The result for ``caller``, the problem given to the solver: the best

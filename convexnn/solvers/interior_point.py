@@ -62,9 +62,10 @@ tight: a tight row's slack shrinks as :math:`1/\tau` (as :math:`1/\sqrt\tau`
 where its multiplier tends to zero too) while another's tends to a positive
 limit, so comparing two centres separates them cleanly where a threshold on
 one centre cannot (rows nearly dependent on the tight ones keep small
-slacks). Once the tight rows of the nonzero blocks are the same at two centres
-running, the active-set finish (:mod:`~convexnn.solvers.active_set`) solves
-the reduced problem of that structure exactly.
+slacks). At every centre whose residuals are below ``FINISH_BELOW`` the
+active-set finish (:mod:`~convexnn.solvers.active_set`) solves the reduced
+problem of that structure exactly, for a few reduced solves at most: a wrong
+guess is better corrected by the next centre.
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ import torch
 
 from ..problems.constrained import ConstrainedProblem
 from ._central_path import CentralPath
-from .active_set import FinishSchedule
 from .config import SolverConfig
+from .finish_schedule import FinishSchedule
 from .phases import Phase
 from .polish import polished_kkt
+from .progress import report_kkt, timed
 from .results import ConstrainedResult
 
 #: Newton steps a solve takes, for its cost estimate (90 to 180 measured).
@@ -84,8 +86,17 @@ NEWTON_STEPS = 120
 #: Largest growth of :math:`\tau` over its start: beyond it the barrier's
 #: terms span more than float64 resolves, and the path ends.
 LAST_TAU = 1e14
+#: Newton steps per formation of the loss's part of the Newton system, for
+#: the cost estimate (5 to 8 measured on logistic fits).
+REFORMED_EVERY = 4
 #: Newton steps of one centring at most.
 CENTRING_STEPS = 50
+#: Largest KKT residual at which the active-set finish is tried: above it
+#: the path has rarely told the tight rows apart yet.
+FINISH_BELOW = 3e-3
+#: Reduced solves of one try of the finish at most: from the structure the
+#: path tells, a try that succeeds takes one or two.
+FINISH_ROUNDS = 6
 
 
 class InteriorPoint(Phase):
@@ -110,14 +121,16 @@ class InteriorPoint(Phase):
 
     def cost(self, problem, config: SolverConfig) -> float:
         """Floating-point operations of a whole solve: ``NEWTON_STEPS`` steps,
-        each a factorisation of the dense system (and, for a loss that is not
-        quadratic, the system formed anew) and the cones' block Hessians."""
+        each a factorisation of the dense system and the cones' block
+        Hessians, and for a loss that is not quadratic the loss's part of the
+        system formed anew on one step in ``REFORMED_EVERY``
+        (:meth:`~convexnn.solvers._central_path.CentralPath._solve`)."""
         objective, m = problem.problem, _size(problem)
         n = objective.operator.n_samples
         d = problem.constraint.n_features
         step = m**3 / 3 + 2 * problem.constraint.n_blocks * n * d * d
         if not objective.loss.quadratic:
-            step += n * m * m
+            step += n * m * m / REFORMED_EVERY
         return NEWTON_STEPS * step
 
     def memory(self, problem, config: SolverConfig) -> float:
@@ -131,8 +144,11 @@ def _size(problem) -> int:
     return problem.problem.operator.n_coefs // 2
 
 
+@timed
 def interior_point(
     problem: ConstrainedProblem,
+    x0: torch.Tensor | None = None,
+    multipliers0: torch.Tensor | None = None,
     *,
     tol: float = 1e-6,
     max_iter: int = 500,
@@ -145,12 +161,18 @@ def interior_point(
     ----------
     problem : ConstrainedProblem
         Must meet the needs of :class:`InteriorPoint`.
+    x0, multipliers0 : tensor, optional
+        A warm start (:mod:`~convexnn.solvers.finish_schedule`): the solve
+        ends there when it, or the active-set finish from it, meets
+        ``tol``. The central path itself always starts inside the cones, which
+        a solution on their boundary is not.
     tol : float
         Target for the three relative KKT residuals.
     max_iter : int
         Maximum number of Newton steps, all centrings together.
     verbose : int
-        Print the residuals at each centre when positive.
+        Print a progress line (:func:`~convexnn.solvers.progress.report`) at
+        each centre when positive.
     config : SolverConfig
         ``config.interior_point_growth`` is the factor of :math:`\tau` from
         one centre to the next; the active-set finish is tuned as for ADMM.
@@ -165,9 +187,12 @@ def interior_point(
     """
     path = CentralPath(problem)
     tau = start = path.initial_tau()
+    schedule = FinishSchedule(problem, tol, config, verbose)
+    warm = schedule.warm_start(x0, multipliers0, tau)
+    if warm is not None:
+        return warm
     n_iter = n_outer = 0
-    best = previous_tight = None
-    schedule = FinishSchedule(problem, tol, config)
+    best = None
     while n_iter < max_iter and tau <= LAST_TAU * start:
         n_iter += path.centre(tau, min(CENTRING_STEPS, max_iter - n_iter))
         n_outer += 1
@@ -177,7 +202,7 @@ def interior_point(
             key=lambda residuals: residuals.largest,
         )
         if verbose:
-            print(f"centre {n_outer:3d}  newton {n_iter:4d}  tau {tau:.2e}  {kkt}")
+            report_kkt(InteriorPoint.name, n_iter, kkt, centre=n_outer, tau=tau)
         if best is not None and kkt.largest >= best[0].largest:
             if kkt.complementarity <= tol:
                 break  # only the stationarity is left, and rounding stops it
@@ -185,20 +210,19 @@ def interior_point(
             best = kkt, multipliers
         if kkt.largest <= tol:
             break
-        # the finish is tried on the constrained solvers' schedule, and
-        # whenever the tight rows of the nonzero blocks are the same two
-        # centres running: the structure has settled
-        tight, active = path.tight_rows(config.interior_point_growth), path.active(tau)
-        settled = previous_tight is not None and torch.equal(
-            tight[active], previous_tight[active]
-        )
-        finished = schedule.attempt(kkt, multipliers, path.layout(tight), settled)
-        if finished is not None:
-            best = finished
-            break
+        # the residuals need not fall from one centre to the next: the finish
+        # is tried at every centre below FINISH_BELOW, with the rows the path
+        # tells tight
+        tight = path.layout(path.tight_rows(config.interior_point_growth))
+        if kkt.largest <= FINISH_BELOW:
+            finished = schedule.now(
+                kkt.x, multipliers, tight, n_iter=n_iter, max_rounds=FINISH_ROUNDS
+            )
+            if finished is not None:
+                best = finished
+                break
         if config.out_of_time():
             break
-        previous_tight = tight
         tau *= config.interior_point_growth
     kkt, multipliers = best
     converged = kkt.largest <= tol

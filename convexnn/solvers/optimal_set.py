@@ -11,7 +11,10 @@ so with :math:`v = \sigma\odot w_E \ge 0` the optimal set is the polytope
 .. math::
     \{v \ge 0 :\; P A_E\,\mathrm{diag}(\sigma)\, v = P A w^\star\}
 
-on which :math:`\omega^\top v` (the penalty) is constant. From an approximate
+on which :math:`\omega^\top v` (the penalty) is constant. Positive sample
+weights change neither the uniqueness of the fitted values nor this set (its
+directions are the null space of :math:`PA_E`, whatever the weights of the
+centring); only the intercept refit is weighted. From an approximate
 solution ``w`` this module takes the :math:`E` that the Gap Safe sphere
 (Fercoq, Gramfort & Salmon, 2015) cannot exclude — a superset, so the
 constraint :math:`\omega^\top v \le \omega^\top v_0` keeps the penalty from
@@ -73,8 +76,9 @@ def select_solution(
     coef, intercept = problem.split(x)
     theta = problem.loss.gradient(certificate.Z)
     correlation = problem.operator.rmatvec(theta)
-    n = problem.operator.n_samples
-    radius = float(np.sqrt(2.0 * certificate.gap / n))
+    # the dual objective is 1/L-strongly concave (L: the loss's Lipschitz
+    # constant, 1/n without weights)
+    radius = float(np.sqrt(2.0 * certificate.gap * problem.loss.lipschitz()))
     weights = problem.penalty.weights
     thresholds = problem.alpha * (
         torch.ones(len(coef), dtype=torch.float64, device=coef.device)
@@ -110,7 +114,8 @@ def select_solution(
         selected[:, k] = column
     if intercept is not None:  # the faces fix the centred fit: refit the mean
         outputs = problem.operator.matvec(selected)
-        intercept = (problem.loss.Y - outputs).mean(0).to(intercept.dtype)
+        mean = problem.loss.average(problem.loss.Y - outputs)  # weighted
+        intercept = mean.to(intercept.dtype)
     return problem.pack(selected, intercept)
 
 

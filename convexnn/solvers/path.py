@@ -14,6 +14,7 @@ from .active_set import finish
 from .config import SolverConfig
 from .driver import solve, solve_constrained
 from .polish import polish, polished_kkt
+from .progress import report, timed
 from .results import ConstrainedResult, SolverResult
 
 
@@ -60,6 +61,7 @@ def alpha_grid(alpha_max: float, n_alphas: int = 100, min_ratio: float = 1e-2):
     return np.geomspace(alpha_max, alpha_max * min_ratio, n_alphas)
 
 
+@timed
 def solve_path(
     problem: Problem,
     alphas: Sequence[float],
@@ -82,8 +84,12 @@ def solve_path(
         then change little from one to the next).
     x0 : tensor, optional
         Starting point for the first alpha (default zeros).
-    tol, max_iter, verbose, config
+    tol, max_iter, config
         As in :func:`~convexnn.solvers.solve`, for each alpha.
+    verbose : int
+        When positive, print a progress line
+        (:func:`~convexnn.solvers.progress.report`) for each alpha solved,
+        and pass ``verbose − 1`` to each solve (above 1, their own lines).
 
     Returns
     -------
@@ -91,7 +97,7 @@ def solve_path(
         One per alpha, in the order given.
     """
     results, x, lipschitz, hint = [], x0, None, None
-    for alpha in alphas:
+    for index, alpha in enumerate(alphas):
         result = solve(
             problem.with_alpha(alpha),
             x,
@@ -99,10 +105,21 @@ def solve_path(
             max_iter=max_iter,
             lipschitz=lipschitz,
             hint=hint,
-            verbose=verbose,
+            verbose=max(verbose - 1, 0),
             config=config,
         )
         results.append(result)
+        if verbose:
+            certificate = result.certificate
+            step = f"{index + 1}/{len(alphas)}"
+            report(
+                "path",
+                result.n_iter,
+                certificate.primal,
+                certificate.relative_gap,
+                alpha=float(alpha),
+                step=step,
+            )
         # the solution's dual-constraint values rank the next alpha's blocks
         # (a change of alpha rescales them all alike)
         x, lipschitz = result.x, result.lipschitz or None

@@ -195,10 +195,10 @@ def intercept_directions(
 
 def optimal_intercept(loss: Loss, Z: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     r"""The intercept ``b`` minimising :math:`f(Z + \mathbf 1 b^\top)` (float64):
-    the mean residual for the squared loss, Newton's method from ``start``
-    otherwise."""
+    the (weighted) mean residual for the squared loss, Newton's method from
+    ``start`` otherwise."""
     if isinstance(loss, SquaredLoss):
-        return (loss.Y - Z).to(torch.float64).mean(0)
+        return loss.average((loss.Y - Z).to(torch.float64))
     start = start.to(torch.float64)
     # a descent step even when Newton stops early: the intercept only improves
     step, _ = damped_newton(

@@ -75,7 +75,9 @@ def proximal_step(
             break
         if step_norm <= _EPSILON_SQUARED * _squared_norm(y):
             break  # a fixed point: the test only measures rounding errors
-        if not problem.loss.quadratic:  # else the test above is the descent test
+        # the test above is the descent test of an unweighted quadratic loss;
+        # with sample weights it bounds every weight by the largest
+        if not problem.loss.quadratic or problem.loss.sample_weight is not None:
             if f_y is None:
                 f_y = problem.loss.value(Zy)
             upper = f_y + _inner(gradient, step) + 0.5 * L * step_norm

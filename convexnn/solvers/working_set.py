@@ -9,9 +9,11 @@ Massias, Gramfort & Salmon's celer, skglm):
 1. certify the current point on the whole problem (:meth:`Problem.certificate`);
 2. keep out of working sets, for good, every block that gap-safe screening
    proves zero at the optimum (Ndiaye, Fercoq, Gramfort & Salmon, 2017): the
-   dual optimum lies within :math:`r = \sqrt{2\,\mathrm{gap}\,\kappa/n}` of
+   dual optimum lies within :math:`r = \sqrt{2\,\mathrm{gap}\,L}` of
    any dual-feasible point, since the dual objective is
-   :math:`n/\kappa`-strongly concave for a loss of curvature :math:`\kappa`,
+   :math:`1/L`-strongly concave for a loss whose gradient is
+   :math:`L`-Lipschitz (:math:`L = \kappa/n` for a mean loss of curvature
+   :math:`\kappa`, :math:`\kappa\max_i s_i/\sum_j s_j` with sample weights ``s``),
    so block ``g`` is zero when
    :math:`\omega^*(A_g^\top\theta) + r\|A_g\|_2 < \alpha w_g`;
 3. solve the problem restricted to the working set.
@@ -42,7 +44,8 @@ there.) The three methods are phases (:mod:`~convexnn.solvers.phases`):
 :class:`WorkingSets` needs an operator that restricts to blocks and more than
 ``config.working_set_min_blocks`` blocks (with fewer, the rounds cost more
 than they save), :class:`Screening` needs bounds on the blocks' norms, and
-:class:`GramForm` a squared loss with an :math:`\ell_1` penalty. A problem
+:class:`GramForm` a squared loss with an :math:`\ell_1` penalty and no
+sample weights. A problem
 that allows neither working sets nor Gram-form subproblems goes to FISTA
 directly.
 
@@ -62,6 +65,7 @@ from .fista import fista
 from .gram import GramLasso
 from .phases import Phase, runnable
 from .polish import polished_certificate
+from .progress import report
 from .results import SolverResult
 
 
@@ -83,10 +87,11 @@ class Screening(Phase):
 
 
 class GramForm(Phase):
-    """Exact working-set subproblems in Gram form (:mod:`~convexnn.solvers.gram`)."""
+    """Exact working-set subproblems in Gram form (:mod:`~convexnn.solvers.gram`),
+    whose Gram matrices are those of the plain mean: no sample weights."""
 
     name = "Gram-form subproblems"
-    needs = frozenset({"l1", "quadratic"})
+    needs = frozenset({"l1", "quadratic", "unweighted"})
 
     def applies(self, problem: Problem, config: SolverConfig) -> bool:
         return isinstance(problem.loss, SquaredLoss)
@@ -165,10 +170,13 @@ class _Rounds:
         self.best = self.best.improve(certificate)
         self.certificate = certificate
         if verbose:
-            print(
-                f"round: {int(self.screened.sum()):6d} blocks screened, "
-                f"{self.size:6d} in the working set, {self.n_iter:6d} iterations, "
-                f"relative gap {self.best.relative_gap:.3e}"
+            report(
+                WorkingSets.name,
+                self.n_iter,
+                self.best.primal,
+                self.best.relative_gap,
+                working_set=self.size,
+                screened=int(self.screened.sum()),
             )
 
     def screen(self) -> None:
@@ -177,8 +185,7 @@ class _Rounds:
             return
         problem = self.problem
         slack = max(self.best.primal - self.certificate.dual, 0)
-        curvature = problem.loss.curvature / problem.operator.n_samples
-        radius = math.sqrt(2 * curvature * slack)
+        radius = math.sqrt(2 * problem.loss.lipschitz() * slack)
         scaled = radius * self.norms / (problem.alpha * self.weights)
         self.screened |= self.violations + scaled < 1
 

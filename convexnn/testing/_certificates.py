@@ -15,7 +15,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import Backend
+from ..estimators._base import check_sample_weight
 from ._formulas import (
+    _uniform,
     convex_objective,
     convex_outputs,
     fitted_alpha,
@@ -69,29 +71,41 @@ def _free_columns(estimator, X: np.ndarray) -> np.ndarray:
     return np.hstack(columns) if columns else np.zeros((n, 0))
 
 
-def _into_domain(Theta: np.ndarray, Y: np.ndarray, loss: str, free: np.ndarray):
+def _without_zero_weights(X: ArrayLike, y: ArrayLike, sample_weight):
+    """``X``, ``y`` and ``sample_weight`` without the samples of weight zero,
+    which ``fit`` leaves out too (a convex ReLU fit has no constraints or
+    multipliers for them)."""
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    sample_weight = check_sample_weight(sample_weight, X)
+    if sample_weight is None:
+        return X, y, None
+    keep = sample_weight > 0
+    return X[keep], y[keep], sample_weight[keep]
+
+
+def _into_domain(Theta, Y: np.ndarray, loss: str, free: np.ndarray, weights=None):
     """``Θ`` moved into the conjugate's domain keeping the free conditions,
     or ``None`` when this is not possible here.
 
-    ``Q = nΘ + Y`` is mixed with the class frequencies ``Ȳ`` (the dual point
-    ``(Ȳ − Y)/n``, which meets the intercept condition) by the least weight
-    that puts ``Q`` in ``[0, 1]``; with unpenalised features that point does not
-    meet their conditions, and ``None`` is returned.
+    ``Q = Θ/w + Y`` is mixed with the weighted class frequencies ``Ȳ`` (the
+    dual point ``w(Ȳ − Y)``, which meets the intercept condition) by the least
+    weight that puts ``Q`` in ``[0, 1]``; with unpenalised features that point
+    does not meet their conditions, and ``None`` is returned.
     """
-    n = len(Theta)
-    Q = n * Theta + Y
+    weights = _uniform(weights, len(Theta))
+    Q = Theta / weights[:, None] + Y
     if loss == "squared" or (Q.min() >= 0 and Q.max() <= 1):
         return Theta
     if free.shape[1] > 1:
         return None
-    Ybar = np.broadcast_to(Y.mean(axis=0), Q.shape)
+    Ybar = np.broadcast_to(np.average(Y, axis=0, weights=weights), Q.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         low = np.where(Q < 0, -Q / (Ybar - Q), 0.0)
         high = np.where(Q > 1, (Q - 1) / (Q - Ybar), 0.0)
     weight = float(max(low.max(), high.max()))
     if not 0 <= weight < 1:
         return None
-    return ((1 - weight) * Q + weight * Ybar - Y) / n
+    return ((1 - weight) * Q + weight * Ybar - Y) * weights[:, None]
 
 
 def _dual_norm(estimator, X: np.ndarray, Theta: np.ndarray) -> float:
@@ -111,7 +125,9 @@ def _dual_norm(estimator, X: np.ndarray, Theta: np.ndarray) -> float:
     return float(np.linalg.norm(blocks, ord=order, axis=(1, 2)).max())
 
 
-def duality_gap(estimator, X: ArrayLike, y: ArrayLike) -> tuple[float, str]:
+def duality_gap(
+    estimator, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+) -> tuple[float, str]:
     r"""The relative duality gap of a gated ReLU or weighted Lasso fit,
     recomputed from its fitted attributes, and a note on its dual point.
 
@@ -123,10 +139,10 @@ def duality_gap(estimator, X: ArrayLike, y: ArrayLike) -> tuple[float, str]:
     :math:`\max(P + f^*(s\Theta), \varepsilon P) / P` with :math:`P` the
     recomputed objective (``inf`` when no dual point is found).
     """
-    X = np.asarray(X, dtype=np.float64)
-    Y, loss = training_targets(estimator, y)
+    X, y, sample_weight = _without_zero_weights(X, y, sample_weight)
+    Y, loss, weights = training_targets(estimator, y, sample_weight)
     Z = convex_outputs(estimator, X)
-    Theta = loss_gradient(Z, Y, loss)
+    Theta = loss_gradient(Z, Y, loss, weights)
     free = _free_columns(estimator, X)
     note = ""
     if free.shape[1]:
@@ -141,21 +157,40 @@ def duality_gap(estimator, X: ArrayLike, y: ArrayLike) -> tuple[float, str]:
             else ""
         )
         Theta = Theta - free @ np.linalg.lstsq(free, Theta, rcond=None)[0]
-    Theta = _into_domain(Theta, Y, loss, free)
-    primal = convex_objective(estimator, X, y)
+    Theta = _into_domain(Theta, Y, loss, free, weights)
+    primal = convex_objective(estimator, X, y, sample_weight)
     if Theta is None:
         return np.inf, note + "; no dual point in the conjugate's domain"
     dual_norm = _dual_norm(estimator, X, Theta)
     alpha = fitted_alpha(estimator)
     scale = 1.0 if dual_norm <= alpha else alpha / dual_norm
-    dual = -loss_conjugate(scale * Theta, Y, loss)
+    dual = -loss_conjugate(scale * Theta, Y, loss, weights)
     gap = max(primal - dual, ROUNDING * abs(primal))
     return gap / max(abs(primal), TINY), note
 
 
-def kkt_residuals(estimator, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
+def _require_multipliers(estimator) -> None:
+    """Raise ``ValueError`` unless ``estimator`` kept its solver's multipliers."""
+    if not hasattr(estimator, "multipliers_"):
+        raise ValueError(
+            f"{type(estimator).__name__} was fitted without the solver's "
+            "multipliers, from which its KKT residuals are recomputed: fit it "
+            "with keep_multipliers=True."
+        )
+
+
+def _pruned(estimator) -> bool:
+    """Whether a convex ReLU model was pruned after fitting: it keeps the
+    residuals of the fit before pruning, which are read back."""
+    return bool(getattr(estimator, "n_neurons_removed_", 0))
+
+
+def kkt_residuals(
+    estimator, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+) -> dict[str, float]:
     r"""The relative KKT residuals of a convex ReLU fit, recomputed from
-    ``coef_``, ``gates_``, ``intercept_`` and ``multipliers_``.
+    ``coef_``, ``gates_``, ``intercept_`` and ``multipliers_`` (kept by a fit
+    with ``keep_multipliers=True``; a ``ValueError`` says so otherwise).
 
     With :math:`S_i = 2D_i - I`, the constraint values
     :math:`c_{ik} = S_i\tilde Xv_{ik}` (and likewise for :math:`w_{ik}`), the
@@ -168,10 +203,11 @@ def kkt_residuals(estimator, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
       :math:`v`, ``+`` for :math:`w`) to :math:`\alpha\partial\|\cdot\|` at the
       block, divided by :math:`\alpha`.
     """
-    X = np.asarray(X, dtype=np.float64)
-    Y, loss = training_targets(estimator, y)
-    Theta = loss_gradient(convex_outputs(estimator, X), Y, loss)
-    primal = convex_objective(estimator, X, y)
+    _require_multipliers(estimator)
+    X, y, sample_weight = _without_zero_weights(X, y, sample_weight)
+    Y, loss, weights = training_targets(estimator, y, sample_weight)
+    Theta = loss_gradient(convex_outputs(estimator, X), Y, loss, weights)
+    primal = convex_objective(estimator, X, y, sample_weight)
     X_lifted, masks = lifted_masks(estimator, X)
     signs = 2 * masks - 1
     coef = np.asarray(estimator.coef_, dtype=np.float64)  # (2, P, d, c)
@@ -201,21 +237,26 @@ def kkt_residuals(estimator, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
 
 
 def recomputed_certificate(
-    estimator, X: ArrayLike, y: ArrayLike
+    estimator, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
 ) -> tuple[dict[str, float], str]:
     """The measures of :func:`_certificate`, recomputed (and a note on the
     dual point): pruned convex ReLU models keep the residuals of the fit
     before pruning, which are read back."""
     if formula_kind(estimator) != "cone":
-        gap, note = duality_gap(estimator, X, y)
+        gap, note = duality_gap(estimator, X, y, sample_weight)
         return {"dual_gap_": gap}, note
-    if getattr(estimator, "n_neurons_removed_", 0):
+    if _pruned(estimator):
         return _certificate(estimator), "; read back (pruned model)"
-    return kkt_residuals(estimator, X, y), ""
+    return kkt_residuals(estimator, X, y, sample_weight), ""
 
 
 def assert_certified(
-    estimator: BaseEstimator, X: ArrayLike, y: ArrayLike, *, rtol: float = 1e-8
+    estimator: BaseEstimator,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    sample_weight: ArrayLike | None = None,
+    rtol: float = 1e-8,
 ) -> None:
     r"""Assert that a fitted convex estimator's certificate is honest.
 
@@ -223,16 +264,21 @@ def assert_certified(
     data, in NumPy and float64, independently of the solver:
 
     * gated ReLU and weighted Lasso, :math:`\min_{W,b} P(W, b) =
-      f(AW + \mathbf 1b^\top) + \alpha\Omega(W)`: the dual point is the
-      gradient of the mean loss at the fitted outputs :math:`Z`,
-      :math:`\Theta = \nabla f(Z)` (:math:`(Z - Y)/n` for the squared loss,
-      :math:`(\sigma(Z) - Y)/n` logistic, :math:`(\operatorname{softmax}(Z)
-      - Y)/n` multinomial). It is projected onto the conditions of the
+      f(AW + \mathbf 1b^\top) + \alpha\Omega(W)` with the weighted mean
+      loss :math:`f(Z) = \sum_i w_i\ell(z_i, y_i)`, :math:`w_i = s_i /
+      \sum_j s_j` for the sample weights ``s`` (times a classifier's
+      ``class_weight``; :math:`1/n` without): the dual point is the
+      gradient of the loss at the fitted outputs :math:`Z`,
+      :math:`\Theta = \nabla f(Z)` (rows :math:`w_i(z_i - y_i)` for the
+      squared loss, :math:`w_i(\sigma(z_i) - y_i)` logistic,
+      :math:`w_i(\operatorname{softmax}(z_i) - y_i)` multinomial). It is
+      projected onto the conditions of the
       unpenalised coordinates, :math:`F^\top\Theta = 0` for the columns
       :math:`F` of the intercept (:math:`\mathbf 1`) and of the Lasso's
       features with penalty factor 0 (for the logistic and multinomial losses
-      it is then mixed, if needed, with :math:`(\bar Y - Y)/n` to keep
-      :math:`n\Theta + Y` in :math:`[0, 1]`), and scaled by
+      it is then mixed, if needed, with the rows :math:`w_i(\bar y - y_i)`,
+      :math:`\bar y` the weighted class frequencies, to keep
+      :math:`q_i = \theta_i/w_i + y_i` in :math:`[0, 1]`), and scaled by
       :math:`s = \min(1, \alpha/\Omega^*(A^\top\Theta))`, where
       :math:`\Omega^*` is the largest over the penalised blocks of the dual
       norm: :math:`\|(D_i\tilde X)^\top\Theta\|_2` (spectral) for the nuclear
@@ -240,15 +286,18 @@ def assert_certified(
       for one output), :math:`\max_k|x_j^\top\Theta_k| / w_j` for the Lasso
       (features with :math:`w_j = \infty` are excluded). The dual objective
       :math:`D = -f^*(s\Theta)` uses
-      :math:`f^*(\Theta) = \frac n2\|\Theta\|_F^2 + \langle\Theta, Y\rangle`
-      (squared) and :math:`f^*(\Theta) = \frac1n\sum h(n\Theta + Y)` with
-      :math:`h(q) = q\log q + (1 - q)\log(1 - q)` (logistic) or
-      :math:`h(q) = q\log q` (multinomial), and the relative gap is
+      :math:`f^*(\Theta) = \sum_i \|\theta_i\|^2/(2w_i) + \langle\Theta,
+      Y\rangle` (squared; :math:`\frac n2\|\Theta\|_F^2 + \langle\Theta,
+      Y\rangle` without weights) and :math:`f^*(\Theta) = \sum_i w_i
+      h(q_i)` with :math:`h(q) = q\log q + (1 - q)\log(1 - q)` (logistic)
+      or :math:`h(q) = \sum_k q_k\log q_k` (multinomial), and the relative
+      gap is
       :math:`\max(P - D, \varepsilon P) / P` with :math:`P` the recomputed
       objective and :math:`\varepsilon` the float64 rounding error.
     * convex ReLU: the KKT residuals, from ``coef_``, ``gates_``,
       ``intercept_`` and the solver's multipliers ``multipliers_``
-      :math:`\Lambda\ge0` (read back: they are the certificate's witness),
+      :math:`\Lambda\ge0` (read back: they are the certificate's witness,
+      kept by a fit with ``keep_multipliers=True``),
       with :math:`c = (2D_i - I)\tilde Xv_{ik}` for every block (and likewise
       :math:`w_{ik}`): the constraint violation
       :math:`\max(-c)_+ / \max|c|`, the complementary slackness
@@ -279,6 +328,10 @@ def assert_certified(
     estimator : fitted gated ReLU, convex ReLU or weighted Lasso estimator
     X, y : array-like
         The training data.
+    sample_weight : array-like of shape (n_samples,), optional
+        The weights passed to ``fit``; the certificate is recomputed for the
+        weighted objective, the samples of weight zero left out as ``fit``
+        leaves them out.
     rtol : float, default=1e-8
         Relative tolerance of check 3.
 
@@ -286,8 +339,13 @@ def assert_certified(
     ------
     AssertionError
         Naming the measure, its value and ``tol``, or both objectives.
+    ValueError
+        For a convex ReLU model fitted without ``keep_multipliers=True`` (and
+        not pruned since).
     """
     check_is_fitted(estimator)
+    if formula_kind(estimator) == "cone" and not _pruned(estimator):
+        _require_multipliers(estimator)
     name = type(estimator).__name__
     measures = _certificate(estimator)
     negative = {key: value for key, value in measures.items() if not value >= 0}
@@ -306,7 +364,7 @@ def assert_certified(
             f"{name}'s certified lower bound lower_bound_ = {lower_bound:.12g} is "
             f"above its objective_ = {estimator.objective_:.12g}."
         )
-    recomputed = convex_objective(estimator, X, y)
+    recomputed = convex_objective(estimator, X, y, sample_weight)
     reported = estimator.objective_
     assert_relatively_close(
         recomputed,
@@ -316,7 +374,7 @@ def assert_certified(
         f"attributes on the training data is {recomputed:.12g}",
     )
     if estimator.converged_:
-        measured, note = recomputed_certificate(estimator, X, y)
+        measured, note = recomputed_certificate(estimator, X, y, sample_weight)
         limit = estimator.tol + SLACK[_precision(estimator)]
         above = {key: v for key, v in measured.items() if not v <= limit}
         if above:

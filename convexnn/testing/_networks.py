@@ -34,7 +34,7 @@ def network_objective(
     ``Y`` and the loss are those ``estimator`` (fitted) uses for ``y``; ``alpha``
     is the one it was fitted at and ``wd`` the network's ``weight_decay()``.
     """
-    Y, loss = training_targets(estimator, y)
+    Y, loss, _ = training_targets(estimator, y)
     with torch.no_grad():
         weight_decay = float(network.weight_decay())
     return mean_loss(network_outputs(network, X), Y, loss) + (
