@@ -122,8 +122,7 @@ def weighted_lasso_path(
     -------
     alphas : ndarray of shape (n_alphas,)
         The alphas, in decreasing order.
-    coefs : ndarray of shape (n_features, n_alphas) or \
-            (n_targets, n_features, n_alphas)
+    coefs : ndarray of shape (n_features, n_alphas) or (n_targets, n_features, n_alphas)
         The coefficients at each alpha (the second shape for a 2-D ``y``).
     dual_gaps : ndarray of shape (n_alphas,)
         The relative duality gap certifying each solution (for several

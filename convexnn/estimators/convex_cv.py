@@ -64,8 +64,7 @@ _PATH = r"""
         Fixed gate vectors, used as given instead of sampling."""
 
 _SETTINGS = r"""
-    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, \
-            default="auto"
+    solver : {"auto", "interior_point", "admm", "augmented_lagrangian"}, default="auto"
         The method of the solves from scratch, as in
         :class:`ConvexReLURegressor`.
     fit_intercept : bool, default=True
