@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import make_classification
 
 from convexnn import ConvexReLUClassifier, ConvexReLURegressor
 from convexnn.patterns import (
@@ -172,3 +173,26 @@ def test_several_squared_outputs_are_solved_one_by_one():
     np.testing.assert_allclose(
         model.coef_, np.concatenate([column.coef_ for column in columns], 3), atol=1e-6
     )
+
+
+def test_blocks_held_off_zero_do_not_end_the_path_early():
+    # uncentred 0/1 targets: blocks tending to zero as 1/τ keep the point as
+    # it is at a stationarity near 3e-3 at every centre while the point with
+    # them set to zero improves tenfold per centre; the path must go on
+    # until the finish certifies that point
+    X, y = make_classification(n_samples=200, n_features=10, random_state=0)
+    X_lifted = lift(X, True)
+    gates = resolve_gates(None, X_lifted, 20, 0)
+    problem = convex_relu_problem(
+        torch.tensor(X_lifted),
+        torch.tensor(activation_patterns(X_lifted, gates)).double(),
+        LOSSES["squared"](torch.tensor(y, dtype=torch.float64)[:, None]),
+        1e-3,
+        True,
+        gates=torch.tensor(gates),
+    )
+    result = interior_point(problem, tol=1e-6)
+    assert result.converged
+    residuals = problem.kkt(result.x, result.multipliers)
+    assert residuals.largest <= 1e-6
+    assert bool((result.multipliers >= 0).all())

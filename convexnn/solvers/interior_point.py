@@ -192,22 +192,21 @@ def interior_point(
     if warm is not None:
         return warm
     n_iter = n_outer = 0
-    best = None
+    best = previous = None
     while n_iter < max_iter and tau <= LAST_TAU * start:
         n_iter += path.centre(tau, min(CENTRING_STEPS, max_iter - n_iter))
         n_outer += 1
         multipliers = path.multipliers(tau)
-        kkt = min(
-            (polished_kkt(problem, x, multipliers) for x in path.points(tau)),
-            key=lambda residuals: residuals.largest,
-        )
+        candidates = [polished_kkt(problem, x, multipliers) for x in path.points(tau)]
+        kkt = min(candidates, key=lambda residuals: residuals.largest)
         if verbose:
             report_kkt(InteriorPoint.name, n_iter, kkt, centre=n_outer, tau=tau)
         if best is not None and kkt.largest >= best[0].largest:
-            if kkt.complementarity <= tol:
+            if kkt.complementarity <= tol and not _falling(candidates, previous):
                 break  # only the stationarity is left, and rounding stops it
         else:
             best = kkt, multipliers
+        previous = candidates
         if kkt.largest <= tol:
             break
         # the residuals need not fall from one centre to the next: the finish
@@ -227,3 +226,16 @@ def interior_point(
     kkt, multipliers = best
     converged = kkt.largest <= tol
     return ConstrainedResult(kkt.x, multipliers, kkt, n_iter, n_outer, converged, tau)
+
+
+def _falling(candidates: list, previous: list | None) -> bool:
+    """Whether the largest residual of a candidate point fell by half since
+    the previous centre. The point with the blocks the barrier holds off zero
+    set to zero may still be worse than the point as it is while its
+    residuals fall as :math:`1/\\tau`: the path must go on for it."""
+    if previous is None:
+        return True
+    return any(
+        now.largest <= 0.5 * before.largest
+        for now, before in zip(candidates, previous, strict=True)
+    )
