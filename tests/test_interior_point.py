@@ -175,19 +175,26 @@ def test_several_squared_outputs_are_solved_one_by_one():
     )
 
 
-def test_blocks_held_off_zero_do_not_end_the_path_early():
+@pytest.mark.parametrize(
+    "n, d, n_patterns, alpha", [(200, 10, 20, 1e-3), (300, 5, 40, 1e-4)]
+)
+def test_blocks_held_off_zero_do_not_end_the_path_early(n, d, n_patterns, alpha):
     # uncentred 0/1 targets: blocks tending to zero as 1/τ keep the point as
     # it is at a stationarity near 3e-3 at every centre while the point with
-    # them set to zero improves tenfold per centre; the path must go on
-    # until the finish certifies that point
-    X, y = make_classification(n_samples=200, n_features=10, random_state=0)
-    X_lifted = lift(X, True)
-    gates = resolve_gates(None, X_lifted, 20, 0)
+    # them set to zero improves tenfold per centre; the path must go on, and
+    # try the finish, until it certifies that point (the first problem ended
+    # its path too early, the second went on into a float64 Cholesky that
+    # rounding broke)
+    X, y = make_classification(
+        n_samples=n, n_features=d, n_informative=3, n_redundant=1, random_state=0
+    )
+    X_lifted = lift((X - X.mean(0)) / X.std(0), True)
+    gates = resolve_gates(None, X_lifted, n_patterns, 0)
     problem = convex_relu_problem(
         torch.tensor(X_lifted),
         torch.tensor(activation_patterns(X_lifted, gates)).double(),
         LOSSES["squared"](torch.tensor(y, dtype=torch.float64)[:, None]),
-        1e-3,
+        alpha,
         True,
         gates=torch.tensor(gates),
     )

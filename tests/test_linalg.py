@@ -14,6 +14,7 @@ from convexnn.solvers.linalg import (
     cholesky_with_fallback,
     conjugate_gradients,
     ridge_solve,
+    shifted_cholesky,
 )
 
 
@@ -58,6 +59,24 @@ def test_a_float32_factorisation_that_fails_is_redone_in_float64():
     K = spd(5, 1.0, 10.0, seed=3)
     assert cholesky_with_fallback(form, torch.float32).dtype == torch.float32
     assert formed == [torch.float32]
+
+
+def test_blocks_that_rounding_makes_indefinite_are_factorised_shifted():
+    # a rank-3 part of size 1e28 plus 1e11 times the identity, as a barrier's
+    # Hessian late on its path: rounding the large part makes it indefinite
+    rng = np.random.default_rng(0)
+    V = tensor(rng.standard_normal((6, 3)))
+    wide = 1e28 * V @ V.T + 1e11 * torch.eye(6, dtype=torch.float64)
+    fine = spd(6, 1.0, 10.0, seed=5)
+    blocks = torch.stack([fine, wide])
+    info = torch.linalg.cholesky_ex(blocks).info
+    assert info[0] == 0 and info[1] > 0
+    factor = shifted_cholesky(blocks)
+    # a block that factorises keeps its exact factor; the other is off by
+    # rounding's size only
+    torch.testing.assert_close(factor[0], torch.linalg.cholesky(fine), rtol=0, atol=0)
+    error = torch.linalg.matrix_norm(factor[1] @ factor[1].T - wide, ord=2)
+    assert error <= 1e-13 * 1e28
 
 
 def test_ridge_solve_of_a_singular_matrix():

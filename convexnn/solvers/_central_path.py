@@ -10,7 +10,7 @@ import torch
 
 from ..problems._problem import TINY
 from ..problems.constrained import ConstrainedProblem
-from .linalg import conjugate_gradients
+from .linalg import conjugate_gradients, shifted_cholesky
 from .polish import optimal_intercept
 
 #: Largest :math:`\tau\alpha\|u_j\|` of a block taken for zero at a centre.
@@ -175,7 +175,7 @@ class CentralPath:
         rv = -(gradient[:half] + loss_gradient)
         rw = -(gradient[half:] - loss_gradient)
         Bv, Bw = hessian[:half], hessian[half:]
-        factor = torch.linalg.cholesky(Bv + Bw)
+        factor = shifted_cholesky(Bv + Bw)
         C_inverse = Bv @ torch.cholesky_solve(Bw, factor)
         C_inverse = 0.5 * (C_inverse + C_inverse.transpose(1, 2))
         S_rv = torch.cholesky_solve(rv.unsqueeze(2), factor).squeeze(2)

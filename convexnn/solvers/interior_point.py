@@ -62,9 +62,10 @@ tight: a tight row's slack shrinks as :math:`1/\tau` (as :math:`1/\sqrt\tau`
 where its multiplier tends to zero too) while another's tends to a positive
 limit, so comparing two centres separates them cleanly where a threshold on
 one centre cannot (rows nearly dependent on the tight ones keep small
-slacks). At every centre whose residuals are below ``FINISH_BELOW`` the
-active-set finish (:mod:`~convexnn.solvers.active_set`) solves the reduced
-problem of that structure exactly, for a few reduced solves at most: a wrong
+slacks). At every centre whose residuals, or whose complementarity alone,
+are below ``FINISH_BELOW`` the active-set finish
+(:mod:`~convexnn.solvers.active_set`) solves the reduced problem of that
+structure exactly, for a few reduced solves at most: a wrong
 guess is better corrected by the next centre.
 """
 
@@ -91,8 +92,8 @@ LAST_TAU = 1e14
 REFORMED_EVERY = 4
 #: Newton steps of one centring at most.
 CENTRING_STEPS = 50
-#: Largest KKT residual at which the active-set finish is tried: above it
-#: the path has rarely told the tight rows apart yet.
+#: Largest KKT residual, or complementarity, at which the active-set finish
+#: is tried: above it the path has rarely told the tight rows apart yet.
 FINISH_BELOW = 3e-3
 #: Reduced solves of one try of the finish at most: from the structure the
 #: path tells, a try that succeeds takes one or two.
@@ -209,11 +210,13 @@ def interior_point(
         previous = candidates
         if kkt.largest <= tol:
             break
-        # the residuals need not fall from one centre to the next: the finish
-        # is tried at every centre below FINISH_BELOW, with the rows the path
-        # tells tight
+        # the residuals need not fall from one centre to the next, and blocks
+        # held off zero can keep the stationarity above FINISH_BELOW while
+        # the path has long told the structure: the finish is tried at every
+        # centre whose residuals or complementarity are below it, with the
+        # rows the path tells tight
         tight = path.layout(path.tight_rows(config.interior_point_growth))
-        if kkt.largest <= FINISH_BELOW:
+        if min(kkt.largest, kkt.complementarity) <= FINISH_BELOW:
             finished = schedule.now(
                 kkt.x, multipliers, tight, n_iter=n_iter, max_rounds=FINISH_ROUNDS
             )

@@ -29,6 +29,26 @@ def cholesky(matrix: torch.Tensor) -> torch.Tensor | None:
     return None if int(info) else factor
 
 
+def shifted_cholesky(matrices: torch.Tensor) -> torch.Tensor:
+    r"""Lower Cholesky factors of a batch of symmetric positive definite
+    ``matrices`` ``(m, k, k)``, each whose factorisation rounding breaks
+    shifted by its largest diagonal entry times :math:`k\varepsilon`.
+
+    A matrix whose eigenvalues span more than the precision resolves (a
+    barrier's Hessian late on its path) can come out indefinite by rounding;
+    the shift is of the size of that rounding, so the factor is that of a
+    matrix as close to the true one as the one formed."""
+    factor, info = torch.linalg.cholesky_ex(matrices)
+    broken = info > 0
+    if not bool(broken.any()):
+        return factor
+    size = matrices.shape[-1]
+    largest = matrices.diagonal(dim1=1, dim2=2).amax(1)
+    shift = torch.where(broken, size * torch.finfo(matrices.dtype).eps * largest, 0.0)
+    eye = torch.eye(size, dtype=matrices.dtype, device=matrices.device)
+    return torch.linalg.cholesky(matrices + shift[:, None, None] * eye)
+
+
 def cholesky_with_fallback(
     form: Callable[[torch.dtype], torch.Tensor], precision: torch.dtype
 ) -> torch.Tensor:
