@@ -27,7 +27,13 @@ from convexnn.problems import (
 from convexnn.problems.cone import convex_relu_problem
 from convexnn.problems.constrained import ConstrainedProblem
 from convexnn.problems.distributed import ShardedOperator, Shards
-from convexnn.solvers import SolverConfig, alpha_max, solve, solve_constrained
+from convexnn.solvers import (
+    SolverConfig,
+    alpha_max,
+    solve,
+    solve_constrained,
+    solve_path,
+)
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()),
@@ -36,6 +42,7 @@ pytestmark = pytest.mark.skipif(
 
 N_PROCESSES = 2
 TOL = 1e-10
+PATH_CASE = "lasso-squared"
 
 #: name: (formulation, loss, rows of the first process, sample weights, outputs)
 CASES = {
@@ -78,13 +85,12 @@ def _problem(name, rows=slice(None), shards=None):
     if formulation == "lasso":
         return lasso_problem(X, loss, alpha=0.02)
     lifted = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1)
-    return gated_problem(lifted, torch.tensor(gates), loss, 0.01)
+    return gated_problem(lifted, torch.tensor(gates), loss, 0.03)
 
 
 def _solve_shard(name, rank, shards):
     """This process's solve of a case, and the checks made on its way."""
-    first_rows = _data(name)[-1]
-    rows = slice(0, first_rows) if rank == 0 else slice(first_rows, None)
+    rows = _rows(name, rank)
     problem = _problem(name, rows, shards)
     result = solve(problem, tol=TOL)
     # the adjoint product of the sharded operator, for a residual of all rows
@@ -106,12 +112,26 @@ def _solve_shard(name, rank, shards):
     }
 
 
+def _rows(name, rank):
+    """The rows of process ``rank`` in a case."""
+    first_rows = _data(name)[-1]
+    return slice(0, first_rows) if rank == 0 else slice(first_rows, None)
+
+
+def _path(problem):
+    """A short warm-started path of ``problem``: its objectives."""
+    alphas = [0.5 * problem.alpha, 0.25 * problem.alpha]
+    return [
+        result.certificate.primal for result in solve_path(problem, alphas, tol=TOL)
+    ]
+
+
 def _deadline_on_one_process(rank, shards):
     """A deadline passed on the first process only: every process stops at
     the same checkpoint (the start) with the same point."""
     config = SolverConfig().with_time_limit(0.0) if rank == 0 else SolverConfig()
-    rows = slice(0, 20) if rank == 0 else slice(20, None)
-    result = solve(_problem("gated-squared", rows, shards), tol=TOL, config=config)
+    problem = _problem("gated-squared", _rows("gated-squared", rank), shards)
+    result = solve(problem, tol=TOL, config=config)
     return {"x": result.x, "converged": result.converged, "n_iter": result.n_iter}
 
 
@@ -155,6 +175,7 @@ def _worker(rank, port, folder):
         shards = Shards()
         found = {name: _solve_shard(name, rank, shards) for name in CASES}
         found["deadline"] = _deadline_on_one_process(rank, shards)
+        found["path"] = _path(_problem(PATH_CASE, _rows(PATH_CASE, rank), shards))
         found["refusals"] = _refusals(rank, shards)
         torch.save(found, f"{folder}/{rank}.pt")
     finally:
@@ -252,3 +273,9 @@ def test_what_cannot_run_sharded_is_refused_on_every_process(shards_found):
         assert "runs on one process" in errors["constrained"]
     assert shards_found[1]["refusals"]["weights"].endswith("nonnegative.")
     assert "another process" in shards_found[0]["refusals"]["weights"]
+
+
+def test_a_sharded_path_reaches_the_single_process_optima(shards_found):
+    expected = _path(_problem(PATH_CASE))
+    for found in shards_found:
+        np.testing.assert_allclose(found["path"], expected, rtol=TOL)
