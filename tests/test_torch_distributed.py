@@ -43,6 +43,7 @@ pytestmark = pytest.mark.skipif(
 N_PROCESSES = 2
 TOL = 1e-10
 PATH_CASE = "lasso-squared"
+FLOAT32_CASE, FLOAT32_TOL = "gated-squared", 1e-7
 
 #: name: (formulation, loss, rows of the first process, sample weights, outputs)
 CASES = {
@@ -75,17 +76,17 @@ def _data(name):
     return X, Y, weights, gates, first_rows
 
 
-def _problem(name, rows=slice(None), shards=None):
+def _problem(name, rows=slice(None), shards=None, dtype=torch.float64):
     """The problem of a case on ``rows`` (sharded over ``shards`` if given)."""
     formulation, loss_name, *_ = CASES[name]
     X, Y, weights, gates, _ = _data(name)
-    X, Y = torch.tensor(X[rows]), torch.tensor(Y[rows])
+    X, Y = torch.tensor(X[rows], dtype=dtype), torch.tensor(Y[rows], dtype=dtype)
     weights = None if weights is None else torch.tensor(weights[rows])
     loss = LOSSES[loss_name](Y, weights, shards=shards)
     if formulation == "lasso":
         return lasso_problem(X, loss, alpha=0.02)
     lifted = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1)
-    return gated_problem(lifted, torch.tensor(gates), loss, 0.03)
+    return gated_problem(lifted, torch.tensor(gates, dtype=dtype), loss, 0.03)
 
 
 def _solve_shard(name, rank, shards):
@@ -124,6 +125,18 @@ def _path(problem):
     return [
         result.certificate.primal for result in solve_path(problem, alphas, tol=TOL)
     ]
+
+
+def _in_float32(problem):
+    """A float32 problem, certified in float64 (on a sharded float64 copy)."""
+    result = solve(problem, tol=FLOAT32_TOL)
+    certificate = result.certificate
+    return {
+        "x": result.x,
+        "primal": certificate.primal,
+        "gap": certificate.relative_gap,
+        "converged": result.converged,
+    }
 
 
 def _deadline_on_one_process(rank, shards):
@@ -176,6 +189,10 @@ def _worker(rank, port, folder):
         found = {name: _solve_shard(name, rank, shards) for name in CASES}
         found["deadline"] = _deadline_on_one_process(rank, shards)
         found["path"] = _path(_problem(PATH_CASE, _rows(PATH_CASE, rank), shards))
+        rows = _rows(FLOAT32_CASE, rank)
+        found["float32"] = _in_float32(
+            _problem(FLOAT32_CASE, rows, shards, torch.float32)
+        )
         found["refusals"] = _refusals(rank, shards)
         torch.save(found, f"{folder}/{rank}.pt")
     finally:
@@ -233,11 +250,11 @@ def test_every_process_returns_the_same_coefficients(name, shards_found):
     assert torch.equal(first["x"], second["x"])
     assert first["primal"] == second["primal"] and first["dual"] == second["dual"]
     assert first["n_iter"] == second["n_iter"]
-    rows = _data(name)[-1]
+    # each holds the outputs of its own rows
+    assert len(first["Z"]) == _data(name)[-1]
     np.testing.assert_allclose(
         torch.cat([first["Z"], second["Z"]]), _problem(name).matvec(first["x"])
     )
-    assert rows == len(first["Z"])
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -279,3 +296,11 @@ def test_a_sharded_path_reaches_the_single_process_optima(shards_found):
     expected = _path(_problem(PATH_CASE))
     for found in shards_found:
         np.testing.assert_allclose(found["path"], expected, rtol=TOL)
+
+
+def test_a_sharded_float32_solve_is_certified_in_float64(shards_found, references):
+    first, second = (found["float32"] for found in shards_found)
+    assert first["x"].dtype == torch.float32 and torch.equal(first["x"], second["x"])
+    assert first["converged"] and first["gap"] <= FLOAT32_TOL
+    primal = references[FLOAT32_CASE].certificate.primal
+    assert abs(first["primal"] - primal) <= FLOAT32_TOL * primal
