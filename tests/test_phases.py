@@ -75,6 +75,7 @@ def test_a_gated_problem_declares_what_its_parts_provide():
         "diagonal_hessian",
         "shared_curvature",
         "unweighted",
+        "all_samples",
         "euclidean",
         "single_output",
     }
@@ -82,6 +83,7 @@ def test_a_gated_problem_declares_what_its_parts_provide():
         *CAPABILITIES,
         "diagonal_hessian",
         "unweighted",
+        "all_samples",
         "euclidean",
         "single_output",
     }

@@ -136,6 +136,14 @@ class Problem:
         Regularisation strength (``> 0``).
     fit_intercept : bool
         Whether an unpenalised output intercept is fitted.
+
+    Raises
+    ------
+    ValueError
+        If the loss holds one process's samples of data split over several
+        (its ``shards``) and the operator is not split over the same
+        processes (:class:`~convexnn.problems.distributed.ShardedOperator`),
+        or the other way round.
     """
 
     def __init__(
@@ -146,6 +154,14 @@ class Problem:
         alpha: float,
         fit_intercept: bool = True,
     ):
+        if getattr(operator, "shards", None) is not loss.shards:
+            raise ValueError(
+                "the operator and the loss must hold the samples of the same "
+                "processes: build the problem with gated_problem or "
+                "lasso_problem from a loss with shards, or wrap the operator "
+                "of this process's rows in a ShardedOperator with the loss's "
+                "shards."
+            )
         self.operator = operator
         self.loss = loss
         self.penalty = penalty
@@ -305,11 +321,12 @@ class Problem:
         return Z if intercept is None else Z + intercept
 
     def rmatvec(self, Theta: torch.Tensor) -> torch.Tensor:
-        """Adjoint of :meth:`matvec`."""
+        """Adjoint of :meth:`matvec`; the intercept's part sums ``Theta``
+        over the samples (of every process, :meth:`Loss.reduce`)."""
         grad = self.operator.rmatvec(Theta)
         if not self.fit_intercept:
             return grad
-        return torch.cat([grad, Theta.sum(0, keepdim=True)])
+        return torch.cat([grad, self.loss.reduce(Theta.sum(0, keepdim=True))])
 
     def prox(self, x: torch.Tensor, step: float) -> torch.Tensor:
         """Proximal step of ``step · α Ω`` on the coefficients only."""

@@ -10,6 +10,12 @@ r"""One constructor per formulation: the problems the estimators solve.
 
 The convex ReLU program is built in
 :mod:`convexnn.problems.cone`.
+
+The gated and Lasso problems also solve data split by rows over the processes
+of a :mod:`torch.distributed` process group: with a loss built with
+``shards`` each process passes its own rows, and the operator of those rows
+is wrapped so that sums over the samples cover every process
+(:mod:`convexnn.problems.distributed`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import torch
 
 from ._problem import Problem
 from .basis import BasisOperator
+from .distributed import shard_operator
 from .losses import Loss, SquaredLoss
 from .operators import GatedOperator, MatrixOperator
 from .penalties import L1, GroupLasso, NuclearGroupLasso
@@ -45,9 +52,13 @@ def gated_problem(
     Parameters
     ----------
     X : tensor of shape (n_samples, d̃)
-        The lifted data ``X̃``.
+        The lifted data ``X̃`` (this process's rows when ``loss`` has
+        ``shards``).
     gates : tensor of shape (P, d̃)
-        The gate vectors; pattern ``i`` is ``X̃ gᵢ > 0``.
+        The gate vectors; pattern ``i`` is ``X̃ gᵢ > 0``. When ``loss`` has
+        ``shards``, the first process's gates are used on every process
+        (:meth:`~convexnn.problems.distributed.Shards.broadcast`), so that
+        all of them share the patterns' gates.
     loss : Loss
         The data loss, holding the targets.
     alpha : float
@@ -72,7 +83,9 @@ def gated_problem(
         if group_norm == "nuclear"
         else GroupLasso(n_features)
     )
-    operator = GatedOperator.from_gates(X, gates)
+    if loss.shards is not None:
+        gates = loss.shards.broadcast(gates)
+    operator = shard_operator(GatedOperator.from_gates(X, gates), loss.shards)
     return Problem(operator, loss, penalty, alpha, fit_intercept)
 
 
@@ -89,7 +102,8 @@ def lasso_problem(
     Parameters
     ----------
     X : tensor of shape (n_samples, n_features)
-        The design; callers fitting an intercept pass it centred.
+        The design (this process's rows when ``loss`` has ``shards``);
+        callers fitting an intercept pass it centred.
     loss : Loss
         The data loss, holding the targets.
     factors : tensor of shape (n_features,), optional
@@ -100,7 +114,8 @@ def lasso_problem(
     fit_intercept : bool
         Whether an unpenalised output intercept is fitted.
     """
-    return Problem(MatrixOperator(X), loss, L1(factors), alpha, fit_intercept)
+    operator = shard_operator(MatrixOperator(X), loss.shards)
+    return Problem(operator, loss, L1(factors), alpha, fit_intercept)
 
 
 def reflection_problem(

@@ -14,6 +14,12 @@ objective) and a bound on its curvature (for step sizes). Scalar results are
 computed in float64 whatever the working dtype, so certificates stay accurate
 in float32.
 
+A loss built with ``shards`` (:class:`~convexnn.problems.distributed.Shards`)
+holds one process's rows of data split over several processes: its weights
+are normalised over every process's samples, and its value, conjugate,
+:meth:`~Loss.average` and :meth:`~Loss.reduce` sum over them all
+(:mod:`convexnn.problems.distributed`).
+
 The dual problem of :math:`\min_W f(AW) + \alpha\Omega(W)` is
 :math:`\max_\Theta -f^*(\Theta)` subject to
 :math:`\Omega^*(A^\top\Theta)\le\alpha`, and the optimal :math:`\Theta` is
@@ -25,12 +31,29 @@ zero must have :math:`\theta_i = 0`, as every gradient has there).
 from __future__ import annotations
 
 import copy
+import math
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from .distributed import Shards
 
 
 def _float64_sum(values: torch.Tensor) -> float:
     return float(values.to(torch.float64).sum())
+
+
+def _weights_error(weights: torch.Tensor, n: int) -> str | None:
+    """What is wrong with the weights of ``n`` samples, or ``None``."""
+    if weights.shape != (n,):
+        return (
+            f"sample_weight must have shape ({n},), one weight per sample; got "
+            f"shape {tuple(weights.shape)}."
+        )
+    if not (bool(torch.isfinite(weights).all()) and bool((weights >= 0).all())):
+        return "sample_weight must be finite and nonnegative."
+    return None
 
 
 def _normalised_weights(sample_weight, Y: torch.Tensor) -> torch.Tensor | None:
@@ -40,14 +63,10 @@ def _normalised_weights(sample_weight, Y: torch.Tensor) -> torch.Tensor | None:
         return None
     n = Y.shape[0]
     weights = torch.as_tensor(sample_weight, dtype=torch.float64, device=Y.device)
-    if weights.shape != (n,):
-        raise ValueError(
-            f"sample_weight must have shape ({n},), one weight per sample; got "
-            f"shape {tuple(weights.shape)}."
-        )
+    error = _weights_error(weights, n)
+    if error is not None:
+        raise ValueError(error)
     total = float(weights.sum())
-    if not (bool(torch.isfinite(weights).all()) and bool((weights >= 0).all())):
-        raise ValueError("sample_weight must be finite and nonnegative.")
     if not total > 0:
         raise ValueError("sample_weight must not be all zero.")
     if bool((weights == weights[0]).all()):
@@ -55,12 +74,43 @@ def _normalised_weights(sample_weight, Y: torch.Tensor) -> torch.Tensor | None:
     return weights * (n / total)
 
 
+def _sharded_weights(sample_weight, Y: torch.Tensor, shards: Shards):
+    """As :func:`_normalised_weights` over the samples of every process:
+    ``(n, weights, (smallest, largest))`` with ``n`` the number of samples
+    of all processes, this process's weights rescaled so that all of them
+    sum to ``n`` (``None`` when every weight of every process is the same),
+    and the extreme rescaled weights. Every process raises, or none does."""
+    n = Y.shape[0]
+    weights = torch.ones(n, dtype=torch.float64, device=Y.device)
+    error = None
+    if sample_weight is not None:
+        weights = torch.as_tensor(sample_weight, dtype=torch.float64, device=Y.device)
+        error = _weights_error(weights, n)
+    if shards.any(error is not None):
+        raise ValueError(error or "sample_weight is invalid on another process.")
+    counts = shards.sum(torch.stack([weights.new_tensor(n), weights.sum()]))
+    if not float(counts[1]) > 0:
+        raise ValueError("sample_weight must not be all zero.")
+    ends = counts.new_full((2,), -math.inf)  # no sample here: nothing to compare
+    if n:
+        ends = torch.stack([weights.max(), -weights.min()])
+    largest, smallest = shards.maximum(ends).tolist()
+    n_total, scale = int(counts[0]), float(counts[0] / counts[1])
+    smallest, largest = -smallest * scale, largest * scale
+    if smallest == largest:
+        return n_total, None, (1.0, 1.0)
+    return n_total, weights * scale, (smallest, largest)
+
+
 class Loss:
     """Base class of the losses; ``Y`` has shape ``(n_samples, n_outputs)``.
 
     ``sample_weight`` (shape ``(n_samples,)``, nonnegative, not all zero) is
     kept rescaled to sum to ``n_samples``; equal weights are dropped (``None``),
-    since they give the plain mean.
+    since they give the plain mean. With ``shards``, ``Y`` and
+    ``sample_weight`` are this process's rows, the weights are rescaled so
+    that those of every process sum to :attr:`total_samples`, and sums over
+    the samples are summed over the processes.
     """
 
     #: Upper bound on the largest eigenvalue of the Hessian of one sample's
@@ -74,28 +124,71 @@ class Loss:
     #: Whether that diagonal is positive and the same for every output (the
     #: capability also needs every sample weight positive).
     shared_curvature: bool = False
-    #: The weights rescaled to sum to ``n_samples`` (float64), or ``None``:
-    #: every sample weighs the same.
+    #: The weights rescaled to sum to ``n_samples`` (those of every process to
+    #: :attr:`total_samples`; float64), or ``None``: every sample weighs the
+    #: same.
     sample_weight: torch.Tensor | None = None
+    #: The processes holding the other samples, or ``None``: all are here.
+    shards: Shards | None = None
 
     @property
     def capabilities(self) -> frozenset[str]:
         """The names of this loss's structural properties that hold:
         ``"quadratic"``, ``"diagonal_hessian"``, ``"shared_curvature"`` (not
-        with a weight of zero, whose sample has no curvature) and
-        ``"unweighted"`` (no ``sample_weight``: the plain mean)."""
+        with a weight of zero, whose sample has no curvature),
+        ``"unweighted"`` (no ``sample_weight``: the plain mean) and
+        ``"all_samples"`` (no ``shards``: every sample is in this process)."""
         names = ("quadratic", "diagonal_hessian", "shared_curvature")
         present = {name for name in names if getattr(self, name)}
+        if self.shards is None:
+            present.add("all_samples")
         if self.sample_weight is None:
             present.add("unweighted")
-        elif not bool((self.sample_weight > 0).all()):
+        elif not self._weight_range()[0] > 0:
             present.discard("shared_curvature")
         return frozenset(present)
 
-    def __init__(self, Y: torch.Tensor, sample_weight=None):
+    def __init__(
+        self, Y: torch.Tensor, sample_weight=None, shards: Shards | None = None
+    ):
         self.Y = Y
         self.n_samples = Y.shape[0]
-        self.sample_weight = _normalised_weights(sample_weight, Y)
+        if shards is None:
+            self.sample_weight = _normalised_weights(sample_weight, Y)
+            return
+        self.shards = shards
+        self._total_samples, self.sample_weight, self._sharded_range = _sharded_weights(
+            sample_weight, Y, shards
+        )
+
+    @property
+    def total_samples(self) -> int:
+        """The number of samples of the mean: ``n_samples``, or those of every
+        process with ``shards``."""
+        return self.n_samples if self.shards is None else self._total_samples
+
+    def _weight_range(self) -> tuple[float, float]:
+        """The smallest and the largest of the rescaled weights (of every
+        process)."""
+        if self.shards is not None:
+            return self._sharded_range
+        return float(self.sample_weight.min()), float(self.sample_weight.max())
+
+    def reduce(self, partial: torch.Tensor) -> torch.Tensor:
+        """``partial``, a sum over this process's samples, summed over the
+        processes of ``shards`` (``partial`` itself without them)."""
+        return partial if self.shards is None else self.shards.sum(partial)
+
+    def norm(self, values: torch.Tensor) -> torch.Tensor:
+        """The Euclidean norm of ``values`` (samples along the first axis)
+        over the samples of every process."""
+        if self.shards is None:
+            return torch.linalg.vector_norm(values)
+        return self.reduce(values.square().sum()).sqrt()
+
+    def _sum(self, values: torch.Tensor) -> float:
+        """The sum of ``values`` over the samples of every process, in float64."""
+        return float(self.reduce(values.to(torch.float64).sum()))
 
     def astype(self, dtype: torch.dtype) -> Loss:
         """The same loss (and weights) with its targets in ``dtype``."""
@@ -107,22 +200,22 @@ class Loss:
         r"""``values`` (samples along the first axis) times the weights
         :math:`w_i` (which sum to one: ``1/n`` without ``sample_weight``)."""
         if self.sample_weight is None:
-            return values / self.n_samples
-        weights = self.sample_weight.to(values.dtype) / self.n_samples
+            return values / self.total_samples
+        weights = self.sample_weight.to(values.dtype) / self.total_samples
         return values * weights.view(-1, *(1,) * (values.dim() - 1))
 
     def average(self, values: torch.Tensor) -> torch.Tensor:
         """The weighted mean of ``values`` over the samples (the first axis)."""
-        if self.sample_weight is None:
+        if self.sample_weight is None and self.shards is None:
             return values.mean(0)
-        return self.weigh(values).sum(0)
+        return self.reduce(self.weigh(values).sum(0))
 
     def _unweigh(self, Theta: torch.Tensor) -> torch.Tensor:
         r""":math:`\theta_i / w_i` (float64), ``0`` on the rows of weight zero."""
         Theta = Theta.to(torch.float64)
         if self.sample_weight is None:
-            return self.n_samples * Theta
-        weights = (self.sample_weight / self.n_samples).view(-1, 1)
+            return self.total_samples * Theta
+        weights = (self.sample_weight / self.total_samples).view(-1, 1)
         return torch.where(weights > 0, Theta / weights, torch.zeros_like(Theta))
 
     def output(self, k: int) -> Loss:
@@ -172,8 +265,8 @@ class Loss:
         r"""Lipschitz constant of :math:`\nabla f`: ``curvature`` times the
         largest weight :math:`w_i` (``curvature / n`` without weights)."""
         if self.sample_weight is None:
-            return self.curvature / self.n_samples
-        return self.curvature * float(self.sample_weight.max()) / self.n_samples
+            return self.curvature / self.total_samples
+        return self.curvature * self._weight_range()[1] / self.total_samples
 
 
 class SquaredLoss(Loss):
@@ -203,9 +296,8 @@ class SquaredLoss(Loss):
         return self.weigh(torch.ones_like(Z))
 
     def conjugate(self, Theta):
-        return 0.5 * _float64_sum(
-            Theta.to(torch.float64) * self._unweigh(Theta)
-        ) + _float64_sum(Theta.to(torch.float64) * self.Y)
+        Theta = Theta.to(torch.float64)
+        return 0.5 * self._sum(Theta * self._unweigh(Theta)) + self._sum(Theta * self.Y)
 
 
 class LogisticLoss(Loss):

@@ -175,7 +175,18 @@ def solve_constrained(
     method : str
         The method that ran.
     result : ConstrainedResult
+
+    Raises
+    ------
+    ValueError
+        If the problem's samples are split over several processes (its
+        loss has ``shards``): the constrained methods run on one process.
     """
+    if problem.problem.loss.shards is not None:
+        raise ValueError(
+            "solve_constrained runs on one process; this problem's samples are "
+            "split over several (its loss has shards)."
+        )
     if _separable(problem):
         return _solve_by_output(
             problem,

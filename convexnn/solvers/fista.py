@@ -155,7 +155,7 @@ def fista(
             run.report()
         run.set_step(run.working.lipschitz() if lipschitz is None else lipschitz)
         return run.result(caller, converged=True)
-    if config.out_of_time():  # begun past the deadline: the start, certified
+    if _out_of_time(problem, config):  # begun past the deadline: the start, certified
         return run.result(caller, converged=False)
     loop_phases = _loop_phases(problem, config, newton, kernel, caller, first)
     if lipschitz is not None:
@@ -181,7 +181,7 @@ def fista(
             next_check = run.n_iter
         if run.n_iter == next_check or run.n_iter == max_iter:
             progress = run.checkpoint(checked, max_iter, verbose)
-            out_of_time = config.out_of_time()
+            out_of_time = _out_of_time(problem, config)
             if run.best.relative_gap > tol and not out_of_time:
                 for phase in loop_phases:
                     phase.at_checkpoint(run, progress)
@@ -220,6 +220,15 @@ def _loop_phases(
     if newton:
         wanted.append(NewtonFinish())
     return [phase for phase in wanted if runnable(phase, problem, config)]
+
+
+def _out_of_time(problem: Problem, config: SolverConfig) -> bool:
+    """Whether ``config.deadline`` has passed (on any process, for a problem
+    whose samples are split over several: they all stop at the same
+    checkpoint)."""
+    out_of_time = config.out_of_time()
+    shards = problem.loss.shards
+    return out_of_time if shards is None else shards.any(out_of_time)
 
 
 def _watched(phases: list[LoopPhase], run: _Run) -> torch.Tensor | None:

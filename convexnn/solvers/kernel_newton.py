@@ -81,7 +81,8 @@ class KernelNewton(LoopPhase):
 
     Needs a quadratic loss whose Hessian is diagonal, positive and the same
     for every output, a Euclidean group penalty with positive finite weights,
-    and an operator that forms its sample-space Gram matrix; applies up to
+    and an operator that forms its sample-space Gram matrix, every sample in
+    this process; applies up to
     ``config.sample_system_max_samples`` samples (its ``n × n`` matrix). At the
     first checkpoint where ``config.kernel_newton_expected_steps`` of its steps
     cost fewer iterations than the budget the loop offers (the iterations the
@@ -100,6 +101,7 @@ class KernelNewton(LoopPhase):
             "shared_curvature",
             "euclidean",
             "sample_gram",
+            "all_samples",
         }
     )
 

@@ -69,7 +69,9 @@ class NewtonFinish(LoopPhase):
     """
 
     name = "Newton finish"
-    needs = frozenset({"single_output", "euclidean", "diagonal_hessian", "restrict"})
+    needs = frozenset(
+        {"single_output", "euclidean", "diagonal_hessian", "restrict", "all_samples"}
+    )
 
     def memory(self, problem: Problem, config: SolverConfig) -> float:
         n = problem.operator.n_samples

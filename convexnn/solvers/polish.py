@@ -234,9 +234,10 @@ def damped_newton(
     over :math:`\delta \in \mathbb R^m` by Newton's method with backtracking.
 
     ``directions`` holds the :math:`F_j`, shape ``(n, m, c)``; everything is
-    float64. The Hessian may be singular (collinear directions, the softmax's
-    invariance to a common shift), which a tiny ridge, relative to each
-    direction's curvature, absorbs. Each Hessian is
+    float64; sums over the samples cover every process of a loss with
+    ``shards`` (:meth:`Loss.reduce`). The Hessian may be singular (collinear
+    directions, the softmax's invariance to a common shift), which a tiny
+    ridge, relative to each direction's curvature, absorbs. Each Hessian is
     reused until a step with it no longer decreases the Newton decrement
     enough, so a quadratic loss costs one Hessian. Returns the step and whether
     it converged: the decrement, measured with a current Hessian, reached the
@@ -254,11 +255,12 @@ def damped_newton(
     linear, value = 0.0, loss.value(Z)  # w·δ and φ(δ)
     factor, previous = None, math.inf
     for _ in range(max_iter):
-        gradient = flat.T @ loss.gradient(Z).reshape(-1) + weights
+        gradient = loss.reduce(flat.T @ loss.gradient(Z).reshape(-1)) + weights
         fresh = factor is None
         if fresh:
             curved = loss.hessian_product(Z, directions)
             hessian = flat.T @ curved.transpose(1, 2).reshape(-1, n_directions)
+            hessian = loss.reduce(hessian)
             # Jacobi scaling, so that the ridge is relative to each direction's
             # curvature (a block that just entered has a tiny scale)
             jacobi = hessian.diagonal().clamp(min=TINY).rsqrt()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..problems import Problem
+from ..problems import Loss, Problem
 
 #: Doublings of the step-size estimate before the line search gives up: a
 #: guard, not a tuning knob (``L`` grows by ``2²⁰⁰``, which only iterates that
@@ -20,17 +20,18 @@ def _squared_norm(a: torch.Tensor) -> float:
 
 
 def _measures(
+    loss: Loss,
     step: torch.Tensor,
     output_step: torch.Tensor,
     drift: torch.Tensor,
     flag: torch.Tensor | None = None,
 ) -> tuple[float, float, float, bool]:
-    """``‖step‖²``, ``‖output_step‖²``, ``⟨step, drift⟩`` and the boolean
-    ``flag`` (``False`` when absent), read from the device in one
-    synchronisation."""
+    """``‖step‖²``, ``‖output_step‖²`` (over the samples of every process,
+    :meth:`Loss.norm`), ``⟨step, drift⟩`` and the boolean ``flag`` (``False``
+    when absent), read from the device in one synchronisation."""
     values = [
         torch.linalg.vector_norm(step),
-        torch.linalg.vector_norm(output_step),
+        loss.norm(output_step),
         torch.vdot(step.view(-1), drift.view(-1)),
     ]
     if flag is not None:
@@ -69,7 +70,7 @@ def proximal_step(
             active = problem.active_blocks(x_new)
             same = (active == support).all()
         step_norm, output_norm, uphill, same = _measures(
-            step, Z_new - Zy, x_new - x, same
+            problem.loss, step, Z_new - Zy, x_new - x, same
         )
         if curvature * output_norm <= L * step_norm:
             break

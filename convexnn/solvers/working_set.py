@@ -88,10 +88,11 @@ class Screening(Phase):
 
 class GramForm(Phase):
     """Exact working-set subproblems in Gram form (:mod:`~convexnn.solvers.gram`),
-    whose Gram matrices are those of the plain mean: no sample weights."""
+    whose Gram matrices are those of the plain mean: no sample weights, every
+    sample in this process."""
 
     name = "Gram-form subproblems"
-    needs = frozenset({"l1", "quadratic", "unweighted"})
+    needs = frozenset({"l1", "quadratic", "unweighted", "all_samples"})
 
     def applies(self, problem: Problem, config: SolverConfig) -> bool:
         return isinstance(problem.loss, SquaredLoss)
