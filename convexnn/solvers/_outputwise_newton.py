@@ -89,9 +89,12 @@ def reduced_newton(
         The solution (zero on the groups that left), or ``None`` when it is
         not reached within ``max_iter`` steps.
     """
-    alive = torch.ones_like(groups, dtype=torch.bool)  # the columns kept
+    # the columns kept: a group the null space of its rows sets to zero
+    # starts (and stays) at zero, where its norm has no derivative
+    start_norms = z.new_zeros(len(outputs)).index_add_(0, groups, z**2)
+    alive = (start_norms > 0)[groups]
     n_iter = 0
-    while n_iter < max_iter:
+    while n_iter < max_iter and bool(alive.any()):
         kept, labels = torch.unique(groups[alive], return_inverse=True)
         problem = _Reduced(
             loss, design[:, alive], labels, outputs[kept], alpha, intercept is not None
@@ -106,8 +109,6 @@ def reduced_newton(
         if dropped is None:
             return z, intercept
         alive &= ~torch.isin(groups, kept[dropped])
-        if not bool(alive.any()):
-            return None
     return None
 
 
@@ -143,6 +144,8 @@ class _Reduced:
             if self.stationarity(x, gradient) <= STATIONARITY:
                 return x, None, n_iter
             step = -self.solve(x, Z, gradient)
+            if not bool(torch.isfinite(step).all()):
+                return None, None, n_iter
             dropped = self.through_zero(x, step, Theta)
             if bool(dropped.any()):  # zero is optimal for them: they leave
                 return x, dropped, n_iter
@@ -215,6 +218,8 @@ class _Reduced:
         factor, info = torch.linalg.cholesky_ex(hessian)
         if int(info) == 0:
             return torch.cholesky_solve(gradient.unsqueeze(1), factor).squeeze(1)
+        if not bool(torch.isfinite(hessian).all()):
+            return torch.full_like(gradient, math.nan)
         return torch.linalg.lstsq(hessian, gradient.unsqueeze(1)).solution.squeeze(1)
 
     def through_zero(self, x, step, Theta):

@@ -38,7 +38,16 @@ zero along its least-squares residual lowers the objective).
 with rows violated or a reduced solve does not settle; the caller measures
 its KKT residuals and keeps whichever pair is better. It needs the constraint
 to expose its per-block matrices (``block_rows``, as
-:class:`~convexnn.problems.cone.ConeOperator` does), and one output column.
+:class:`~convexnn.problems.cone.ConeOperator` does).
+
+**Several outputs.** With an outputwise penalty each block has one group per
+output column, :math:`W_{ik}`, with its own norm, tight rows and multipliers
+(the rows :math:`K_i` are shared): the steps above run over these groups,
+group ``i·c + k`` for block ``i`` and output ``k``. Only the reduced problem
+couples them, through a loss such as the softmax that does not split by
+output; it is solved by Newton's method
+(:mod:`~convexnn.solvers._outputwise_newton`), since the shared solver's
+Newton finish needs one output.
 """
 
 from __future__ import annotations
@@ -107,7 +116,7 @@ def refine(
     Parameters
     ----------
     problem : ConstrainedProblem
-        One output column; the constraint provides ``block_rows(blocks)``.
+        The constraint provides ``block_rows(blocks)``.
     x : tensor
         The current point, in the layout of ``problem.problem.shape``.
     multipliers : tensor
