@@ -410,6 +410,38 @@ def test_active_set_finish_reaches_the_optimum_from_a_rough_point():
     assert kkt.objective == pytest.approx(reference, rel=1e-6)
 
 
+def test_active_set_finish_with_several_outputs_reaches_the_optimum():
+    # three classes under the softmax: the finish re-solves every (block,
+    # output) group's structure jointly, by Newton's method on the coupled
+    # loss, from ADMM stopped far from the optimum
+    from convexnn.problems.cone import convex_relu_problem
+    from convexnn.solvers import SolverConfig, admm
+    from convexnn.solvers.active_set import finish
+
+    X, y = classification(80)
+    y = y + (X[:, 1] > 0.5)
+    targets = (y[:, None] == np.unique(y)).astype(float)
+    X_lifted = lift(X, True)
+    gates = ConvexReLUClassifier(loss="multinomial", **FAST).fit(X, y).gates_
+    masks = torch.from_numpy(activation_patterns(X_lifted, gates).astype(float))
+    problem = convex_relu_problem(
+        torch.from_numpy(X_lifted),
+        masks,
+        LOSSES["multinomial"](torch.from_numpy(targets)),
+        0.02,
+    )
+    admm_alone = SolverConfig(active_set_start_below=0.0)
+    rough = admm(problem, tol=1e-2, config=admm_alone)
+    assert rough.kkt.largest > 1e-3
+    finished = finish(problem, rough.x, rough.multipliers, 1e-6, SolverConfig())
+    assert finished is not None
+    kkt, multipliers = finished
+    assert kkt.largest <= 1e-6
+    assert (multipliers >= 0).all()
+    reference = cvxpy_optimum(X_lifted, gates, targets, 0.02, "multinomial")
+    assert kkt.objective == pytest.approx(reference, rel=1e-6)
+
+
 def test_rank_deficient_data_past_the_exact_solve_limit_does_not_crash():
     # binary features, six distinct rows, n above ADMM's exact-solve limit: the
     # Nyström sketch is rank-deficient (its Cholesky factor used to fail), and

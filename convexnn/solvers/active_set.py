@@ -38,7 +38,16 @@ zero along its least-squares residual lowers the objective).
 with rows violated or a reduced solve does not settle; the caller measures
 its KKT residuals and keeps whichever pair is better. It needs the constraint
 to expose its per-block matrices (``block_rows``, as
-:class:`~convexnn.problems.cone.ConeOperator` does), and one output column.
+:class:`~convexnn.problems.cone.ConeOperator` does).
+
+**Several outputs.** With an outputwise penalty each block has one group per
+output column, :math:`W_{ik}`, with its own norm, tight rows and multipliers
+(the rows :math:`K_i` are shared): the steps above run over these groups,
+group ``i·c + k`` for block ``i`` and output ``k``. Only the reduced problem
+couples them, through a loss such as the softmax that does not split by
+output; it is solved by Newton's method
+(:mod:`~convexnn.solvers._outputwise_newton`), since the shared solver's
+Newton finish needs one output.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ from scipy.optimize import nnls
 
 from ..problems import GroupLasso, MatrixOperator, Problem
 from ..problems.constrained import ConstrainedProblem, KKTResiduals
+from ._outputwise_newton import reduced_newton
 from .config import SolverConfig
 from .fista import fista
 from .polish import polished_kkt
@@ -106,7 +116,7 @@ def refine(
     Parameters
     ----------
     problem : ConstrainedProblem
-        One output column; the constraint provides ``block_rows(blocks)``.
+        The constraint provides ``block_rows(blocks)``.
     x : tensor
         The current point, in the layout of ``problem.problem.shape``.
     multipliers : tensor
@@ -135,14 +145,14 @@ def refine(
     (x, multipliers) or None
     """
     objective, constraint = problem.problem, problem.constraint
-    if objective.n_outputs != 1 or not hasattr(constraint, "block_rows"):
+    if not hasattr(constraint, "block_rows"):
         return None
-    group_size = objective.penalty.group_size
-    blocks = objective.split(x)[0].view(-1, group_size)
-    active = (_norms(objective, x, group_size) > 0).nonzero().squeeze(1)
+    c = objective.n_outputs
+    blocks = _groups(objective, x)
+    active = (_norms(objective, x) > 0).nonzero().squeeze(1)
     if len(active) == 0:
         return None
-    rows = constraint.block_rows(active)  # (m, n, d)
+    rows = constraint.block_rows(active // c)  # (m, n, d)
     values = (rows @ blocks[active].unsqueeze(2)).squeeze(2)  # (m, n)
     # relative to each block's own scale, so small blocks keep their structure
     if tight is None:
@@ -150,12 +160,12 @@ def refine(
         # complementary slackness: rows whose multiplier is clearly positive
         # are tight at the optimum (a first guess several rounds better than
         # values alone)
-        carried = constraint.per_block(multipliers)[active, :, 0]
+        carried = _group_rows(constraint, multipliers, c)[active]
         tight_rows = (values <= threshold) | (
             carried > config.active_set_carried * carried.max()
         )
     else:
-        tight_rows = constraint.per_block(tight)[active, :, 0]
+        tight_rows = _group_rows(constraint, tight, c)[active]
     for _ in range(max_rounds):
         structure = blocks, active, rows, tight_rows
         resolved = tight is not None
@@ -164,7 +174,7 @@ def refine(
             return None
         # blocks the reduced solve drops leave the active set (they may enter
         # again through their multipliers)
-        kept = _norms(objective, new_x, group_size)[active] > 0
+        kept = _norms(objective, new_x)[active] > 0
         active, rows, tight_rows = active[kept], rows[kept], tight_rows[kept]
         if len(active) == 0:
             return None
@@ -181,7 +191,7 @@ def refine(
         if entering:
             added = torch.tensor(list(entering), device=active.device)
             active = torch.cat([active, added])
-            rows = torch.cat([rows, constraint.block_rows(added)])
+            rows = torch.cat([rows, constraint.block_rows(added // c)])
             tight_rows = torch.cat([tight_rows, torch.stack(list(entering.values()))])
             released = True
         if not released or polished_kkt(problem, new_x, new_multipliers).largest <= tol:
@@ -193,16 +203,41 @@ def refine(
     return new_x, new_multipliers
 
 
-def _norms(objective, x, group_size):
-    """The norms of the blocks of ``x``."""
-    return torch.linalg.vector_norm(objective.split(x)[0].view(-1, group_size), dim=1)
+def _groups(objective, x):
+    """The groups of ``x``'s coefficients (:func:`_as_groups`)."""
+    return _as_groups(objective, objective.split(x)[0])
+
+
+def _as_groups(objective, coef):
+    """Coefficients ``(B·d, c)`` by group, ``(B·c, d)``: group ``i·c + k`` is
+    block ``i``'s column for output ``k`` (with one output, the blocks)."""
+    group_size, c = objective.penalty.group_size, objective.n_outputs
+    return coef.view(-1, group_size, c).transpose(1, 2).reshape(-1, group_size)
+
+
+def _coefficients(groups, n_outputs):
+    """The inverse of :func:`_groups` on the coefficients, ``(B·d, c)``."""
+    group_size = groups.shape[1]
+    blocks = groups.view(-1, n_outputs, group_size).transpose(1, 2)
+    return blocks.reshape(-1, n_outputs)
+
+
+def _group_rows(constraint, values, n_outputs):
+    """Constraint-space ``values`` ``(n·B, c)`` by group, ``(B·c, n)``: the
+    rows of block ``i`` in output ``k`` are group ``i·c + k``'s."""
+    per_block = constraint.per_block(values)  # (B, n, c)
+    return per_block.transpose(1, 2).reshape(-1, per_block.shape[1])
+
+
+def _norms(objective, x):
+    """The norms of the groups of ``x``."""
+    return torch.linalg.vector_norm(_groups(objective, x), dim=1)
 
 
 def _values(objective, rows, active, x):
-    """Constraint values ``(m, n)`` of the ``active`` blocks of ``x``."""
-    coef, _ = objective.split(x)
-    blocks = coef.view(-1, rows.shape[2])[active]
-    return (rows @ blocks.unsqueeze(2)).squeeze(2)
+    """Constraint values ``(m, n)`` of the ``active`` groups of ``x``."""
+    groups = _groups(objective, x)[active]
+    return (rows @ groups.unsqueeze(2)).squeeze(2)
 
 
 def _reduced_solve(
@@ -210,33 +245,12 @@ def _reduced_solve(
 ):
     """Step 1: the group lasso in the null spaces of the tight rows (``None``
     when it does not converge within ``config.active_set_reduced_max_iter``
-    iterations). With ``resolved`` (``x`` solves its tight rows to rounding,
-    as an interior-point centre does), directions the block's own residual
-    cannot resolve stay in the null space."""
+    iterations): by the shared solver with one output, by Newton's method
+    (:mod:`~convexnn.solvers._outputwise_newton`) with several."""
+    bases, free = _null_spaces(blocks, active, rows, tight_rows, resolved)
+    if objective.n_outputs > 1:
+        return _reduced_outputs(objective, blocks, active, bases, free, x)
     group_size = blocks.shape[1]
-    bases = blocks.new_zeros(len(active), group_size, group_size)
-    directions = blocks[active] / blocks[active].norm(dim=1, keepdim=True)
-    for position in range(len(active)):
-        selected = rows[position][tight_rows[position]]
-        if len(selected) == 0:
-            bases[position] = torch.eye(
-                group_size, dtype=blocks.dtype, device=blocks.device
-            )
-            continue
-        # the null space needs the full Vh only when there are fewer rows
-        wide = len(selected) < group_size
-        _, singular, Vh = torch.linalg.svd(selected, full_matrices=wide)
-        largest = float(singular[0])
-        floor = 1e-10 * largest
-        if resolved:
-            # nearly dependent tight rows leave singular values at the level
-            # of the block's own residual on them: those directions stay free,
-            # so that the block keeps its direction (an empty null space would
-            # zero it); rows it clearly violates still bind
-            residual = float((selected @ directions[position]).norm())
-            floor = max(floor, min(10 * residual, 1e-3 * largest))
-        rank = int((singular > floor).sum())
-        bases[position, :, : group_size - rank] = Vh[rank:].T
     padded = blocks.new_zeros(blocks.shape[0], group_size, group_size)
     padded[active] = bases
     columns = objective.operator.block_outputs(
@@ -270,17 +284,89 @@ def _reduced_solve(
     return objective.pack(new_blocks.view(-1, 1), intercept)
 
 
+def _null_spaces(blocks, active, rows, tight_rows, resolved):
+    """Orthonormal bases ``(m, d, d)`` of the null spaces of the ``active``
+    groups' tight rows, in their first columns (zero beyond), and their
+    dimensions ``(m,)``. With ``resolved`` (``x`` solves its tight rows to
+    rounding, as an interior-point centre does), directions the group's own
+    residual cannot resolve stay in the null space."""
+    group_size = blocks.shape[1]
+    bases = blocks.new_zeros(len(active), group_size, group_size)
+    free = torch.full((len(active),), group_size, device=blocks.device)
+    directions = blocks[active] / blocks[active].norm(dim=1, keepdim=True)
+    for position in range(len(active)):
+        selected = rows[position][tight_rows[position]]
+        if len(selected) == 0:
+            bases[position] = torch.eye(
+                group_size, dtype=blocks.dtype, device=blocks.device
+            )
+            continue
+        # the null space needs the full Vh only when there are fewer rows
+        wide = len(selected) < group_size
+        _, singular, Vh = torch.linalg.svd(selected, full_matrices=wide)
+        largest = float(singular[0])
+        floor = 1e-10 * largest
+        if resolved:
+            # nearly dependent tight rows leave singular values at the level
+            # of the block's own residual on them: those directions stay free,
+            # so that the block keeps its direction (an empty null space would
+            # zero it); rows it clearly violates still bind
+            residual = float((selected @ directions[position]).norm())
+            floor = max(floor, min(10 * residual, 1e-3 * largest))
+        rank = int((singular > floor).sum())
+        bases[position, :, : group_size - rank] = Vh[rank:].T
+        free[position] = group_size - rank
+    return bases, free
+
+
+def _reduced_outputs(objective, groups, active, bases, free, x):
+    """Step 1 with several outputs: the reduced problem over the free
+    directions of every active group, each feeding its own output, solved by
+    :func:`~convexnn.solvers._outputwise_newton.reduced_newton` in float64."""
+    n_outputs, group_size = objective.n_outputs, groups.shape[1]
+    blocks, position = torch.unique(active // n_outputs, return_inverse=True)
+    n_blocks = groups.shape[0] // n_outputs
+    identity = torch.eye(group_size, dtype=groups.dtype, device=groups.device)
+    block_columns = objective.operator.block_outputs(
+        identity.repeat(n_blocks, 1), group_size, blocks
+    )  # (n, blocks, d): each block's A_i
+    columns = torch.einsum("nmd,mde->nme", block_columns[:, position], bases)
+    used = torch.arange(group_size, device=free.device) < free.unsqueeze(1)
+    start = (bases.transpose(1, 2) @ groups[active].unsqueeze(2)).squeeze(2)
+    _, intercept = objective.split(x)
+    solved = reduced_newton(
+        objective.loss.astype(torch.float64),
+        columns[:, used].to(torch.float64),
+        torch.arange(len(active), device=free.device).repeat_interleave(free),
+        active % n_outputs,
+        start[used].to(torch.float64),
+        None if intercept is None else intercept.to(torch.float64),
+        objective.alpha,
+    )
+    if solved is None:
+        return None
+    z, intercept = solved
+    padded = torch.zeros_like(start)
+    padded[used] = z.to(padded.dtype)
+    new_groups = torch.zeros_like(groups)
+    new_groups[active] = (bases @ padded.unsqueeze(2)).squeeze(2)
+    if intercept is not None:
+        intercept = intercept.to(groups.dtype)
+    return objective.pack(_coefficients(new_groups, n_outputs), intercept)
+
+
 def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
-    """Step 2: multipliers by nonnegative least squares, block by block.
+    """Step 2: multipliers by nonnegative least squares, group by group.
 
     Returns them and whether a tight row of an active block was released
     (unmarked in ``tight_rows``) because its multiplier wants to be negative.
     """
     constraint, alpha = problem.constraint, problem.problem.alpha
+    c = problem.problem.n_outputs
     targets, nonzero, order = _stationarity_targets(
         problem, x, multipliers, active, tol
     )
-    per_block = constraint.per_block(multipliers.clone())  # (B, n, 1)
+    per_group = _group_rows(constraint, multipliers, c).clone()  # (B·c, n)
     position_of = {int(block): position for position, block in enumerate(active)}
     released, entering = False, {}
     for block in order:
@@ -288,7 +374,7 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
         if released and position is None:
             break
         if position is None:
-            matrix = constraint.block_rows(torch.tensor([block]))[0]  # (n, d)
+            matrix = constraint.block_rows(torch.tensor([block // c]))[0]  # (n, d)
         else:
             matrix = rows[position]
         target = targets[block].double().cpu().numpy()
@@ -299,11 +385,11 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
             allowed = alpha * (1 + 0.5 * tol)
             # an NNLS over every row costs tens of times one over the rows its
             # current multipliers use, which usually suffice
-            carried = per_block[block, :, 0] > 0
+            carried = per_group[block] > 0
             if bool(carried.any()):
                 weights, residual = _nnls(matrix, carried, target)
                 if residual <= allowed:
-                    per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
+                    per_group[block] = torch.from_numpy(weights).to(per_group)
                     continue
         weights = np.zeros(len(support))
         if bool(support.any()):
@@ -324,8 +410,9 @@ def _multipliers(problem, x, multipliers, active, rows, tight_rows, tol):
                 # moving along r from zero lowers the objective: the block
                 # enters, tight on the rows that carry its multipliers
                 entering[block] = torch.from_numpy(weights > 0).to(matrix.device)
-        per_block[block, :, 0] = torch.from_numpy(weights).to(per_block)
-    multipliers = per_block.transpose(0, 1).reshape(multipliers.shape)
+        per_group[block] = torch.from_numpy(weights).to(per_group)
+    per_block = per_group.view(-1, c, per_group.shape[1]).transpose(1, 2)
+    multipliers = constraint.from_blocks(per_block)
     return multipliers, released, entering
 
 
@@ -342,13 +429,13 @@ def _stationarity_targets(problem, x, multipliers, active, tol):
     would be for a point about to be replaced.
     """
     objective, constraint = problem.problem, problem.constraint
-    alpha, group_size = objective.alpha, objective.penalty.group_size
-    blocks = objective.split(x)[0].view(-1, group_size)
+    alpha = objective.alpha
+    blocks = _groups(objective, x)
     Theta = objective.loss.gradient(objective.matvec(x))
-    gradient = objective.operator.rmatvec(Theta).view(-1, group_size)
+    gradient = _as_groups(objective, objective.operator.rmatvec(Theta))
     norms = torch.linalg.vector_norm(blocks, dim=1, keepdim=True)
     targets = gradient + alpha * blocks / norms.clamp(min=torch.finfo(norms.dtype).tiny)
-    current = constraint.rmatvec(multipliers).view(-1, group_size)
+    current = _as_groups(objective, constraint.rmatvec(multipliers))
     nonzero = norms.squeeze(1) > 0
     missing = torch.where(
         nonzero,
