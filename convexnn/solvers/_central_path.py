@@ -86,22 +86,22 @@ class CentralPath:
         d = self.n_features
         chunk = max(1, 2**22 // (d * d))
         grams = 0
-        parts = zip(self.X.split(chunk), (weights**2).split(chunk, 1), strict=True)
+        parts = zip(self.X.split(chunk), (weights**2).split(chunk, -1), strict=True)
         for rows, squares in parts:
             outer = (rows.unsqueeze(2) * rows.unsqueeze(1)).reshape(len(rows), -1)
             grams = grams + squares @ outer
-        return sums, grams.view(-1, d, d)
+        return sums, grams.view(*weights.shape[:-1], d, d)
 
     def initial_tau(self) -> float:
         r""":math:`\tau` at which the objective's weight balances the
         barrier's: the number of rows over the objective at the start."""
         Z = self.outputs(self.u, self.b)
-        value = self.loss.value(Z) + self.alpha * float(self.u.norm(dim=1).sum())
+        value = self.loss.value(Z) + self.alpha * float(self.u.norm(dim=-1).sum())
         return self.n_rows / max(value, 1e-300)
 
     def _psi(self, tau: float, u: torch.Tensor) -> torch.Tensor:
         r""":math:`\psi_\tau(\|u_j\|)` for every block."""
-        ta, r = tau * self.alpha, u.norm(dim=1)
+        ta, r = tau * self.alpha, u.norm(dim=-1)
         t = _epigraph(ta, r)
         return ta * t - torch.log(t**2 - r**2)
 
@@ -154,13 +154,13 @@ class CentralPath:
         r"""Gradient ``(2P, d̃)`` and Hessian ``(2P, d̃, d̃)`` of each block's
         barrier terms, :math:`\psi_\tau` and the logarithms of its rows."""
         u, s = self.u, self.slacks(self.u)
-        ta, r = tau * self.alpha, u.norm(dim=1, keepdim=True)
+        ta, r = tau * self.alpha, u.norm(dim=-1, keepdim=True)
         t = _epigraph(ta, r)
         sums, hessian = self._row_sums(1 / s)
         gradient = ta * u / t - sums
-        hessian += torch.eye(self.n_features).to(u) * (ta / t).unsqueeze(2)
-        outer = (ta**2 / (t**2 * (ta * t - 1))).unsqueeze(2)
-        hessian -= outer * u.unsqueeze(2) * u.unsqueeze(1)
+        hessian += torch.eye(self.n_features).to(u) * (ta / t).unsqueeze(-1)
+        outer = (ta**2 / (t**2 * (ta * t - 1))).unsqueeze(-1)
+        hessian -= outer * u.unsqueeze(-1) * u.unsqueeze(-2)
         return gradient, hessian
 
     def _newton_step(self, tau: float):
@@ -175,19 +175,13 @@ class CentralPath:
         rv = -(gradient[:half] + loss_gradient)
         rw = -(gradient[half:] - loss_gradient)
         Bv, Bw = hessian[:half], hessian[half:]
-        factor = shifted_cholesky(Bv + Bw)
-        C_inverse = Bv @ torch.cholesky_solve(Bw, factor)
-        C_inverse = 0.5 * (C_inverse + C_inverse.transpose(1, 2))
-        S_rv = torch.cholesky_solve(rv.unsqueeze(2), factor).squeeze(2)
-        S_rw = torch.cholesky_solve(rw.unsqueeze(2), factor).squeeze(2)
-        rhs = (_apply(Bw, S_rv) - _apply(Bv, S_rw)).reshape(-1, 1)
-        solution = self._solve(q, tau, C_inverse, rhs, G)
+        factor, C_inverse, rhs = eliminate(Bv, Bw, rv, rw)
+        solution = self._solve(q, tau, C_inverse, rhs.reshape(-1, 1), G)
         du = solution[: half * self.n_features].view(half, -1)
         db = solution[half * self.n_features :, 0]
         if not self.fit_intercept:
             db = torch.zeros_like(self.b)
-        dv = torch.cholesky_solve((rv + rw + _apply(Bw, du)).unsqueeze(2), factor)
-        step = torch.cat([dv.squeeze(2), dv.squeeze(2) - du])
+        step = recover(factor, Bw, rv, rw, du)
         decrement = float((torch.cat([rv, rw]) * step).sum())
         if self.fit_intercept:
             decrement -= float(G.sum() * db.sum())
@@ -250,7 +244,7 @@ class CentralPath:
     def active(self, tau: float) -> torch.Tensor:
         r"""The blocks the barrier does not only hold off zero:
         :math:`\tau\alpha\|u_j\| >` ``ZERO_BLOCK``."""
-        return tau * self.alpha * self.u.norm(dim=1) > ZERO_BLOCK
+        return tau * self.alpha * self.u.norm(dim=-1) > ZERO_BLOCK
 
     def points(self, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The current point in the layout of the objective's coefficients,
@@ -280,7 +274,7 @@ class CentralPath:
         if self._previous_slacks is not None:
             falling = slacks <= growth**-0.25 * self._previous_slacks
             # a row still falling towards a positive limit is not small yet
-            small = slacks <= SMALL_SLACK * slacks.amax(1, keepdim=True)
+            small = slacks <= SMALL_SLACK * slacks.amax(-1, keepdim=True)
             tight = falling & small
         self._previous_slacks = slacks
         return tight
@@ -307,5 +301,29 @@ def _epigraph(ta: float, r: torch.Tensor) -> torch.Tensor:
 
 
 def _apply(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-    """``matrices[j] @ vectors[j]`` for every block ``j``."""
-    return (matrices @ vectors.unsqueeze(2)).squeeze(2)
+    """``matrices[j] @ vectors[j]`` for every block ``j`` (and leading axis)."""
+    return (matrices @ vectors.unsqueeze(-1)).squeeze(-1)
+
+
+def eliminate(Bv, Bw, rv, rw):
+    r"""The elimination of :math:`\delta v` (the module docstring of
+    :mod:`~convexnn.solvers.interior_point`) for the blocks ``(..., P, d̃, d̃)``
+    of :math:`B_v, B_w` and the residuals ``(..., P, d̃)``: the factor of
+    :math:`S`, the blocks of :math:`C^{-1} = B_vS^{-1}B_w` and the reduced
+    right-hand side :math:`B_wS^{-1}r_v - B_vS^{-1}r_w` ``(..., P, d̃)``."""
+    d = Bv.shape[-1]
+    factor = shifted_cholesky((Bv + Bw).reshape(-1, d, d)).view(Bv.shape)
+    C_inverse = Bv @ torch.cholesky_solve(Bw, factor)
+    C_inverse = 0.5 * (C_inverse + C_inverse.transpose(-1, -2))
+    S_rv = torch.cholesky_solve(rv.unsqueeze(-1), factor).squeeze(-1)
+    S_rw = torch.cholesky_solve(rw.unsqueeze(-1), factor).squeeze(-1)
+    return factor, C_inverse, _apply(Bw, S_rv) - _apply(Bv, S_rw)
+
+
+def recover(factor, Bw, rv, rw, du) -> torch.Tensor:
+    r"""The step of :math:`u = (v, w)` from that of :math:`v - w`:
+    :math:`\delta v = S^{-1}(r_v + r_w + B_w\delta u)`,
+    :math:`\delta w = \delta v - \delta u`, stacked along the blocks."""
+    dv = torch.cholesky_solve((rv + rw + _apply(Bw, du)).unsqueeze(-1), factor)
+    dv = dv.squeeze(-1)
+    return torch.cat([dv, dv - du], -2)

@@ -74,7 +74,9 @@ from __future__ import annotations
 import torch
 
 from ..problems.constrained import ConstrainedProblem
+from ..problems.losses import MultinomialLoss
 from ._central_path import CentralPath
+from ._coupled_path import CoupledPath
 from .config import SolverConfig
 from .finish_schedule import FinishSchedule
 from .phases import Phase
@@ -112,11 +114,11 @@ class InteriorPoint(Phase):
     """
 
     name = "interior point"
-    needs = frozenset(
-        {"single_output", "diagonal_hessian", "difference", "constraint_interior"}
-    )
+    needs = frozenset({"difference", "constraint_interior"})
 
     def applies(self, problem, config: SolverConfig) -> bool:
+        if not _supported(problem):
+            return False
         small = _size(problem) <= config.interior_point_max_coefficients
         return small and self.cost(problem, config) <= config.interior_point_max_flops
 
@@ -139,6 +141,15 @@ class InteriorPoint(Phase):
         n = objective.operator.n_samples
         # B, M and its factor in float64, and the chunks of the block Hessians
         return 8.0 * (n * m + 2 * m * m + 2**24)
+
+
+def _supported(problem) -> bool:
+    """One output with a diagonal Hessian, or outputs coupled by the
+    multinomial loss (:mod:`~convexnn.solvers._coupled_path`)."""
+    objective = problem.problem
+    if objective.n_outputs == 1:
+        return "diagonal_hessian" in objective.capabilities
+    return isinstance(objective.loss, MultinomialLoss)
 
 
 def _size(problem) -> int:
@@ -186,7 +197,8 @@ def interior_point(
         ``n_iter`` counts Newton steps, ``n_outer`` centres; ``rho`` is the
         last :math:`\tau`.
     """
-    path = CentralPath(problem)
+    coupled = problem.problem.n_outputs > 1
+    path = (CoupledPath if coupled else CentralPath)(problem)
     tau = start = path.initial_tau()
     schedule = FinishSchedule(problem, tol, config, verbose)
     warm = schedule.warm_start(x0, multipliers0, tau)
@@ -217,8 +229,12 @@ def interior_point(
         # rows the path tells tight
         tight = path.layout(path.tight_rows(config.interior_point_growth))
         if min(kkt.largest, kkt.complementarity) <= FINISH_BELOW:
+            # with coupled outputs the finish's work grows as the cube of its
+            # groups' free directions: it starts from the blocks the barrier
+            # does not hold off zero alone
+            point = candidates[1].x if coupled else kkt.x
             finished = schedule.now(
-                kkt.x, multipliers, tight, n_iter=n_iter, max_rounds=FINISH_ROUNDS
+                point, multipliers, tight, n_iter=n_iter, max_rounds=FINISH_ROUNDS
             )
             if finished is not None:
                 best = finished

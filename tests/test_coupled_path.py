@@ -1,0 +1,118 @@
+"""The barrier method with outputs coupled by the multinomial loss: its joint
+Newton system, solved by conjugate gradients with a two-level preconditioner,
+its optimum, and where it hands over to ADMM."""
+
+import numpy as np
+import pytest
+import torch
+from test_convex_relu import FAST, classification, cvxpy_optimum
+
+from convexnn import ConvexReLUClassifier
+from convexnn.patterns import activation_patterns, lift, resolve_gates
+from convexnn.problems import LOSSES
+from convexnn.problems.cone import convex_relu_problem
+from convexnn.solvers import SolverConfig, solve_constrained
+from convexnn.solvers._coupled_path import CoupledPath, JointSystem
+
+
+def multinomial_problem(n=40, d=3, n_patterns=6, n_classes=3, alpha=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    X_lifted = lift(rng.standard_normal((n, d)), True)
+    gates = resolve_gates(None, X_lifted, n_patterns, seed)
+    masks = torch.tensor(activation_patterns(X_lifted, gates)).double()
+    targets = np.eye(n_classes)[rng.integers(0, n_classes, n)]
+    loss = LOSSES["multinomial"](torch.tensor(targets))
+    return convex_relu_problem(
+        torch.tensor(X_lifted), masks, loss, alpha, True, gates=torch.tensor(gates)
+    )
+
+
+def moved_path(problem, seed=1):
+    """The path at a point inside the cones away from its start."""
+    path = CoupledPath(problem)
+    rng = np.random.default_rng(seed)
+    path.u = path.u + 0.01 * torch.tensor(rng.standard_normal(path.u.shape))
+    path.b = path.b + torch.tensor(rng.standard_normal(path.b.shape))
+    return path
+
+
+def test_the_newton_step_solves_the_coupled_barrier_newton_system():
+    # against the Hessian and gradient of F_tau by automatic differentiation;
+    # the intercepts' common shift is free (the softmax does not see it), and
+    # the step has none
+    problem = multinomial_problem()
+    path, tau = moved_path(problem), 37.0
+    c = path.n_outputs
+
+    def barrier(flat):
+        u, b = flat[:-c].view_as(path.u), flat[-c:]
+        ta, r = tau * path.alpha, u.norm(dim=-1)
+        t = (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
+        cone = (ta * t - torch.log(t**2 - r**2)).sum()
+        return tau * path.loss(path.outputs(u, b)) + cone - path.slacks(u).log().sum()
+
+    flat = torch.cat([path.u.reshape(-1), path.b])
+    gradient = torch.func.grad(barrier)(flat)
+    hessian = torch.func.hessian(barrier)(flat)
+    exact = torch.linalg.lstsq(hessian, -gradient.unsqueeze(1)).solution.squeeze(1)
+    exact[-c:] -= exact[-c:].mean()
+    step, db, decrement = path._newton_step(tau)
+    torch.testing.assert_close(torch.cat([step.reshape(-1), db]), exact)
+    assert decrement == pytest.approx(float(-gradient @ exact), rel=1e-9)
+    assert path.cg_iterations[0] < 30
+
+
+def test_the_two_level_preconditioner_solves_the_joint_system():
+    # conjugate gradients with the block-Jacobi and common-shift levels reach
+    # the dense solve of the joint system, and in fewer iterations than block
+    # Jacobi alone, which sees the common shift only through the barrier
+    from convexnn.solvers._central_path import eliminate
+    from convexnn.solvers.linalg import conjugate_gradients
+
+    problem = multinomial_problem(n_classes=4)
+    path, tau = moved_path(problem), 1e4
+    Z = path.outputs(path.u, path.b)
+    _, hessian = path._block_terms(tau)
+    half = path.half
+    rng = np.random.default_rng(2)
+    residuals = torch.tensor(rng.standard_normal((2, *path.u[:, :half].shape)))
+    _, C_inverse, _ = eliminate(hessian[:, :half], hessian[:, half:], *residuals)
+    system = JointSystem(path, tau, Z, C_inverse)
+    size = path.n_outputs * (path.B.shape[1] + 1)
+    dense = torch.cat([system.apply(column) for column in torch.eye(size).double()], 1)
+    torch.testing.assert_close(dense, dense.T)
+    rhs = torch.tensor(rng.standard_normal((size, 1)))
+    rhs.view(path.n_outputs, -1)[:, -1] -= rhs.view(path.n_outputs, -1)[:, -1].mean()
+    options = {"tol": 1e-11, "max_iter": 500}
+    two_level, n_two_level = conjugate_gradients(
+        system.apply, rhs, system.precondition, x0=system.start(rhs), **options
+    )
+    torch.testing.assert_close(two_level, torch.linalg.solve(dense, rhs))
+    _, n_jacobi = conjugate_gradients(system.apply, rhs, system._jacobi, **options)
+    assert n_two_level < n_jacobi
+
+
+def test_three_classes_match_cvxpy():
+    X, y = classification()
+    y = y + (X[:, 1] > 0.5)  # a third class
+    model = ConvexReLUClassifier(
+        0.02, loss="multinomial", solver="interior_point", tol=1e-7, **FAST
+    ).fit(X, y)
+    targets = (y[:, None] == np.unique(y)).astype(float)
+    reference = cvxpy_optimum(lift(X, True), model.gates_, targets, 0.02, "multinomial")
+    assert model.solver_ == "interior_point"
+    assert model.converged_
+    assert model.objective_ == pytest.approx(reference, rel=1e-6)
+    assert model.constraint_violation_ <= 1e-7
+
+
+def test_a_coupled_problem_is_certified_and_past_the_size_limit_goes_to_admm():
+    problem = multinomial_problem(n_patterns=4)
+    method, result = solve_constrained(problem)
+    assert method == "interior_point"
+    kkt = problem.kkt(result.x, result.multipliers)
+    assert result.converged and kkt.largest <= 1e-6
+    small = SolverConfig(interior_point_max_coefficients=10)
+    method, result = solve_constrained(problem, config=small)
+    assert method == "admm"
+    assert problem.kkt(result.x, result.multipliers).largest <= 1e-6
