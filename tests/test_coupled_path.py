@@ -112,7 +112,10 @@ def test_a_coupled_problem_is_certified_and_past_the_size_limit_goes_to_admm():
     assert method == "interior_point"
     kkt = problem.kkt(result.x, result.multipliers)
     assert result.converged and kkt.largest <= 1e-6
-    small = SolverConfig(interior_point_max_coefficients=10)
+    # the limit of one output's work does not apply to coupled outputs
+    one_output_limit = SolverConfig(interior_point_max_flops=1e3)
+    assert solve_constrained(problem, config=one_output_limit)[0] == "interior_point"
+    small = SolverConfig(interior_point_coupled_max_flops=1e3)
     method, result = solve_constrained(problem, config=small)
     assert method == "admm"
     assert problem.kkt(result.x, result.multipliers).largest <= 1e-6

@@ -137,13 +137,13 @@ def test_it_applies_only_where_its_needs_are_met():
     problem = cone_problem()
     problem.constraint.interior = None  # no interior point known
     assert not runnable(InteriorPoint(), problem, CONFIG)
+    with pytest.raises(ValueError, match=r"interior point phase needs .*interior"):
+        solve_constrained(problem, method="interior_point")
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((30, 2)), rng.integers(0, 3, 30)
     model = ConvexReLUClassifier(0.05, n_patterns=6, tol=1e-4, random_state=0)
-    model.fit(X, y)
-    assert model.solver_ == "admm" and model.converged_  # three outputs
-    with pytest.raises(ValueError, match=r"interior point phase needs .*single_output"):
-        ConvexReLUClassifier(0.05, n_patterns=6, solver="interior_point").fit(X, y)
+    model.fit(X, y)  # three outputs coupled by the softmax
+    assert model.solver_ == "interior_point" and model.converged_
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,11 @@ class SolverConfig:
         Largest estimated work of a barrier-method solve, in floating-point
         operations (:meth:`~convexnn.solvers.interior_point.InteriorPoint.cost`):
         beyond it ADMM, whose steps are cheaper, is tried first.
+    interior_point_coupled_max_flops : float
+        The same limit for several outputs coupled by the loss (the
+        multinomial loss): ADMM's steps do not see the curvature that couples
+        the outputs and it needs far more of them, so the barrier method is
+        worth more work there.
     interior_point_growth : float
         Factor of the barrier parameter from one centre of the barrier method
         to the next: larger takes fewer centres, each with more Newton steps.
@@ -318,6 +323,7 @@ class SolverConfig:
 
     interior_point_max_coefficients: int = 3000
     interior_point_max_flops: float = 1e11
+    interior_point_coupled_max_flops: float = 1e12
     interior_point_growth: float = 10.0
 
     admm_max_samples: int = 50_000

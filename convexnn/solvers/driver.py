@@ -7,9 +7,10 @@ accelerated proximal gradient (:func:`~convexnn.solvers.fista`, with its own
 Newton and single-precision phases) on the whole problem otherwise.
 :func:`solve_constrained` solves a
 :class:`~convexnn.problems.constrained.ConstrainedProblem` by the barrier method
-(:mod:`~convexnn.solvers.interior_point`) where it applies and fits the memory
-budget, by ADMM where that does, by the augmented Lagrangian otherwise, or by
-the method asked for, after checking that it can run; a problem that is a sum
+(:mod:`~convexnn.solvers.interior_point`, for one output or several coupled
+by the multinomial loss) where it applies and fits the memory budget, by
+ADMM where that does, by the augmented Lagrangian otherwise, or by the
+method asked for, after checking that it can run; a problem that is a sum
 of independent problems, one per output column (the squared loss with several
 outputs), is solved column by column, each with the methods that suit one
 output. Every choice is made
