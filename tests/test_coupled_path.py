@@ -15,7 +15,9 @@ from convexnn.solvers import SolverConfig, solve_constrained
 from convexnn.solvers._coupled_path import CoupledPath, JointSystem
 
 
-def multinomial_problem(n=40, d=3, n_patterns=6, n_classes=3, alpha=0.05, seed=0):
+def multinomial_problem(
+    n=40, d=3, n_patterns=6, n_classes=3, alpha=0.05, seed=0, fit_intercept=True
+):
     rng = np.random.default_rng(seed)
     X_lifted = lift(rng.standard_normal((n, d)), True)
     gates = resolve_gates(None, X_lifted, n_patterns, seed)
@@ -23,7 +25,12 @@ def multinomial_problem(n=40, d=3, n_patterns=6, n_classes=3, alpha=0.05, seed=0
     targets = np.eye(n_classes)[rng.integers(0, n_classes, n)]
     loss = LOSSES["multinomial"](torch.tensor(targets))
     return convex_relu_problem(
-        torch.tensor(X_lifted), masks, loss, alpha, True, gates=torch.tensor(gates)
+        torch.tensor(X_lifted),
+        masks,
+        loss,
+        alpha,
+        fit_intercept,
+        gates=torch.tensor(gates),
     )
 
 
@@ -36,30 +43,36 @@ def moved_path(problem, seed=1):
     return path
 
 
-def test_the_newton_step_solves_the_coupled_barrier_newton_system():
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_the_newton_step_solves_the_coupled_barrier_newton_system(fit_intercept):
     # against the Hessian and gradient of F_tau by automatic differentiation;
     # the intercepts' common shift is free (the softmax does not see it), and
     # the step has none
-    problem = multinomial_problem()
+    problem = multinomial_problem(fit_intercept=fit_intercept)
     path, tau = moved_path(problem), 37.0
-    c = path.n_outputs
+    if not fit_intercept:
+        path.b = torch.zeros_like(path.b)
+    c = path.n_outputs if fit_intercept else 0
 
     def barrier(flat):
-        u, b = flat[:-c].view_as(path.u), flat[-c:]
+        u = flat[: path.u.numel()].view_as(path.u)
+        b = flat[path.u.numel() :] if fit_intercept else path.b
         ta, r = tau * path.alpha, u.norm(dim=-1)
         t = (1 + torch.sqrt(1 + (ta * r) ** 2)) / ta
         cone = (ta * t - torch.log(t**2 - r**2)).sum()
         return tau * path.loss(path.outputs(u, b)) + cone - path.slacks(u).log().sum()
 
-    flat = torch.cat([path.u.reshape(-1), path.b])
+    flat = torch.cat([path.u.reshape(-1), path.b[:c]])
     gradient = torch.func.grad(barrier)(flat)
     hessian = torch.func.hessian(barrier)(flat)
     exact = torch.linalg.lstsq(hessian, -gradient.unsqueeze(1)).solution.squeeze(1)
-    exact[-c:] -= exact[-c:].mean()
+    exact[path.u.numel() :] -= exact[path.u.numel() :].mean()
     step, db, decrement = path._newton_step(tau)
-    torch.testing.assert_close(torch.cat([step.reshape(-1), db]), exact)
+    torch.testing.assert_close(torch.cat([step.reshape(-1), db[:c]]), exact)
     assert decrement == pytest.approx(float(-gradient @ exact), rel=1e-9)
     assert path.cg_iterations[0] < 30
+    if not fit_intercept:
+        assert not db.any()
 
 
 def test_the_two_level_preconditioner_solves_the_joint_system():

@@ -158,9 +158,11 @@ class InteriorPoint(Phase):
     def memory(self, problem, config: SolverConfig) -> float:
         objective, m = problem.problem, _size(problem)
         n, c = objective.operator.n_samples, objective.n_outputs
-        # B, M and its factor in float64 (one each per output), and the
+        # B, M and its factor in float64 (one each per output, and with
+        # coupled outputs the loss's part kept between formations), and the
         # chunks of the block Hessians
-        return 8.0 * (n * m + 2 * c * m * m + 2**24)
+        matrices = 2 if c == 1 else 3 * c
+        return 8.0 * (n * m + matrices * m * m + 2**24)
 
 
 def _supported(problem) -> bool:
