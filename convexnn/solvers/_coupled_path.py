@@ -195,7 +195,11 @@ class JointSystem:
     def _jacobi(self, r: torch.Tensor) -> torch.Tensor:
         """Each output's own system solved: :math:`J^{-1}r`."""
         columns = r.view(self.c, -1, 1)
-        return torch.cholesky_solve(columns, self.own).reshape(-1, 1)
+        # two triangular solves: far faster than cholesky_solve on a batch
+        half = torch.linalg.solve_triangular(self.own, columns, upper=False)
+        return torch.linalg.solve_triangular(self.own.mT, half, upper=True).reshape(
+            -1, 1
+        )
 
     def _coarse(self, r: torch.Tensor) -> torch.Tensor:
         r""":math:`Q_0r`: the common shift's exact correction."""
