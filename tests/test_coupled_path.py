@@ -6,32 +6,12 @@ import numpy as np
 import pytest
 import torch
 from test_convex_relu import FAST, classification, cvxpy_optimum
+from test_interior_point import cone_problem
 
 from convexnn import ConvexReLUClassifier
-from convexnn.patterns import activation_patterns, lift, resolve_gates
-from convexnn.problems import LOSSES
-from convexnn.problems.cone import convex_relu_problem
+from convexnn.patterns import lift
 from convexnn.solvers import SolverConfig, solve_constrained
 from convexnn.solvers._coupled_path import CoupledPath, JointSystem
-
-
-def multinomial_problem(
-    n=40, d=3, n_patterns=6, n_classes=3, alpha=0.05, seed=0, fit_intercept=True
-):
-    rng = np.random.default_rng(seed)
-    X_lifted = lift(rng.standard_normal((n, d)), True)
-    gates = resolve_gates(None, X_lifted, n_patterns, seed)
-    masks = torch.tensor(activation_patterns(X_lifted, gates)).double()
-    targets = np.eye(n_classes)[rng.integers(0, n_classes, n)]
-    loss = LOSSES["multinomial"](torch.tensor(targets))
-    return convex_relu_problem(
-        torch.tensor(X_lifted),
-        masks,
-        loss,
-        alpha,
-        fit_intercept,
-        gates=torch.tensor(gates),
-    )
 
 
 def moved_path(problem, seed=1):
@@ -48,7 +28,7 @@ def test_the_newton_step_solves_the_coupled_barrier_newton_system(fit_intercept)
     # against the Hessian and gradient of F_tau by automatic differentiation;
     # the intercepts' common shift is free (the softmax does not see it), and
     # neither step has any
-    problem = multinomial_problem(fit_intercept=fit_intercept)
+    problem = cone_problem("multinomial", fit_intercept=fit_intercept)
     path, tau = moved_path(problem), 37.0
     if not fit_intercept:
         path.b = torch.zeros_like(path.b)
@@ -83,7 +63,7 @@ def test_the_two_level_preconditioner_solves_the_joint_system():
     from convexnn.solvers._central_path import eliminate
     from convexnn.solvers.linalg import conjugate_gradients
 
-    problem = multinomial_problem(n_classes=4)
+    problem = cone_problem("multinomial")
     path, tau = moved_path(problem), 1e4
     Z = path.outputs(path.u, path.b)
     _, hessian = path._block_terms(tau)
@@ -121,7 +101,7 @@ def test_three_classes_match_cvxpy():
 
 
 def test_a_coupled_problem_is_certified_and_past_the_size_limit_goes_to_admm():
-    problem = multinomial_problem(n_patterns=4)
+    problem = cone_problem("multinomial", n_patterns=4)
     method, result = solve_constrained(problem)
     assert method == "interior_point"
     kkt = problem.kkt(result.x, result.multipliers)

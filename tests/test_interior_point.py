@@ -34,7 +34,11 @@ def cone_problem(
     gates = resolve_gates(None, X_lifted, n_patterns, seed)
     masks = torch.tensor(activation_patterns(X_lifted, gates)).double()
     y = rng.standard_normal(n)
-    Y = {"squared": y[:, None], "logistic": (y > 0).astype(float)[:, None]}[loss]
+    Y = {
+        "squared": y[:, None],
+        "logistic": (y > 0).astype(float)[:, None],
+        "multinomial": np.eye(3)[np.digitize(y, [-0.5, 0.5])],  # three classes
+    }[loss]
     loss = LOSSES[loss](torch.tensor(Y))
     return convex_relu_problem(
         torch.tensor(X_lifted),
