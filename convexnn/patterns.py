@@ -43,12 +43,13 @@ def packed_patterns(
     formed whole: the workspace is one chunk, the result ``P · ⌈n/8⌉``
     bytes."""
     n_samples = X_lifted.shape[0]
-    slices = sample_slices(n_samples, 8 * len(gates), chunk_bytes)
-    parts = [
-        np.packbits(activation_patterns(X_lifted[rows], gates).T, axis=1)
-        for rows in slices
-    ]
-    return np.ascontiguousarray(np.concatenate(parts, axis=1))
+    packed = np.empty((len(gates), -(-n_samples // 8)), dtype=np.uint8)
+    for rows in sample_slices(n_samples, 8 * len(gates), chunk_bytes):
+        patterns = activation_patterns(X_lifted[rows], gates)
+        packed[:, rows.start // 8 : -(-rows.stop // 8)] = np.packbits(
+            patterns.T, axis=1
+        )
+    return packed
 
 
 def sample_gates(

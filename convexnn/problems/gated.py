@@ -93,13 +93,6 @@ class PackedMasks:
         grouped = padded.view(n_patterns, -1, 8) * _bit_values(masks.device)
         return cls(grouped.sum(2, dtype=torch.uint8), n_samples)
 
-    @classmethod
-    def concatenate(cls, parts: list[PackedMasks]) -> PackedMasks:
-        """The patterns of consecutive ranges of samples, each but the last a
-        multiple of 8 long."""
-        bits = torch.cat([part.bits for part in parts], dim=1)
-        return cls(bits, sum(part.n_samples for part in parts))
-
     @property
     def shape(self) -> tuple[int, int]:
         """``(n_samples, n_patterns)``, the shape of the dense masks."""
@@ -194,9 +187,15 @@ class GatedOperator(LinearOperator):
         if n_samples * n_patterns * X.dtype.itemsize <= chunk_bytes:
             return cls(X, (X @ gates.T > 0).to(X.dtype), chunk_bytes=chunk_bytes)
         row_bytes = n_patterns * X.dtype.itemsize
-        slices = sample_slices(n_samples, row_bytes, chunk_bytes)
-        parts = [PackedMasks.pack(X[rows] @ gates.T > 0) for rows in slices]
-        return cls(X, PackedMasks.concatenate(parts), chunk_bytes=chunk_bytes)
+        # filled in place: pieces kept between the chunks' temporaries would
+        # fragment the heap, which then holds several times their size
+        bits = X.new_empty((n_patterns, -(-n_samples // 8)), dtype=torch.uint8)
+        for rows in sample_slices(n_samples, row_bytes, chunk_bytes):
+            packed = PackedMasks.pack(X[rows] @ gates.T > 0)
+            bits[:, rows.start // 8 : rows.start // 8 + packed.bits.shape[1]] = (
+                packed.bits
+            )
+        return cls(X, PackedMasks(bits, n_samples), chunk_bytes=chunk_bytes)
 
     @property
     def device(self) -> torch.device:
