@@ -134,7 +134,11 @@ class GatedOperator(LinearOperator):
         (A^\top Θ)_i = \tilde X^\top (M_{:,i} \odot Θ),
 
     so one product costs one ``(n × d̃) · (d̃ × P c)`` matrix product and a
-    masked reduction; the ``n × P d̃`` expanded matrix is never formed.
+    masked reduction; the ``n × P d̃`` expanded matrix is never formed. With
+    packed masks, which are formed as floats chunk by chunk anyway, the
+    product is :math:`(AW)_n = \tilde x_n^\top \sum_i M_{ni} U_i`: one
+    ``(n × P) · (P × d̃ c)`` product with the masks, without the ``n × P c``
+    hidden outputs.
 
     Storage and memory: ``X`` as given (``n × d̃`` in its dtype) and the
     masks either dense (``n × P`` in ``X``'s dtype, when given so) or
