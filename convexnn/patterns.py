@@ -17,6 +17,8 @@ import math
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .problems.gated import CHUNK_BYTES, sample_slices
+
 
 def lift(X: np.ndarray, hidden_bias: bool) -> np.ndarray:
     """Return ``X̃``: ``X`` with a trailing column of ones when ``hidden_bias``."""
@@ -28,6 +30,26 @@ def lift(X: np.ndarray, hidden_bias: bool) -> np.ndarray:
 def activation_patterns(X_lifted: np.ndarray, gates: np.ndarray) -> np.ndarray:
     """Boolean patterns ``1[X̃ gᵢ > 0]`` of shape ``(n_samples, n_gates)``."""
     return X_lifted @ gates.T > 0
+
+
+def packed_patterns(
+    X_lifted: np.ndarray, gates: np.ndarray, chunk_bytes: int = CHUNK_BYTES
+) -> np.ndarray:
+    """The patterns ``1[X̃ gᵢ > 0]`` bit-packed along the samples
+    (:func:`numpy.packbits`): one row of ``⌈n/8⌉`` bytes per gate.
+
+    Computed by chunks of samples whose float64 products ``X̃ gᵢ`` take at
+    most about ``chunk_bytes``, so that the ``n × P`` patterns are never
+    formed whole: the workspace is one chunk, the result ``P · ⌈n/8⌉``
+    bytes."""
+    n_samples = X_lifted.shape[0]
+    packed = np.empty((len(gates), -(-n_samples // 8)), dtype=np.uint8)
+    for rows in sample_slices(n_samples, 8 * len(gates), chunk_bytes):
+        patterns = activation_patterns(X_lifted[rows], gates)
+        packed[:, rows.start // 8 : -(-rows.stop // 8)] = np.packbits(
+            patterns.T, axis=1
+        )
+    return packed
 
 
 def sample_gates(
@@ -58,11 +80,10 @@ def sample_gates(
     """
     rng = check_random_state(random_state)
     gates = rng.standard_normal((n_patterns, X_lifted.shape[1]))
-    patterns = activation_patterns(X_lifted, gates)
-    nonempty = patterns.any(axis=0)
+    packed = packed_patterns(X_lifted, gates)
+    nonempty = packed.any(axis=1)
     # one byte string per pattern: unique over them is much faster than
     # np.unique(..., axis=0) over the boolean columns
-    packed = np.ascontiguousarray(np.packbits(patterns.T, axis=1))
     keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
     _, first = np.unique(keys, return_index=True)
     keep = np.zeros(n_patterns, dtype=bool)

@@ -3,8 +3,9 @@
 from ._problem import Certificate, Problem
 from .basis import BasisOperator
 from .formulations import gated_problem, lasso_problem, reflection_problem
+from .gated import GatedOperator
 from .losses import LOSSES, LogisticLoss, Loss, MultinomialLoss, SquaredLoss
-from .operators import GatedOperator, LinearOperator, MatrixOperator
+from .operators import LinearOperator, MatrixOperator
 from .penalties import L1, GroupLasso, NuclearGroupLasso, Penalty
 
 __all__ = [

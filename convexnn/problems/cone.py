@@ -19,8 +19,9 @@ import torch
 from ._problem import Problem
 from .composite import DifferenceOperator, OutputwiseGroupLasso
 from .constrained import ConstrainedProblem
+from .gated import GatedOperator
 from .losses import Loss
-from .operators import GatedOperator, LinearOperator
+from .operators import LinearOperator
 
 
 class ConeOperator(LinearOperator):

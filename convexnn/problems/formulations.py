@@ -27,8 +27,9 @@ import torch
 from ._problem import Problem
 from .basis import BasisOperator
 from .distributed import shard_operator
+from .gated import GatedOperator
 from .losses import Loss, SquaredLoss
-from .operators import GatedOperator, MatrixOperator
+from .operators import MatrixOperator
 from .penalties import L1, GroupLasso, NuclearGroupLasso
 
 if TYPE_CHECKING:
@@ -71,7 +72,10 @@ def gated_problem(
     Returns
     -------
     Problem
-        Its coefficients are ``[U_1 … U_P]`` stacked by rows.
+        Its coefficients are ``[U_1 … U_P]`` stacked by rows. Its operator
+        (:meth:`GatedOperator.from_gates`) keeps large masks bit-packed
+        (``P · ⌈n/8⌉`` bytes beside ``X``) and computes its products by
+        chunks of samples, whose workspace does not grow with ``n``.
     """
     if group_norm not in GROUP_NORMS:
         raise ValueError(

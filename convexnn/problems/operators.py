@@ -175,6 +175,21 @@ class LinearOperator:
         (for gap-safe screening), or ``None`` when none are available."""
         return None
 
+    def sample_slices(self, row_bytes: int) -> list[slice]:
+        """Ranges of consecutive samples over which a caller may split work that
+        takes ``row_bytes`` bytes per sample, each range then served by
+        :meth:`on_samples`. Operators that compute their own products by
+        chunks of samples (:class:`~convexnn.problems.GatedOperator`) return
+        their chunks, so that a caller's workspace stays as bounded as
+        theirs; the default is one range of all samples (no split)."""
+        return [slice(0, self.n_samples)]
+
+    def on_samples(self, rows: slice) -> LinearOperator:
+        """The operator on the samples ``rows`` alone (the rows ``rows`` of its
+        matrix), for a range given by :meth:`sample_slices`; only operators
+        that return several ranges there provide it."""
+        raise NotImplementedError
+
     def lines(self, group_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Lines of neighbouring blocks, one ordering of the blocks per axis.
 
@@ -263,131 +278,3 @@ class MatrixOperator(LinearOperator):
 
     def columns(self, indices):
         return self._columns(1, indices)
-
-
-class GatedOperator(LinearOperator):
-    r"""The gated ReLU operator :math:`W \mapsto \sum_i D_i \tilde X U_i`.
-
-    The coefficients are the stacked blocks ``U_i`` of shape ``(d̃, c)``, one
-    per activation pattern, viewed as a ``(n_patterns · d̃, c)`` matrix. With
-    the 0/1 masks ``M = [diag(D_1), …, diag(D_P)]`` of shape ``(n, P)``
-
-    .. math::
-        A W = \sum_i M_{:,i} \odot (\tilde X U_i), \qquad
-        (A^\top Θ)_i = \tilde X^\top (M_{:,i} \odot Θ),
-
-    so one product costs one ``(n × d̃) · (d̃ × P c)`` matrix product and a
-    masked reduction; the ``n × P d̃`` expanded matrix is never formed.
-
-    Parameters
-    ----------
-    X : tensor of shape (n_samples, d̃)
-        The lifted data ``X̃`` (with a column of ones when ``hidden_bias``).
-    masks : tensor of shape (n_samples, n_patterns)
-        The activation patterns ``1[X̃ g_i > 0]``, in ``X``'s dtype.
-    """
-
-    def __init__(self, X: torch.Tensor, masks: torch.Tensor):
-        self.X = X
-        self.masks = masks
-        self.n_samples, self.n_features = X.shape
-        self.n_patterns = masks.shape[1]
-        self.n_coefs = self.n_patterns * self.n_features
-        self._data = {}  # products of X̃ alone, shared with restrictions
-
-    @classmethod
-    def from_gates(cls, X: torch.Tensor, gates: torch.Tensor) -> GatedOperator:
-        """Build the operator from gate vectors ``gates`` of shape ``(P, d̃)``."""
-        return cls(X, (X @ gates.T > 0).to(X.dtype))
-
-    @property
-    def device(self) -> torch.device:
-        return self.X.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.X.dtype
-
-    def _hidden(self, blocks: torch.Tensor) -> torch.Tensor:
-        """``X̃ U_i`` side by side for blocks ``U_i`` of shape ``(k, d̃, c)``."""
-        n_blocks, _, n_outputs = blocks.shape
-        stacked = blocks.permute(1, 0, 2).reshape(self.n_features, -1)
-        return (self.X @ stacked).view(self.n_samples, n_blocks, n_outputs)
-
-    def matvec(self, coef: torch.Tensor) -> torch.Tensor:
-        n_outputs = coef.shape[1]
-        if n_outputs == 1:  # the common case, without reshuffling copies
-            hidden = self.X @ coef.view(self.n_patterns, self.n_features).T
-            return (hidden * self.masks).sum(1, keepdim=True)
-        hidden = self._hidden(coef.view(self.n_patterns, self.n_features, n_outputs))
-        return torch.einsum("np,npc->nc", self.masks, hidden)
-
-    def rmatvec(self, residual: torch.Tensor) -> torch.Tensor:
-        n_outputs = residual.shape[1]
-        if n_outputs == 1:  # X̃ᵀ(M ⊙ r) = (X̃ ⊙ r)ᵀ M: the n × d̃ product is smaller
-            return ((self.X * residual).T @ self.masks).T.reshape(self.n_coefs, 1)
-        gated = (self.masks.unsqueeze(2) * residual.unsqueeze(1)).view(
-            self.n_samples, -1
-        )
-        blocks = (self.X.T @ gated).view(self.n_features, self.n_patterns, n_outputs)
-        return blocks.permute(1, 0, 2).reshape(self.n_coefs, n_outputs)
-
-    def capabilities(self, group_size):
-        if group_size != self.n_features:
-            return frozenset({"astype"})
-        return frozenset(
-            {"astype", "restrict", "sample_gram", "block_kernel", "block_norms"}
-        )
-
-    def astype(self, dtype):
-        return GatedOperator(self.X.to(dtype), self.masks.to(dtype))
-
-    def restrict(self, group_size, blocks):
-        if group_size != self.n_features:
-            return None
-        restricted = GatedOperator(self.X, self.masks[:, blocks])
-        restricted._data = self._data
-        return restricted
-
-    def block_norms(self, group_size):
-        r"""Frobenius norms :math:`\|D_i\tilde X\|_F`, which bound the spectral
-        norms from above and cost one product."""
-        if group_size != self.n_features:
-            return None
-        squared_rows = (self.X**2).sum(1)
-        return (squared_rows @ self.masks).clamp(min=0).sqrt()
-
-    def block_kernel(self, metric):
-        r""":math:`\sum_i D_i\tilde XM\tilde X^\top D_i
-        = (\tilde XM\tilde X^\top) \odot (\mathrm{masks}\,\mathrm{masks}^\top)`:
-        two ``n × n`` products instead of ``n`` products with ``A`` and ``Aᵀ``."""
-        if metric.shape[0] != self.n_features:
-            return None
-        return (self.X @ metric @ self.X.T) * (self.masks @ self.masks.T)
-
-    def sample_gram(self, group_size, blocks, weights, dtype=None):
-        r""":math:`\sum_j \lambda_j D_j\tilde X\tilde X^\top D_j
-        = (\tilde X\tilde X^\top) \odot (M_S \operatorname{diag}(\lambda) M_S^\top)`:
-        two ``n × n`` products, the first computed once per ``dtype``."""
-        if group_size != self.n_features:
-            return None
-        dtype = dtype or self.dtype
-        if ("gram", dtype) not in self._data:
-            X = self.X.to(dtype)
-            self._data["gram", dtype] = X @ X.T
-        masks = self.masks[:, blocks].to(dtype)
-        return ((masks * weights.to(dtype)) @ masks.T).mul_(self._data["gram", dtype])
-
-    def sample_gram_flops(self, group_size, n_blocks):
-        return self.n_samples**2 * n_blocks  # X̃X̃ᵀ is computed once
-
-    def columns(self, indices):
-        r"""Column ``i·d̃ + j`` is :math:`M_{:,i} \odot \tilde X_{:,j}`."""
-        patterns, features = indices // self.n_features, indices % self.n_features
-        return self.masks[:, patterns] * self.X[:, features]
-
-    def block_outputs(self, coef, group_size, blocks):
-        if group_size != self.n_features:
-            return super().block_outputs(coef, group_size, blocks)
-        patterns = coef.view(self.n_patterns, self.n_features, -1)[blocks]
-        return self._hidden(patterns) * self.masks[:, blocks].unsqueeze(2)

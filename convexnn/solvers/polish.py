@@ -26,6 +26,7 @@ import torch
 from ..problems import Certificate, Loss, Problem, SquaredLoss
 from ..problems._problem import TINY
 from ..problems.constrained import ConstrainedProblem, KKTResiduals
+from ._directions import KEPT_BYTES, ChunkedDirections, DenseDirections, Directions
 
 
 def polish(
@@ -105,7 +106,7 @@ def _polish(problem: Problem, x: torch.Tensor, Z: torch.Tensor, rescale: bool):
             blocked[candidate] *= scales.to(coef.dtype).view(-1, 1, 1)
             moved = step_[len(candidate) : len(candidate) + n_free]
             coef[free_rows] += moved.view(-1, n_outputs)
-            Z = (Z + torch.einsum("nmc,m->nc", directions, step)).to(Z.dtype)
+            Z = (Z + directions.along(step)).to(Z.dtype)
             if not problem.fit_intercept:
                 return coef, Z, True
             intercept = intercept + step_[len(candidate) + n_free :]
@@ -115,26 +116,51 @@ def _polish(problem: Problem, x: torch.Tensor, Z: torch.Tensor, rescale: bool):
 
 def _directions(
     problem: Problem, coef: torch.Tensor, blocks: torch.Tensor, free_rows: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output directions ``(n, m, c)`` and penalty weights ``(m,)`` of the
+) -> tuple[Directions, torch.Tensor]:
+    """Output directions (``m`` of them) and penalty weights ``(m,)`` of the
     polishing problem: the outputs of ``blocks``, of each coordinate of the
-    ``free_rows`` (one direction per row and output), then the intercepts."""
+    ``free_rows`` (one direction per row and output), then the intercepts.
+
+    They are held dense, ``n · m · c`` float64 entries, unless the operator
+    splits that much work by samples
+    (:meth:`~convexnn.problems.LinearOperator.sample_slices`) and the loss's
+    Hessian is diagonal: then they are formed by chunks
+    (:class:`~convexnn.solvers._directions.ChunkedDirections`), kept while
+    they take at most :data:`~convexnn.solvers._directions.KEPT_BYTES` and
+    formed again at every product beyond."""
     n_outputs = problem.n_outputs
-    directions = [
-        problem.operator.block_outputs(coef, problem.penalty.group_size, blocks)
-    ]
     weights = [problem.alpha * problem.penalty.block_values(coef)[blocks]]
+    weights.append(weights[0].new_zeros(len(free_rows) * n_outputs))
+    if problem.fit_intercept:
+        weights.append(weights[0].new_zeros(n_outputs))
+    weights = torch.cat(weights).to(torch.float64)
+    operator = problem.operator
+    slices = operator.sample_slices(8 * len(weights) * n_outputs)
+    if len(slices) == 1 or not problem.loss.diagonal_hessian:
+        dense = _outputs(problem, operator, coef, blocks, free_rows)
+        return DenseDirections(dense), weights
+
+    def rows(chunk):
+        part = operator.on_samples(chunk)
+        return _outputs(problem, part, coef, blocks, free_rows)
+
+    keep = 8 * operator.n_samples * len(weights) * n_outputs <= KEPT_BYTES
+    return ChunkedDirections(slices, rows, len(weights), n_outputs, keep), weights
+
+
+def _outputs(problem, operator, coef, blocks, free_rows) -> torch.Tensor:
+    """The directions of :func:`_directions` on ``operator``'s samples,
+    ``(n, m, c)`` in float64."""
+    n_outputs = problem.n_outputs
+    directions = [operator.block_outputs(coef, problem.penalty.group_size, blocks)]
     eye = torch.eye(n_outputs, dtype=coef.dtype, device=coef.device)
     if len(free_rows):
         units = torch.ones_like(coef)
-        columns = problem.operator.block_outputs(units, 1, free_rows)[:, :, :1]
+        columns = operator.block_outputs(units, 1, free_rows)[:, :, :1]
         directions.append((columns.unsqueeze(2) * eye).flatten(1, 2))
-        weights.append(weights[0].new_zeros(len(free_rows) * n_outputs))
     if problem.fit_intercept:
-        directions.append(eye.expand(problem.operator.n_samples, -1, -1))
-        weights.append(weights[0].new_zeros(n_outputs))
-    directions = torch.cat(directions, dim=1).to(torch.float64)
-    return directions, torch.cat(weights).to(torch.float64)
+        directions.append(eye.expand(operator.n_samples, -1, -1))
+    return torch.cat(directions, dim=1).to(torch.float64)
 
 
 def polished_certificate(
@@ -201,9 +227,8 @@ def optimal_intercept(loss: Loss, Z: torch.Tensor, start: torch.Tensor) -> torch
         return loss.average((loss.Y - Z).to(torch.float64))
     start = start.to(torch.float64)
     # a descent step even when Newton stops early: the intercept only improves
-    step, _ = damped_newton(
-        loss, Z.to(torch.float64) + start, intercept_directions(loss), start * 0
-    )
+    directions = DenseDirections(intercept_directions(loss))
+    step, _ = damped_newton(loss, Z.to(torch.float64) + start, directions, start * 0)
     return start + step
 
 
@@ -226,41 +251,36 @@ def polished_kkt(
 def damped_newton(
     loss: Loss,
     Z: torch.Tensor,
-    directions: torch.Tensor,
+    directions: Directions,
     weights: torch.Tensor,
     max_iter: int = 20,
 ) -> tuple[torch.Tensor, bool]:
     r"""Minimise :math:`\varphi(\delta) = f(Z + \sum_j \delta_j F_j) + w^\top\delta`
     over :math:`\delta \in \mathbb R^m` by Newton's method with backtracking.
 
-    ``directions`` holds the :math:`F_j`, shape ``(n, m, c)``; everything is
-    float64; sums over the samples cover every process of a loss with
-    ``shards`` (:meth:`Loss.reduce`). The Hessian may be singular (collinear
-    directions, the softmax's invariance to a common shift), which a tiny
-    ridge, relative to each direction's curvature, absorbs. Each Hessian is
-    reused until a step with it no longer decreases the Newton decrement
-    enough, so a quadratic loss costs one Hessian. Returns the step and whether
-    it converged: the decrement, measured with a current Hessian, reached the
-    level of rounding errors (a last step is then taken).
+    ``directions`` holds the :math:`F_j`
+    (:class:`~convexnn.solvers._directions.Directions`, dense or formed by
+    chunks of samples); everything is float64; sums over the samples cover
+    every process of a loss with ``shards`` (:meth:`Loss.reduce`). The
+    Hessian may be singular (collinear directions, the softmax's invariance
+    to a common shift), which a tiny ridge, relative to each direction's
+    curvature, absorbs. Each Hessian is reused until a step with it no longer
+    decreases the Newton decrement enough, so a quadratic loss costs one
+    Hessian. Returns the step and whether it converged: the decrement,
+    measured with a current Hessian, reached the level of rounding errors (a
+    last step is then taken).
     """
-    n_directions = directions.shape[1]
+    n_directions = directions.n_directions
     delta = weights.new_zeros(n_directions)
     if n_directions == 0:
         return delta, True
-    flat = directions.transpose(1, 2).reshape(-1, n_directions)  # (n·c, m)
-
-    def along(vector):
-        return torch.einsum("nmc,m->nc", directions, vector)
-
     linear, value = 0.0, loss.value(Z)  # w·δ and φ(δ)
     factor, previous = None, math.inf
     for _ in range(max_iter):
-        gradient = loss.reduce(flat.T @ loss.gradient(Z).reshape(-1)) + weights
+        gradient = loss.reduce(directions.inner(loss.gradient(Z))) + weights
         fresh = factor is None
         if fresh:
-            curved = loss.hessian_product(Z, directions)
-            hessian = flat.T @ curved.transpose(1, 2).reshape(-1, n_directions)
-            hessian = loss.reduce(hessian)
+            hessian = loss.reduce(directions.curvature(loss, Z))
             # Jacobi scaling, so that the ridge is relative to each direction's
             # curvature (a block that just entered has a tiny scale)
             jacobi = hessian.diagonal().clamp(min=TINY).rsqrt()
@@ -280,9 +300,9 @@ def damped_newton(
         if decrement > 0.1 * previous:
             factor = None  # this Hessian no longer pays: refresh it next time
         previous = decrement
-        size = 1.0
+        moved, size = directions.along(step), 1.0
         while size > 1e-10:
-            candidate_Z = Z - size * along(step)
+            candidate_Z = Z - size * moved
             candidate_linear = linear - size * float(weights @ step)
             candidate = loss.value(candidate_Z) + candidate_linear
             if candidate <= value - 0.25 * size * decrement:
