@@ -89,8 +89,12 @@ def _polish(problem: Problem, x: torch.Tensor, Z: torch.Tensor, rescale: bool):
     free = problem.free_blocks()
     free_rows = problem.rows(free.nonzero().squeeze(1))
     n_free = len(free_rows) * n_outputs
-    scaled = (problem.active_blocks(x) & ~free).nonzero().squeeze(1)
-    for candidate in (scaled, scaled[:0]) if rescale else (scaled[:0],):
+    unscaled = free_rows[:0]  # no block rescaled: the free coordinates alone
+    candidates = (unscaled,)
+    if rescale:
+        scaled = (problem.active_blocks(x) & ~free).nonzero().squeeze(1)
+        candidates = (scaled, unscaled)
+    for candidate in candidates:
         if len(candidate) == 0 and n_free == 0 and not problem.fit_intercept:
             break
         directions, penalties = _directions(problem, coef, candidate, free_rows)
@@ -120,10 +124,11 @@ def _directions(
     polishing problem: the outputs of ``blocks``, of each coordinate of the
     ``free_rows`` (one direction per row and output), then the intercepts."""
     n_outputs = problem.n_outputs
-    directions = [
-        problem.operator.block_outputs(coef, problem.penalty.group_size, blocks)
-    ]
-    weights = [problem.alpha * problem.penalty.block_values(coef)[blocks]]
+    directions, weights = [], [coef.new_zeros(0)]
+    if len(blocks):
+        group_size = problem.penalty.group_size
+        directions.append(problem.operator.block_outputs(coef, group_size, blocks))
+        weights.append(problem.alpha * problem.penalty.block_values(coef)[blocks])
     eye = torch.eye(n_outputs, dtype=coef.dtype, device=coef.device)
     if len(free_rows):
         units = torch.ones_like(coef)
