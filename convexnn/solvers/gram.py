@@ -60,6 +60,10 @@ class GramLasso:
         Tuning of :func:`~convexnn.solvers.feature_sign.feature_sign`.
     """
 
+    #: Working sets hold the support and as many other columns again (the
+    #: likeliest to enter): cached Gram rows make a generous set cheap.
+    margin = 1.0
+
     def __init__(self, problem: Problem, config: SolverConfig):
         self.operator, self.config = problem.operator, config
         self.fit_intercept = problem.fit_intercept

@@ -34,8 +34,10 @@ Subproblems are solved in one of three ways:
 An exact solution of the working set has optimal block scales, and in Gram
 form optimal free coordinates too: its certificate needs no polishing.
 
-The working set holds the nonzero blocks and at least as many others; it
-doubles from one round to the next, except when the operator's blocks lie on
+The working set holds the nonzero blocks and at least as many others (for
+exact subproblems, the solver's ``margin`` times as many: proximal Newton
+forms its Hessian anew at every step, so it takes fewer); it doubles from one
+round to the next, except when the operator's blocks lie on
 grid lines (:meth:`~convexnn.problems.LinearOperator.lines`: dictionaries of
 features at neighbouring data points, nearly equal to each other) and
 subproblems are exact: then it takes one block per violated region — the
@@ -263,6 +265,10 @@ class _Rounds:
             if bool(torch.isin(working, previous).all()):  # nothing new: grow
                 self.size = min(2 * len(previous), candidates)
                 working = torch.topk(priority, self.size).indices
+        elif self.gram is not None:  # the support, and a margin for its growth
+            extra = max(min_size, math.ceil(self.gram.margin * n_active))
+            self.size = min(max(n_active + extra, 2 * self.size), candidates)
+            working = torch.topk(priority, self.size).indices
         else:
             self.size = min(max(2 * n_active, 2 * self.size, min_size), candidates)
             working = torch.topk(priority, self.size).indices
