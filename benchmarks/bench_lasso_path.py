@@ -23,8 +23,13 @@ scikit-learn's ``tol`` is set so that its own criterion (gap ≤ tol·‖y‖²/
 implies a relative gap of 1e-6 at every alpha; celer and skglm get tight
 tolerances and are judged by the re-certified gaps.
 
-Part 2 — LLMLassoRegressor.fit with 6 trust values × 5 folds × 100 alphas
-on n = 200, p = 2000 (timed once).
+Part 2 — LLMLassoRegressor.fit with its default trust grid (the plain Lasso
+and the trust values 0.5, 1, 2, 3 and 5: six candidates) × 5 folds × 100
+alphas on n = 200, p = 2000 (timed once).
+
+Part 3 — LLMLassoClassifier.fit with its defaults on standardised iris (three
+classes, the multinomial loss), every feature given the same score: every
+trust value is then the plain Lasso (timed once).
 
 Run ``python benchmarks/bench_lasso_path.py`` (``--help`` for sizes).
 Timings are single runs, each after a warm-up run of the same method on a
@@ -39,8 +44,10 @@ import time
 
 import numpy as np
 import torch
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import StandardScaler
 
-from convexnn import LLMLassoRegressor
+from convexnn import LLMLassoClassifier, LLMLassoRegressor
 from convexnn._backend import Backend, to_numpy
 from convexnn.penalty_factors import power_factors
 from convexnn.problems import L1, MatrixOperator, Problem, SquaredLoss
@@ -187,25 +194,41 @@ def bench_path(n, p, n_informative, n_alphas, ratio, tol, device):
         )
 
 
+def timed_fit(model, X, y) -> tuple[float, float]:
+    """Fit ``model`` and return the wall-clock and CPU seconds it took."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(X, y)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def bench_llm_fit(n, p, n_informative, device):
     X, y, factors = make_problem(n, p, n_informative, seed=1)
     scores = factors.min() / factors  # the scores behind the factors, max 1
     model = LLMLassoRegressor(
-        PrecomputedScorer(scores),
-        trust_grid=(0.5, 1.0, 2.0, 3.0, 5.0),
-        n_alphas=100,
-        cv=5,
-        device=device,
-        random_state=0,
+        PrecomputedScorer(scores), n_alphas=100, cv=5, device=device, random_state=0
     )
-    start = time.perf_counter()
-    model.fit(X, y)
-    elapsed = time.perf_counter() - start
+    wall, cpu = timed_fit(model, X, y)
     n_trust = len(set(model.cv_results_["trust"]))
     print(
         f"\nLLMLassoRegressor.fit: n={n}, p={p}, {n_trust} trust values x 5 folds x "
-        f"100 alphas: {elapsed:.1f} s (trust_={model.trust_}, "
-        f"{len(model.selected_features_)} features selected)"
+        f"100 alphas: {wall:.2f} s ({cpu:.2f} s CPU; trust_={model.trust_}, "
+        f"{len(model.selected_features_)} features selected, "
+        f"gap {model.dual_gap_:.1e})"
+    )
+
+
+def bench_llm_classifier(device):
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    model = LLMLassoClassifier(
+        PrecomputedScorer(np.ones(X.shape[1])), device=device, random_state=0
+    )
+    wall, cpu = timed_fit(model, X, y)
+    print(
+        f"LLMLassoClassifier.fit, iris, equal scores, defaults: {wall:.2f} s "
+        f"({cpu:.2f} s CPU; alpha_={model.alpha_:.3g}, "
+        f"{len(model.selected_features_)} features selected, "
+        f"gap {model.dual_gap_:.1e})"
     )
 
 
@@ -233,6 +256,7 @@ def main():
         )
     if not args.skip_llm:
         bench_llm_fit(200, 2000, 20, args.device)
+        bench_llm_classifier(args.device)
 
 
 if __name__ == "__main__":

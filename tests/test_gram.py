@@ -12,7 +12,7 @@ from sklearn.linear_model import Lasso
 from convexnn.dictionaries import BasisOperator, build_dictionary
 from convexnn.problems import L1, LinearOperator, MatrixOperator, Problem, SquaredLoss
 from convexnn.solvers import SolverConfig, solve
-from convexnn.solvers.gram import feature_sign
+from convexnn.solvers.feature_sign import feature_sign
 from convexnn.solvers.working_set import _peaks
 
 CONFIG = SolverConfig()
@@ -66,8 +66,7 @@ def test_feature_sign_solves_the_lasso_exactly(start):
     u0 = np.zeros(len(b))
     if start == "random":
         u0 = np.random.default_rng(1).normal(size=len(b)) * 0.1
-    u, steps = feature_sign(*map(torch.from_numpy, (G, b, thresholds, u0)), CONFIG)
-    u = u.numpy()
+    u, steps = feature_sign(G, b, thresholds, u0, CONFIG)
     assert 0 < steps < 4 * len(b) + 10
     assert _kkt_residual(G, b, thresholds, u) <= 1e-10 * alpha
     reference = Lasso(alpha, fit_intercept=False, tol=1e-14, max_iter=10**6).fit(A, y)
@@ -87,12 +86,7 @@ def test_feature_sign_with_free_and_excluded_coordinates():
     thresholds = np.full(12, 0.3)
     thresholds[0], thresholds[1] = 0.0, np.inf  # free, excluded
     G, b = A.T @ A / 40, A.T @ y / 40
-    u, _ = feature_sign(
-        *(torch.from_numpy(a) for a in (G, b, thresholds)),
-        torch.zeros(12, dtype=torch.float64),
-        CONFIG,
-    )
-    u = u.numpy()
+    u, _ = feature_sign(G, b, thresholds, np.zeros(12), CONFIG)
     assert u[1] == 0 and u[0] != 0
     z = cp.Variable(12)
     objective = 0.5 * cp.quad_form(z, cp.psd_wrap(G)) - b @ z

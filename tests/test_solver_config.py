@@ -22,8 +22,8 @@ from convexnn.solvers import (
     solve,
     solve_constrained,
 )
+from convexnn.solvers.feature_sign import feature_sign
 from convexnn.solvers.finish_schedule import FinishSchedule
-from convexnn.solvers.gram import feature_sign
 from convexnn.solvers.kernel_newton import kernel_newton, kernel_step_cost
 
 CONFIG = SolverConfig()
@@ -117,15 +117,14 @@ def test_feature_sign_stops_at_its_tolerance():
     # with a tolerance as large as every correlation, zero is optimal already
     rng = np.random.default_rng(1)
     A = rng.standard_normal((40, 10))
-    G = tensor(A.T @ A / 40)
-    b = tensor(A.T @ rng.standard_normal(40) / 40)
-    thresholds = torch.full((10,), 0.01, dtype=torch.float64)
-    zero = torch.zeros(10, dtype=torch.float64)
+    G = A.T @ A / 40
+    b = A.T @ rng.standard_normal(40) / 40
+    thresholds, zero = np.full(10, 0.01), np.zeros(10)
     loose = replace(CONFIG, feature_sign_rtol=1.0)
     u, steps = feature_sign(G, b, thresholds, zero, loose)
-    assert steps == 0 and not bool(u.any())
+    assert steps == 0 and not u.any()
     u, steps = feature_sign(G, b, thresholds, zero, CONFIG)
-    assert steps > 0 and bool(u.any())
+    assert steps > 0 and u.any()
 
 
 def test_admm_checks_at_its_interval():

@@ -158,6 +158,7 @@ def cross_validate_paths(
     n_jobs: int | None,
     verbose: int = 0,
     sample_weight: np.ndarray | None = None,
+    same_as: Sequence[int] | None = None,
 ) -> CVPaths:
     """Fit and score every candidate's path on every fold.
 
@@ -186,13 +187,21 @@ def cross_validate_paths(
     sample_weight : ndarray of shape (n_samples,), optional
         Weights of the samples, in the fits on the training folds and in the
         scores on the held-out ones.
+    same_as : sequence of int, optional
+        For each candidate, an earlier candidate (or itself) that has the
+        same paths: same model, same grid. Only the candidates that are their
+        own are fitted; the others get copies of their results (and of their
+        unconverged solves' count).
 
     Returns
     -------
     CVPaths
         ``n_unconverged`` counts the solves that stopped short of ``tol``.
     """
-    tasks = [(c, f) for c in range(len(alphas)) for f in range(len(folds))]
+    same_as = np.arange(len(alphas)) if same_as is None else np.asarray(same_as)
+    tasks = [
+        (c, f) for c in range(len(alphas)) for f in range(len(folds)) if same_as[c] == c
+    ]
 
     def weights(rows):
         return None if sample_weight is None else sample_weight[rows]
@@ -219,13 +228,15 @@ def cross_validate_paths(
     )
     shape = (len(alphas), alphas.shape[1], len(folds))
     scores, n_selected = np.empty(shape), np.empty(shape)
-    n_unconverged = 0
+    unconverged = np.zeros(len(alphas), dtype=int)
     for (c, f), (fold_scores, fold_selected, converged) in zip(
         tasks, results, strict=True
     ):
         scores[c, :, f] = fold_scores
         n_selected[c, :, f] = fold_selected
-        n_unconverged += int((~converged).sum())
+        unconverged[c] += int((~converged).sum())
+    scores, n_selected = scores[same_as], n_selected[same_as]
+    n_unconverged = int(unconverged[same_as].sum())
     return CVPaths(
         np.asarray(alphas, dtype=np.float64), scores, n_selected, n_unconverged
     )

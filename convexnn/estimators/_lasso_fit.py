@@ -154,6 +154,7 @@ class _LassoCVBase(PathCVMixin, _WeightedLassoBase):
             n_jobs=self.n_jobs,
             verbose=self.verbose,
             sample_weight=sample_weight,
+            same_as=_first_equal(candidates),
         )
         self._warn_unconverged(cv)
         candidate, index = select(cv, self.selection)
@@ -173,3 +174,12 @@ class _LassoCVBase(PathCVMixin, _WeightedLassoBase):
         for name, value in self._solution_attributes(path, index).items():
             setattr(model, name, value)
         return model
+
+
+def _first_equal(candidates: list[np.ndarray]) -> list[int]:
+    """For each candidate, the first one with the same penalty factors (so the
+    same path: equal scores make every trust value the plain Lasso)."""
+    return [
+        next(k for k in range(c + 1) if np.array_equal(candidates[k], factors))
+        for c, factors in enumerate(candidates)
+    ]

@@ -256,8 +256,24 @@ class SolverConfig:
         Largest working set solved exactly in Gram form
         (:mod:`~convexnn.solvers.gram`): its ``|W| × |W|`` Gram matrix and
         factorisations grow quadratically and cubically.
+    prox_newton_max_size : int
+        Most rows of the Hessian of a proximal Newton subproblem
+        (:mod:`~convexnn.solvers.prox_newton`), one per coefficient and
+        intercept of the working set: it is formed and factorised anew at
+        every step, where the Gram form's is cached.
+    prox_newton_max_steps : int
+        Most proximal Newton steps of one working-set subproblem
+        (:mod:`~convexnn.solvers.prox_newton`); a warm-started solve along a
+        path needs a few.
+    prox_newton_predicted_factor : float
+        A proximal Newton solve stops once the next decrease of its
+        objective, predicted from the last two at a quadratic rate, is below
+        this fraction of ``tol`` times the objective. The prediction
+        overestimates (by orders of magnitude once the support has settled),
+        and a wrong one costs a round: another certificate and Newton step.
     feature_sign_rtol : float
-        Feature-sign search (:func:`~convexnn.solvers.gram.feature_sign`)
+        Feature-sign search
+        (:func:`~convexnn.solvers.feature_sign.feature_sign`)
         treats optimality conditions as met to this fraction of the largest
         threshold or correlation: the level of float64 rounding in its sums.
     optimal_set_null_rtol : float
@@ -350,6 +366,9 @@ class SolverConfig:
     working_set_min_blocks: int = 100
     working_set_inner_fraction: float = 0.3
     working_set_max_gram_size: int = 4000
+    prox_newton_max_size: int = 1000
+    prox_newton_max_steps: int = 50
+    prox_newton_predicted_factor: float = 1e-2
 
     feature_sign_rtol: float = 1e-14
 

@@ -28,13 +28,18 @@ from .admm import Admm, admm
 from .augmented_lagrangian import AugmentedLagrangian, augmented_lagrangian
 from .config import SolverConfig
 from .fista import fista
-from .gram import GramLasso
 from .interior_point import InteriorPoint, interior_point
 from .phases import require, runnable
 from .polish import polished_kkt
 from .progress import timed
 from .results import ConstrainedResult, SolverResult
-from .working_set import GramForm, WorkingSets, solve_in_rounds
+from .working_set import (
+    GramForm,
+    NewtonForm,
+    Subproblems,
+    WorkingSets,
+    solve_in_rounds,
+)
 
 #: The methods that solve a constrained problem, by name, in the order
 #: ``method="auto"`` tries them: each its phase and its function.
@@ -56,6 +61,7 @@ def solve(
     working_sets: bool = True,
     hint: torch.Tensor | None = None,
     exact: bool | None = None,
+    subproblems: Subproblems | None = None,
     verbose: int = 0,
     config: SolverConfig = SolverConfig(),
 ) -> SolverResult:
@@ -84,13 +90,20 @@ def solve(
         which saves the first round's certificate of the whole problem. The
         stopping test is unchanged.
     exact : bool, optional
-        Solve the working-set subproblems of a squared-loss
-        :class:`~convexnn.problems.L1` problem exactly in Gram form
-        (:class:`GramForm`) instead of by FISTA. The default (``None``) does so
-        when the operator's blocks lie on grid lines
+        Solve the working-set subproblems of an
+        :class:`~convexnn.problems.L1` problem exactly instead of by FISTA:
+        in Gram form (:class:`GramForm`) for the squared loss, by proximal
+        Newton steps (:class:`NewtonForm`) for the others
+        (:func:`exact_subproblems`). The default (``None``) does so in Gram
+        form when the operator's blocks lie on grid lines
         (:meth:`~convexnn.problems.LinearOperator.lines`: nearly parallel
         neighbours, where FISTA needs many iterations), and runs FISTA
-        otherwise: on well-conditioned designs its cheaper iterations win.
+        otherwise: from scratch its cheaper iterations win.
+    subproblems : GramLasso or NewtonLasso, optional
+        The solver of the working-set subproblems, built for this problem at
+        any ``alpha`` (:func:`exact_subproblems`); it overrides ``exact``. A
+        path passes the same one to every solve
+        (:func:`~convexnn.solvers.solve_path`), which keeps its Gram matrices.
     verbose : int
         Print a progress line (:func:`~convexnn.solvers.progress.report`)
         at each working-set round, or at each certificate of FISTA when it
@@ -108,11 +121,9 @@ def solve(
         The best point found in the layout of ``problem.shape``, and its
         certificate for the whole problem (with the point's ``violations``).
     """
-    lines = problem.operator.lines(problem.penalty.group_size)
-    exact = bool(lines) if exact is None else exact
     gram = None
-    if working_sets and exact and runnable(GramForm(), problem, config):
-        gram = GramLasso(problem, config)
+    if working_sets:
+        gram = subproblems or exact_subproblems(problem, exact, config)
     if gram is None and not (working_sets and runnable(WorkingSets(), problem, config)):
         return fista(
             problem,
@@ -134,6 +145,34 @@ def solve(
         verbose=verbose,
         config=config,
     )
+
+
+def exact_subproblems(
+    problem: Problem, exact: bool | None = None, config: SolverConfig = SolverConfig()
+) -> Subproblems | None:
+    """What solves ``problem``'s working-set subproblems instead of FISTA.
+
+    With ``exact=True``, Gram-form feature-sign search (:class:`GramForm`)
+    where it applies, and proximal Newton (:class:`NewtonForm`) for other
+    :class:`~convexnn.problems.L1` problems. The default (``None``) takes the
+    Gram form when the operator's blocks lie on grid lines
+    (:meth:`~convexnn.problems.LinearOperator.lines`: nearly parallel
+    neighbours, where FISTA needs many iterations); elsewhere FISTA's cheap
+    iterations win a solve from scratch, whose support feature-sign search
+    would grow one coordinate per step. ``None`` when FISTA solves them. The
+    object serves ``problem`` at any ``alpha``, so a path builds it once.
+    """
+    if exact is None:
+        lines = problem.operator.lines(problem.penalty.group_size)
+        exact, phases = bool(lines), (GramForm(),)
+    else:
+        phases = (GramForm(), NewtonForm())
+    if not exact:
+        return None
+    for phase in phases:
+        if runnable(phase, problem, config):
+            return phase.subproblems(problem, config)
+    return None
 
 
 @timed

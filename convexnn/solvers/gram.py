@@ -14,36 +14,38 @@ whose size is ``|W|`` whatever the number of samples, and whose data come from
 the operator's :meth:`~convexnn.problems.LinearOperator.gram` (a closed form
 for 1-D dictionaries, products of columns otherwise).
 
-:func:`feature_sign` solves it *exactly* by the active-set method of Lee,
-Battle, Raina & Ng (2007): with the signs of the active coefficients fixed
-the objective is a quadratic, minimised by one linear solve on the signed
-support; the step stops at the best of its end and of the points where a
-coefficient changes sign (line search), coefficients that reach zero leave the
-support, and once the support is optimal the most violating inactive
-coordinate enters. It ends when every coordinate meets its optimality
-condition to rounding. Where proximal gradient needs thousands of iterations
-to tell nearly parallel columns apart (ramps at neighbouring data points), a
-handful of linear solves finish the subproblem, so the certificate of the
-whole problem (:meth:`~convexnn.problems.Problem.certificate`, computed by
+:func:`~convexnn.solvers.feature_sign.feature_sign` solves it *exactly*:
+where proximal gradient needs thousands of iterations to tell nearly parallel
+columns apart (ramps at neighbouring data points), a handful of linear solves
+finish the subproblem, so the certificate of the whole problem
+(:meth:`~convexnn.problems.Problem.certificate`, computed by
 :func:`~convexnn.solvers.solve` after every round) closes at once when the
 working set holds the support.
 
-The coefficients are solved for in Jacobi-scaled form (``G`` with a unit
-diagonal) with a relative ridge of :data:`~convexnn.solvers.linalg.RIDGE`, so
-that exactly collinear columns stay solvable.
+Neither ``G`` nor ``b`` depends on ``alpha``: one :class:`GramLasso` serves a
+whole regularisation path (:func:`~convexnn.solvers.solve_path`), computing
+``b`` for every column once and the Gram rows of a column once while the
+column stays in the working sets. The coefficients are solved for in
+Jacobi-scaled form (``G`` with a unit diagonal) with a relative ridge of
+:data:`~convexnn.solvers.linalg.RIDGE`, so that exactly collinear columns stay
+solvable.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from .._backend import to_numpy
 from ..problems import Problem
 from .config import SolverConfig
-from .linalg import RIDGE, cholesky
+from .feature_sign import GrowingFactor, feature_sign
+from .linalg import RIDGE
 
 
 class GramLasso:
-    """Exact solutions of ``problem`` restricted to working sets, in Gram form.
+    """Exact solutions of a squared-loss :class:`~convexnn.problems.L1`
+    problem restricted to working sets, in Gram form, at any ``alpha``.
 
     Gram entries are cached: a working set that shares columns with the
     previous one only computes the rows of its new columns.
@@ -51,64 +53,126 @@ class GramLasso:
     Parameters
     ----------
     problem : Problem
-        A squared-loss problem with an :class:`~convexnn.problems.L1` penalty.
+        A squared-loss problem with an :class:`~convexnn.problems.L1` penalty
+        and no sample weights; its ``alpha`` is not used (each solve gets
+        the problem at its own ``alpha``).
     config : SolverConfig
-        Tuning of :func:`feature_sign`.
+        Tuning of :func:`~convexnn.solvers.feature_sign.feature_sign`.
     """
 
+    #: Working sets hold the support and as many other columns again (the
+    #: likeliest to enter): cached Gram rows make a generous set cheap.
+    margin = 1.0
+
     def __init__(self, problem: Problem, config: SolverConfig):
-        self.problem, self.config = problem, config
-        operator = problem.operator
+        self.operator, self.config = problem.operator, config
+        self.fit_intercept = problem.fit_intercept
         Y = problem.loss.Y
         self.centred_targets = Y - Y.mean(0) if problem.fit_intercept else Y
         weights = problem.penalty.weights
-        if weights is None:
-            weights = torch.ones(operator.n_coefs, dtype=torch.float64)
-        self.thresholds = problem.alpha * weights.to(
-            dtype=torch.float64, device=operator.device
-        )
-        self._columns = torch.zeros(0, dtype=torch.long, device=operator.device)
-        self._gram = torch.zeros(0, 0, dtype=torch.float64, device=operator.device)
+        n_coefs = self.operator.n_coefs
+        self.weights = np.ones(n_coefs) if weights is None else to_numpy(weights)
+        # the intercept is eliminated exactly, so its solutions need no
+        # polishing for a certificate; unpenalised columns are only fitted up
+        # to the ridge, which polishing removes
+        self.fits_free_exactly = not (self.weights == 0).any()
+        self._correlations: np.ndarray | None = None
+        self._clear(np.zeros(0, dtype=np.intp), np.zeros((0, 0)), np.zeros(0))
 
-    def gram(self, columns: torch.Tensor) -> torch.Tensor:
-        """:math:`A_W^\\top PA_W/n` for the sorted ``columns`` ``W``, float64."""
-        problem = self.problem
-        n = problem.operator.n_samples
-        cached = torch.isin(columns, self._columns)
-        old = torch.searchsorted(self._columns, columns[cached])
-        new = (~cached).nonzero().squeeze(1)
-        G = torch.empty(len(columns), len(columns), dtype=torch.float64)
-        G = G.to(columns.device)
-        G[cached.nonzero(), cached.nonzero().T] = self._gram[old[:, None], old]
+    def _clear(self, columns: np.ndarray, gram: np.ndarray, scale: np.ndarray):
+        """Cache ``gram`` and ``scale`` for ``columns``, in their order, and
+        forget the factors of the cache before."""
+        self._slots = np.full(self.operator.n_coefs, -1, dtype=np.intp)
+        self._slots[columns] = np.arange(len(columns))
+        self._cached, self._gram, self._scale = columns, gram, scale
+        self._buffer = gram  # holds _gram, with room for more columns or none
+        self._factors: list[GrowingFactor] = []
+
+    def fits(self, size: int) -> bool:
+        """Whether a working set of ``size`` columns is solved here (within
+        ``config.working_set_max_gram_size``)."""
+        return size <= self.config.working_set_max_gram_size
+
+    def gram(self, columns: np.ndarray) -> np.ndarray:
+        r"""The positions of ``columns`` in the cache, after caching them.
+
+        The cache holds the Jacobi-scaled Gram matrix :math:`DGD` (unit
+        diagonal, plus the ridge; :math:`G = A_C^\top PA_C/n`) of the columns
+        ``C`` of the working sets so far, in the order they came, with the
+        scales :math:`D`: new columns append their rows (their products with
+        the others, the only Gram entries ever computed), and the columns
+        that have left the working sets are dropped once they are as many as
+        those still in.
+        """
+        new = columns[self._slots[columns] < 0]
+        if len(self._cached) + len(new) > 2 * len(columns):
+            kept = self._slots[columns[self._slots[columns] >= 0]]
+            self._clear(
+                self._cached[kept],
+                self._gram[np.ix_(kept, kept)],
+                self._scale[kept],
+            )
         if len(new):
-            rows = problem.operator.gram(columns[new], problem.fit_intercept, columns)
-            rows = rows.to(torch.float64) / n
-            G[new] = rows
-            G[:, new] = rows.T
-        self._columns, self._gram = columns, G
-        return G
+            self._append(new)
+        return self._slots[columns]
 
-    def _correlations(self, columns: torch.Tensor) -> torch.Tensor:
-        r""":math:`A_W^\top PY/n`, float64, through the restricted operator."""
-        operator = self.problem.operator
-        if "restrict" in operator.capabilities(1):
-            correlations = operator.restrict(1, columns).rmatvec(self.centred_targets)
-        else:
-            correlations = operator.rmatvec(self.centred_targets)[columns]
-        return correlations.to(torch.float64) / operator.n_samples
+    def _append(self, new: np.ndarray) -> None:
+        """Add the columns ``new`` to the cache."""
+        device = self.operator.device
+        cached = np.concatenate([self._cached, new])
+        rows = self.operator.gram(
+            torch.as_tensor(new, device=device),
+            self.fit_intercept,
+            torch.as_tensor(cached, device=device),
+        )
+        rows = to_numpy(rows) / self.operator.n_samples
+        m, size = len(self._cached), len(cached)
+        diagonal = rows[np.arange(len(new)), m + np.arange(len(new))].clip(min=0)
+        new_scale = np.ones(len(new))
+        new_scale[diagonal > 0] = 1 / np.sqrt(diagonal[diagonal > 0])
+        scale = np.concatenate([self._scale, new_scale])
+        rows = rows * new_scale[:, None] * scale
+        if size > len(self._buffer):  # room for as many again: no copy each time
+            buffer = np.empty((2 * size, 2 * size))
+            buffer[:m, :m] = self._gram
+            self._buffer = buffer
+        self._buffer[m:size, :size] = rows
+        self._buffer[:m, m:size] = rows[:, :m].T
+        self._buffer[np.arange(m, size), np.arange(m, size)] += RIDGE
+        self._gram = self._buffer[:size, :size]
+        self._slots[new] = np.arange(m, size)
+        self._cached, self._scale = cached, scale
+        for factor in self._factors:
+            factor.G = self._gram  # the same entries, in a larger matrix
+
+    def correlations(self) -> np.ndarray:
+        r""":math:`A^\top PY/n` for every column, float64, computed once."""
+        if self._correlations is None:
+            products = self.operator.rmatvec(self.centred_targets)
+            self._correlations = to_numpy(products) / self.operator.n_samples
+        return self._correlations
 
     def solve(
-        self, x: torch.Tensor, columns: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """Solve the problem restricted to ``columns`` exactly, from ``x``.
+        self, problem: Problem, x: torch.Tensor, columns: torch.Tensor, tol: float
+    ) -> tuple[torch.Tensor, torch.Tensor, int, bool]:
+        """Solve ``problem`` restricted to ``columns`` exactly, from ``x``.
+
+        The problem is solved on every cached column, those off ``columns``
+        held at zero (an infinite threshold): no Gram matrix is copied, and
+        each output's Cholesky factor of its support carries over from the
+        solve before.
 
         Parameters
         ----------
+        problem : Problem
+            The problem this object was built for, at the ``alpha`` to solve.
         x : tensor
             The current point in the layout of ``problem.shape``; its
             coefficients off ``columns`` are ignored (taken as zero).
         columns : tensor of int
             The working set, sorted.
+        tol : float
+            Not used: the solution is exact (to rounding) whatever it is.
 
         Returns
         -------
@@ -116,133 +180,51 @@ class GramLasso:
             The solution (zero off ``columns``, optimal intercept) and its
             outputs.
         n_steps : int
-            Active-set steps taken, all outputs together.
+            Feature-sign steps taken, all outputs together.
+        exact : bool
+            ``True``: solving the same working set again gains nothing.
         """
-        problem = self.problem
-        G = self.gram(columns)
-        diagonal = G.diagonal().clamp(min=0)
-        scale = torch.where(diagonal > 0, diagonal.rsqrt(), torch.ones_like(diagonal))
-        G_scaled = G * scale[:, None] * scale
-        G_scaled.diagonal().add_(RIDGE)
-        b = self._correlations(columns) * scale[:, None]
-        thresholds = self.thresholds[columns] * scale
+        slots = self.gram(to_numpy(columns))
+        cached, scale = self._cached, self._scale
+        thresholds = np.full(len(cached), np.inf)
+        thresholds[slots] = problem.alpha * self.weights[cached[slots]] * scale[slots]
+        b = self.correlations()[cached] * scale[:, None]
         coef, _ = problem.split(x)
-        start = coef[columns].to(torch.float64) / scale[:, None]
-        solution = torch.empty_like(start)
+        start = to_numpy(coef[torch.as_tensor(cached, device=coef.device)])
+        start /= scale[:, None]
+        n_outputs = start.shape[1]
+        while len(self._factors) < n_outputs:
+            self._factors.append(GrowingFactor(self._gram))
+        solution = np.empty_like(start)
         n_steps = 0
-        for k in range(start.shape[1]):
+        for k in range(n_outputs):
             solution[:, k], steps = feature_sign(
-                G_scaled, b[:, k], thresholds, start[:, k], self.config
+                self._gram,
+                b[:, k],
+                thresholds,
+                start[:, k],
+                self.config,
+                factor=self._factors[k],
             )
             n_steps += steps
+        return (*self._point(problem, coef, solution * scale[:, None]), n_steps, True)
+
+    def _point(self, problem: Problem, coef: torch.Tensor, solution: np.ndarray):
+        """The point with the cached columns' coefficients ``solution`` (zero
+        elsewhere), its intercept fitted, and its outputs."""
+        support = np.flatnonzero(np.abs(solution).max(1) > 0)
+        device = coef.device
+        rows = torch.as_tensor(self._cached[support], device=device)
+        values = torch.as_tensor(solution[support]).to(coef)
         coef = torch.zeros_like(coef)
-        coef[columns] = (solution * scale[:, None]).to(coef.dtype)
+        coef[rows] = values
         operator = problem.operator
         if "restrict" in operator.capabilities(1):
-            Z = operator.restrict(1, columns).matvec(coef[columns])
+            order = rows.argsort()
+            Z = operator.restrict(1, rows[order]).matvec(values[order])
         else:
             Z = operator.matvec(coef)
         if not problem.fit_intercept:
-            return coef, Z, n_steps
+            return coef, Z
         intercept = (problem.loss.Y - Z).mean(0)
-        return problem.pack(coef, intercept), Z + intercept, n_steps
-
-
-def feature_sign(
-    G: torch.Tensor,
-    b: torch.Tensor,
-    thresholds: torch.Tensor,
-    u: torch.Tensor,
-    config: SolverConfig,
-    max_steps: int | None = None,
-) -> tuple[torch.Tensor, int]:
-    r"""Minimise :math:`\frac12 u^\top Gu - b^\top u + \sum_j\lambda_j|u_j|` exactly.
-
-    Feature-sign search (Lee et al., 2007) from ``u``, for ``G`` positive
-    definite and thresholds :math:`\lambda_j \ge 0` (``0``: a free coordinate,
-    always in the support; ``inf``: a coordinate held at zero). With ``S``
-    the support and :math:`\sigma` its signs, the objective equals the
-    quadratic :math:`q(u) = \frac12u^\top Gu - b^\top u + \lambda_S^\top
-    \sigma_S u_S` until a coefficient changes sign; the Newton step
-    :math:`d_S = -G_{SS}^{-1}\nabla_S q` minimises ``q`` on ``S``, and the
-    step goes to the best of its end and of the sign changes on the way, which
-    lowers the objective (``q`` decreases along the step, so the first sign
-    change is already lower). When the support is optimal (its residual is at
-    most ``config.feature_sign_rtol`` times the largest threshold or
-    correlation), the inactive coordinate whose
-    gradient exceeds its threshold the most enters with an exact coordinate
-    step. Every step descends strictly, so no support repeats and the search
-    ends; ``max_steps`` (default ``4·len(u) + 10``) guards against rounding.
-
-    Returns
-    -------
-    u : tensor
-        The solution.
-    n_steps : int
-        Steps taken.
-    """
-    u = u.clone()
-    size = len(u)
-    if size == 0:
-        return u, 0
-    max_steps = 4 * size + 10 if max_steps is None else max_steps
-    free = thresholds == 0
-    finite = thresholds[torch.isfinite(thresholds)]
-    scale = max(float(finite.max()) if len(finite) else 0.0, float(b.abs().max()))
-    tolerance = config.feature_sign_rtol * scale
-    u[torch.isinf(thresholds)] = 0.0
-    stalled, flat = False, 0
-    for step in range(max_steps):
-        signs = u.sign()
-        support = (u != 0) | free
-        gradient = G[:, support] @ u[support] - b
-        residual = gradient[support] + torch.where(
-            free[support], 0.0, thresholds[support] * signs[support]
-        )
-        if stalled or residual.numel() == 0 or residual.abs().max() <= tolerance:
-            violation = gradient.abs() - thresholds
-            violation[support] = -torch.inf
-            j = int(violation.argmax())
-            if not float(violation[j]) > tolerance:
-                return u, step
-            u[j] = -gradient[j].sign() * violation[j] / G[j, j]
-            stalled, flat = False, 0
-            continue
-        direction = torch.zeros_like(u)
-        indices = support.nonzero().squeeze(1)
-        factor = cholesky(G[indices[:, None], indices])
-        if factor is None:
-            return u, step
-        direction[indices] = -torch.cholesky_solve(residual[:, None], factor)[:, 0]
-        u, decrease = _best_on_segment(G, thresholds, free, u, direction, gradient)
-        # twice no descent on this support (rounding): let a coordinate enter
-        flat = flat + 1 if not decrease > 0 else 0
-        stalled = flat >= 2
-    return u, max_steps
-
-
-def _best_on_segment(G, thresholds, free, start, direction, gradient):
-    """The best of ``start + τ·direction``, ``τ ∈ (0, 1]``: its end or a sign
-    change; coordinates crossing zero at the chosen point are set to zero.
-
-    ``gradient`` is the gradient of the quadratic part at ``start``. Returns
-    the point and the decrease of the objective (rounding-level or negative
-    when the step has stalled).
-    """
-    moving = (direction != 0) & (start != 0) & ~free
-    crossing = torch.full_like(start, torch.inf)
-    crossing[moving] = -start[moving] / direction[moving]
-    inside = (crossing > 0) & (crossing < 1)
-    taus = torch.cat([crossing[inside].unique(), crossing.new_ones(1)])
-    points = start + taus[:, None] * direction
-    points[(crossing == taus[:, None]) & inside] = 0.0
-    curvature = direction @ (G @ direction)
-    penalties = torch.where(free, 0.0, thresholds)
-    penalties = torch.where(torch.isinf(penalties), 0.0, penalties)
-    values = (
-        taus * (direction @ gradient)
-        + 0.5 * taus**2 * curvature
-        + (points.abs() - start.abs()) @ penalties
-    )
-    best = int(values.argmin())
-    return points[best], -float(values[best])
+        return problem.pack(coef, intercept), Z + intercept

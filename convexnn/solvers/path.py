@@ -12,7 +12,7 @@ from ..problems import Problem
 from ..problems.constrained import ConstrainedProblem
 from .active_set import finish
 from .config import SolverConfig
-from .driver import solve, solve_constrained
+from .driver import exact_subproblems, solve, solve_constrained
 from .polish import polish, polished_kkt
 from .progress import report, timed
 from .results import ConstrainedResult, SolverResult
@@ -97,6 +97,12 @@ def solve_path(
         One per alpha, in the order given.
     """
     results, x, lipschitz, hint = [], x0, None, None
+    # along a path each solve starts from the last solution, and only a few
+    # coefficients enter or leave: exact subproblems settle them in a few
+    # steps where FISTA iterates (one object for every alpha: its Gram
+    # matrices do not change); a first solve from zeros takes the default
+    warm = exact_subproblems(problem, exact=True, config=config)
+    cold = warm if x0 is not None else None
     for index, alpha in enumerate(alphas):
         result = solve(
             problem.with_alpha(alpha),
@@ -105,6 +111,7 @@ def solve_path(
             max_iter=max_iter,
             lipschitz=lipschitz,
             hint=hint,
+            subproblems=warm if index else cold,
             verbose=max(verbose - 1, 0),
             config=config,
         )

@@ -90,8 +90,12 @@ def _polish(problem: Problem, x: torch.Tensor, Z: torch.Tensor, rescale: bool):
     free = problem.free_blocks()
     free_rows = problem.rows(free.nonzero().squeeze(1))
     n_free = len(free_rows) * n_outputs
-    scaled = (problem.active_blocks(x) & ~free).nonzero().squeeze(1)
-    for candidate in (scaled, scaled[:0]) if rescale else (scaled[:0],):
+    unscaled = free_rows[:0]  # no block rescaled: the free coordinates alone
+    candidates = (unscaled,)
+    if rescale:
+        scaled = (problem.active_blocks(x) & ~free).nonzero().squeeze(1)
+        candidates = (scaled, unscaled)
+    for candidate in candidates:
         if len(candidate) == 0 and n_free == 0 and not problem.fit_intercept:
             break
         directions, penalties = _directions(problem, coef, candidate, free_rows)
@@ -152,7 +156,10 @@ def _outputs(problem, operator, coef, blocks, free_rows) -> torch.Tensor:
     """The directions of :func:`_directions` on ``operator``'s samples,
     ``(n, m, c)`` in float64."""
     n_outputs = problem.n_outputs
-    directions = [operator.block_outputs(coef, problem.penalty.group_size, blocks)]
+    directions = []
+    if len(blocks):  # an empty selection of blocks has no outputs to form
+        group_size = problem.penalty.group_size
+        directions.append(operator.block_outputs(coef, group_size, blocks))
     eye = torch.eye(n_outputs, dtype=coef.dtype, device=coef.device)
     if len(free_rows):
         units = torch.ones_like(coef)

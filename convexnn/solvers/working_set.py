@@ -18,18 +18,26 @@ Massias, Gramfort & Salmon's celer, skglm):
    :math:`\omega^*(A_g^\top\theta) + r\|A_g\|_2 < \alpha w_g`;
 3. solve the problem restricted to the working set.
 
-Subproblems are solved in one of two ways:
+Subproblems are solved in one of three ways:
 
 * a squared loss with an :math:`\ell_1` penalty can be solved *exactly* in
   Gram form (:mod:`~convexnn.solvers.gram`: feature-sign search on
   :math:`A_W^\top PA_W/n`), which needs no iteration count to separate
   nearly parallel columns; this is the default when the operator says its
-  blocks are such neighbours (``exact``);
+  blocks are such neighbours (``exact``), and along regularisation paths;
+* another loss with an :math:`\ell_1` penalty by proximal Newton steps
+  (:mod:`~convexnn.solvers.prox_newton`), each a Gram-form feature-sign
+  search on the loss's second-order model, along paths or when asked;
 * otherwise :func:`~convexnn.solvers.fista` runs to a fraction of the
   current gap.
 
-The working set holds the nonzero blocks and at least as many others; it
-doubles from one round to the next, except when the operator's blocks lie on
+An exact solution of the working set has optimal block scales, and in Gram
+form optimal free coordinates too: its certificate needs no polishing.
+
+The working set holds the nonzero blocks and at least as many others (for
+exact subproblems, the solver's ``margin`` times as many: proximal Newton
+forms its Hessian anew at every step, so it takes fewer); it doubles from one
+round to the next, except when the operator's blocks lie on
 grid lines (:meth:`~convexnn.problems.LinearOperator.lines`: dictionaries of
 features at neighbouring data points, nearly equal to each other) and
 subproblems are exact: then it takes one block per violated region — the
@@ -40,14 +48,15 @@ Every round's certificate is a certificate of the whole problem, so the
 returned gap is as honest as plain FISTA's. (Screened blocks stay in the
 certificate's products: copying the operator without them would cost more
 than the products it saves. Peaks make screening redundant, so it is skipped
-there.) The three methods are phases (:mod:`~convexnn.solvers.phases`):
+there.) The four methods are phases (:mod:`~convexnn.solvers.phases`):
 :class:`WorkingSets` needs an operator that restricts to blocks and more than
 ``config.working_set_min_blocks`` blocks (with fewer, the rounds cost more
-than they save), :class:`Screening` needs bounds on the blocks' norms, and
+than they save), :class:`Screening` needs bounds on the blocks' norms,
 :class:`GramForm` a squared loss with an :math:`\ell_1` penalty and no
-sample weights. A problem
-that allows neither working sets nor Gram-form subproblems goes to FISTA
-directly.
+sample weights, and :class:`NewtonForm` an :math:`\ell_1` penalty. A problem
+that allows neither working sets nor exact subproblems goes to FISTA
+directly; with exact subproblems and few blocks, the working set is the
+whole problem.
 
 Past ``config.deadline`` the rounds stop at the next certificate, which comes
 at once (the FISTA solve of a round stops at its own next checkpoint).
@@ -66,6 +75,7 @@ from .gram import GramLasso
 from .phases import Phase, runnable
 from .polish import polished_certificate
 from .progress import report
+from .prox_newton import NewtonLasso
 from .results import SolverResult
 
 
@@ -100,6 +110,28 @@ class GramForm(Phase):
     def memory(self, problem: Problem, config: SolverConfig) -> float:
         return 8.0 * config.working_set_max_gram_size**2  # the cached Gram matrix
 
+    def subproblems(self, problem: Problem, config: SolverConfig) -> GramLasso:
+        return GramLasso(problem, config)
+
+
+class NewtonForm(Phase):
+    r"""Working-set subproblems of an :math:`\ell_1` problem solved by proximal
+    Newton steps (:mod:`~convexnn.solvers.prox_newton`): any loss with a
+    Hessian, sample weights allowed."""
+
+    name = "proximal Newton subproblems"
+    needs = frozenset({"l1"})
+
+    def memory(self, problem: Problem, config: SolverConfig) -> float:
+        return 16.0 * config.prox_newton_max_size**2  # a Hessian, scaled
+
+    def subproblems(self, problem: Problem, config: SolverConfig) -> NewtonLasso:
+        return NewtonLasso(problem, config)
+
+
+#: What solves working-set subproblems exactly, or to Newton's precision.
+Subproblems = GramLasso | NewtonLasso
+
 
 def solve_in_rounds(
     problem: Problem,
@@ -109,7 +141,7 @@ def solve_in_rounds(
     max_iter: int,
     lipschitz: float | None,
     hint: torch.Tensor | None,
-    gram: GramLasso | None,
+    gram: Subproblems | None,
     verbose: int,
     config: SolverConfig,
 ) -> SolverResult:
@@ -117,7 +149,7 @@ def solve_in_rounds(
     subproblems solved exactly by ``gram`` where it is given and by FISTA
     otherwise; the arguments are those of :func:`~convexnn.solvers.solve`."""
     lines = problem.operator.lines(problem.penalty.group_size)
-    rounds = _Rounds(problem, x0, hint, lines, gram, lipschitz, config)
+    rounds = _Rounds(problem, x0, hint, lines, gram, lipschitz, tol, config)
     while True:
         if rounds.violations is None or config.out_of_time():
             rounds.certify(verbose)
@@ -139,9 +171,9 @@ class _Rounds:
     (``violations``; ``None`` when the point is yet to be certified), the
     screened blocks and the current working set."""
 
-    def __init__(self, problem, x0, hint, lines, gram, lipschitz, config):
+    def __init__(self, problem, x0, hint, lines, gram, lipschitz, tol, config):
         self.problem, self.lines, self.gram, self.config = problem, lines, gram, config
-        self.lipschitz = lipschitz
+        self.lipschitz, self.tol = lipschitz, tol
         device = problem.operator.device
         self.everything = torch.arange(problem.n_blocks, device=device)
         # exact subproblems take the peaks of the violations, which screening
@@ -155,17 +187,30 @@ class _Rounds:
         self.weights = weights.to(device)
         self.screened = torch.zeros_like(self.everything, dtype=torch.bool)
         self.x = problem.zeros() if x0 is None else x0.clone()
-        self.Z = _outputs(problem, self.x, problem.active_blocks(self.x))
+        self.Z = None  # the outputs of x, computed when a certificate needs them
         self.best = Certificate(self.x, self.Z, math.inf, -math.inf)  # none yet
         self.n_iter, self.size, self.violations = 0, 0, hint
         self.working = self.everything[:0]
         self.rescale = True  # whether the block scales of x may be suboptimal
+        # whether points are rounded to a lower precision than their
+        # certificates, which moves optimal block scales off their optimum
+        self.rounded = problem.certifying_problem() is not problem
+        self.solved_exactly = False  # whether the last round's solve was exact
+        self.fitted_exactly = False  # ... with exactly optimal free coordinates
 
     def certify(self, verbose: int) -> None:
-        """Certify the current point on the whole problem."""
-        certificate = polished_certificate(
-            self.problem, self.x, self.Z, rescale=self.rescale
-        )
+        """Certify the current point on the whole problem: as it is when it is
+        an exact solution of the working set in float64, whose free
+        coordinates are optimal already, else polished."""
+        problem = self.problem
+        if self.Z is None:
+            self.Z = _outputs(problem, self.x, problem.active_blocks(self.x))
+        if self.fitted_exactly and not self.rounded:
+            certificate = problem.certificate(self.x, self.Z, exact=True)
+        else:
+            certificate = polished_certificate(
+                problem, self.x, self.Z, rescale=self.rescale
+            )
         self.x, self.Z = certificate.x, certificate.Z
         self.violations = certificate.violations
         self.best = self.best.improve(certificate)
@@ -209,9 +254,9 @@ class _Rounds:
         return priority, int((priority == math.inf).sum()), n_peaks
 
     def next_working_set(self) -> bool:
-        """Choose the next working set; solve it exactly in Gram form when
-        that is the method (``True``), else leave it to
-        :meth:`solve_by_iterations` (``False``)."""
+        """Choose the next working set; solve it exactly when that is the
+        method (``True``), else leave it to :meth:`solve_by_iterations`
+        (``False``)."""
         priority, n_active, n_peaks = self._priorities()
         candidates = self.problem.n_blocks - int(self.screened.sum())
         previous, min_size = self.working, self.config.working_set_min_size
@@ -221,17 +266,25 @@ class _Rounds:
             if bool(torch.isin(working, previous).all()):  # nothing new: grow
                 self.size = min(2 * len(previous), candidates)
                 working = torch.topk(priority, self.size).indices
+        elif self.gram is not None:  # the support, and a margin for its growth
+            extra = max(min_size, math.ceil(self.gram.margin * n_active))
+            self.size = min(max(n_active + extra, 2 * self.size), candidates)
+            working = torch.topk(priority, self.size).indices
         else:
             self.size = min(max(2 * n_active, 2 * self.size, min_size), candidates)
             working = torch.topk(priority, self.size).indices
         self.working = working.sort().values
-        if self.gram is not None and torch.equal(self.working, previous):
+        if self.solved_exactly and torch.equal(self.working, previous):
             self.gram = None  # solved exactly already: rounding limits it
-        if self.gram is None or self.size > self.config.working_set_max_gram_size:
+        if self.gram is None or not self.gram.fits(self.size):
             return False
-        self.x, self.Z, steps = self.gram.solve(self.x, self.working)
+        self.x, self.Z, steps, self.solved_exactly = self.gram.solve(
+            self.problem, self.x, self.working, self.tol
+        )
         self.n_iter += max(steps, 1)  # a round counts, so max_iter bounds them
-        self.violations, self.rescale = None, True
+        # a solution of the working set has optimal block scales
+        self.violations, self.rescale = None, self.rounded
+        self.fitted_exactly = self.solved_exactly and self.gram.fits_free_exactly
         return True
 
     def solve_by_iterations(self, tol: float, max_iter: int, verbose: int) -> None:
@@ -258,10 +311,12 @@ class _Rounds:
         else:
             self.x = problem.put(result.x, working)
         self.Z, self.lipschitz = result.certificate.Z, result.lipschitz
-        self.n_iter += result.n_iter
+        self.n_iter += max(result.n_iter, 1)  # a round counts: max_iter ends them
+        self.fitted_exactly = False
         # a converged solve returns a polished point: the working set holds its
         # nonzero blocks, so polishing it on the whole problem would repeat that
-        self.violations, self.rescale = None, not result.converged
+        self.violations = None
+        self.rescale = not result.converged or self.rounded
 
 
 def _peaks(violations: torch.Tensor, level: float, lines) -> torch.Tensor:
