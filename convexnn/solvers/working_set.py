@@ -117,10 +117,11 @@ class GramForm(Phase):
 class NewtonForm(Phase):
     r"""Working-set subproblems of an :math:`\ell_1` problem solved by proximal
     Newton steps (:mod:`~convexnn.solvers.prox_newton`): any loss with a
-    Hessian, sample weights allowed."""
+    Hessian, sample weights allowed, every sample in this process (its
+    Hessians sum over the samples it holds)."""
 
     name = "proximal Newton subproblems"
-    needs = frozenset({"l1"})
+    needs = frozenset({"l1", "all_samples"})
 
     def memory(self, problem: Problem, config: SolverConfig) -> float:
         return 16.0 * config.prox_newton_max_size**2  # a Hessian, scaled
