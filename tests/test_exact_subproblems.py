@@ -9,9 +9,10 @@ from dataclasses import replace
 import cvxpy as cp
 import numpy as np
 import pytest
-import torch
 from reference import l1_logistic_regression, solve_reference
 from sklearn.linear_model import lasso_path
+from test_solvers import sparse_regression as data
+from test_solvers import tensor
 
 from convexnn.problems import (
     L1,
@@ -29,19 +30,6 @@ from convexnn.solvers.gram import GramLasso
 from convexnn.solvers.prox_newton import NewtonLasso
 
 CONFIG = SolverConfig()
-
-
-def tensor(array):
-    return torch.as_tensor(np.asarray(array, dtype=np.float64))
-
-
-def data(n, p, seed=0):
-    """Gaussian columns, five of them informative, with an offset."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, p))
-    coef = np.zeros(p)
-    coef[:5] = rng.uniform(1.0, 2.0, 5) * rng.choice([-1, 1], 5)
-    return X, X @ coef + 0.5 * rng.standard_normal(n) + 1.0
 
 
 def problem(X, Y, loss, weights=None, fit_intercept=True, sample_weight=None):
